@@ -1,0 +1,3 @@
+module github.com/ags-client/ags
+
+go 1.22
