@@ -1,0 +1,167 @@
+package ags
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+var (
+	// errNoPendingLogin: the callback's state has no pending login here (none
+	// started in this browser, expired, already used, or tampered with).
+	errNoPendingLogin = errors.New("no pending login for this state")
+	// errStateMismatch: the sign-out state does not match the one we sent.
+	errStateMismatch = errors.New("state mismatch")
+)
+
+const (
+	// pendingLifetime is how long a login may take at the provider.
+	pendingLifetime = 10 * time.Minute
+	// maxPending is how many logins may be in flight in one browser; each
+	// costs a cookie on every request until it ends or expires.
+	maxPending = 5
+	// State tokens are base64url, at least 128 bits; the bounds keep the
+	// cookie name sane.
+	minStateLen       = 22
+	maxStateLen       = 128
+	base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+
+// pendingLogin is the state of one login in flight (about 10 minutes).
+type pendingLogin struct {
+	State    string
+	Nonce    string
+	Verifier string // PKCE code_verifier
+	ReturnTo string // same-host path and query, already sanitized by the caller
+}
+
+// validState reports whether state is a plain base64url token of sane
+// length, safe to put in a cookie name.
+func validState(state string) bool {
+	return len(state) >= minStateLen && len(state) <= maxStateLen && strings.Trim(state, base64URLAlphabet) == ""
+}
+
+// encodePending encodes p as a JSON array: short, and one call to decode.
+func encodePending(p *pendingLogin) []byte {
+	b, _ := json.Marshal([]string{p.State, p.Nonce, p.Verifier, p.ReturnTo})
+	return b
+}
+
+func decodePending(b []byte) (*pendingLogin, error) {
+	var f []string
+	if err := json.Unmarshal(b, &f); err != nil || len(f) != 4 {
+		return nil, errSessionEncoding
+	}
+	return &pendingLogin{State: f[0], Nonce: f[1], Verifier: f[2], ReturnTo: f[3]}, nil
+}
+
+// savePending sets one cookie per login, named from its state, so that tabs
+// signing in at once each finish their own. When maxPending are already in
+// flight, the oldest are expired to make room.
+func (s *sessionStore) savePending(w http.ResponseWriter, r *http.Request, p *pendingLogin) error {
+	if !validState(p.State) {
+		return errors.New("save pending login: state is not a base64url token")
+	}
+	now := s.now()
+	name := s.pendingPrefix + p.State
+	value, err := s.sealer.seal(name, encodePending(p), now, now.Add(pendingLifetime))
+	if err != nil {
+		return fmt.Errorf("save pending login: %w", err)
+	}
+	s.prunePending(w, r, now)
+	http.SetCookie(w, s.cookies.cookie(r, name, value, int(pendingLifetime/time.Second), s.cookies.flowSameSite()))
+	return nil
+}
+
+// prunePending expires the pending-login cookies of r that do not open, and
+// then the oldest, so that with the one about to be added there are at most
+// maxPending. It opens each cookie to learn its age; this is the rare path.
+func (s *sessionStore) prunePending(w http.ResponseWriter, r *http.Request, now time.Time) {
+	type inFlight struct {
+		name     string
+		issuedAt int64
+	}
+	var live []inFlight
+	seen := make(map[string]bool)
+	for _, c := range r.Cookies() {
+		if !strings.HasPrefix(c.Name, s.pendingPrefix) || seen[c.Name] {
+			continue
+		}
+		seen[c.Name] = true
+		_, issuedAt, _, err := s.sealer.openWith(s.sealer.additionalData(c.Name), c.Value, now.Unix())
+		if err != nil {
+			s.expire(w, r, c.Name, s.cookies.flowSameSite())
+			continue
+		}
+		live = append(live, inFlight{name: c.Name, issuedAt: issuedAt})
+	}
+	if len(live) < maxPending {
+		return
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].issuedAt < live[j].issuedAt })
+	for _, f := range live[:len(live)-maxPending+1] {
+		s.expire(w, r, f.name, s.cookies.flowSameSite())
+	}
+}
+
+// takePending returns the pending login of state and expires its cookie:
+// a state is used once. Every failure wraps errNoPendingLogin.
+func (s *sessionStore) takePending(w http.ResponseWriter, r *http.Request, state string) (*pendingLogin, error) {
+	if !validState(state) {
+		return nil, fmt.Errorf("take pending login: malformed state: %w", errNoPendingLogin)
+	}
+	name := s.pendingPrefix + state
+	c, err := r.Cookie(name)
+	if err != nil {
+		return nil, fmt.Errorf("take pending login: no cookie: %w", errNoPendingLogin)
+	}
+	s.expire(w, r, name, s.cookies.flowSameSite())
+	plain, err := s.sealer.open(name, c.Value, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("take pending login: %v: %w", err, errNoPendingLogin)
+	}
+	p, err := decodePending(plain)
+	if err != nil {
+		return nil, fmt.Errorf("take pending login: %v: %w", err, errNoPendingLogin)
+	}
+	// The name already binds the state; this guards against a sealing bug.
+	if subtle.ConstantTimeCompare([]byte(p.State), []byte(state)) != 1 {
+		return nil, fmt.Errorf("take pending login: state differs: %w", errNoPendingLogin)
+	}
+	return p, nil
+}
+
+// saveSignOutState keeps the sign-out state (SPEC section 7) until the
+// provider sends the browser back.
+func (s *sessionStore) saveSignOutState(w http.ResponseWriter, r *http.Request, state string) error {
+	now := s.now()
+	value, err := s.sealer.seal(s.signOutName, []byte(state), now, now.Add(pendingLifetime))
+	if err != nil {
+		return fmt.Errorf("save sign-out state: %w", err)
+	}
+	http.SetCookie(w, s.cookies.cookie(r, s.signOutName, value, int(pendingLifetime/time.Second), s.cookies.flowSameSite()))
+	return nil
+}
+
+// takeSignOutState checks state against the kept one and expires it. Every
+// failure wraps errStateMismatch.
+func (s *sessionStore) takeSignOutState(w http.ResponseWriter, r *http.Request, state string) error {
+	c, err := r.Cookie(s.signOutName)
+	if err != nil {
+		return fmt.Errorf("take sign-out state: no cookie: %w", errStateMismatch)
+	}
+	s.expire(w, r, s.signOutName, s.cookies.flowSameSite())
+	kept, err := s.sealer.open(s.signOutName, c.Value, s.now())
+	if err != nil {
+		return fmt.Errorf("take sign-out state: %v: %w", err, errStateMismatch)
+	}
+	if state == "" || subtle.ConstantTimeCompare(kept, []byte(state)) != 1 {
+		return fmt.Errorf("take sign-out state: %w", errStateMismatch)
+	}
+	return nil
+}
