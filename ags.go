@@ -1,0 +1,240 @@
+// Package ags is a Traefik middleware plugin that puts an OpenID Connect sign-in in
+// front of any web app and hands the signed-in user's identity to the app in request
+// headers. It carries over the settings of the Python WSGI middleware ags_client.
+//
+// Sessions live in AES-256-GCM sealed cookies, so any number of Traefik replicas that
+// share the session secret serve the same users. ID tokens are verified once, at
+// sign-in; a signed-in request only opens (or finds in a small cache) its cookie.
+// Traefik runs the plugin in its Yaegi interpreter: the code uses the standard
+// library of Go 1.22 only, and leaves byte-level work to it.
+package ags
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// Config is the middleware's configuration, as Traefik decodes it from the dynamic
+// configuration (file provider, Docker or Kubernetes labels, a Kubernetes Middleware).
+// Every option left empty is read from the environment variable named in its comment,
+// so that a deployment of the Python ags_client carries over unchanged; then the
+// default applies. Booleans accept true, false, True, False, 1 and 0; durations accept
+// Go durations ("90s", "12h") or whole seconds.
+type Config struct {
+	// Issuer is the identity provider's issuer URL; discovery reads
+	// {Issuer}/.well-known/openid-configuration, whose issuer must equal it exactly.
+	// Required. Environment: AGS_CLIENT_ISSUER.
+	Issuer string `json:"issuer,omitempty"`
+	// ClientID is the client registered at the provider. Required. Environment: AGS_CLIENT_ID.
+	ClientID string `json:"clientID,omitempty"`
+	// ClientSecret is the client's secret; also the key for HS256/384/512 ID tokens.
+	// Required unless ClientSecretFile is set. Environment: AGS_CLIENT_SECRET.
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// ClientSecretFile names a file holding the client secret (Docker and Kubernetes
+	// secrets); surrounding white space is ignored. Environment: AGS_CLIENT_SECRET_FILE.
+	ClientSecretFile string `json:"clientSecretFile,omitempty"`
+	// AuthenticatedPaths are regular expressions (RE2) for the paths that need a
+	// signed-in user, each anchored at both ends, leading and one trailing "/" optional.
+	// Required. Environment: AGS_CLIENT_AUTHENTICATED_PATHS, comma separated.
+	AuthenticatedPaths []string `json:"authenticatedPaths,omitempty"`
+	// SignOutPath is the app's sign-out view. Default "sign-out", i.e. /sign-out.
+	// Environment: AGS_CLIENT_SIGN_OUT_PATH.
+	SignOutPath string `json:"signOutPath,omitempty"`
+	// Debug shows detailed error pages and logs more. It MUST NOT be used in
+	// production: error pages then name the failed check and the values compared.
+	// Default false. Environment: AGS_CLIENT_DEBUG.
+	Debug string `json:"debug,omitempty"`
+	// LogPath, when set, is a file that every log line is also appended to.
+	// Environment: AGS_CLIENT_LOG_PATH.
+	LogPath string `json:"logPath,omitempty"`
+	// SessionCookie names the session cookie; chunks add _1 to _9, pending logins
+	// _login_{state}, sign-out state _signout. Default "ags_client_session".
+	// Environment: AGS_CLIENT_SESSION_COOKIE.
+	SessionCookie string `json:"sessionCookie,omitempty"`
+	// SessionSecret holds one or more comma-separated secrets of at least 32 bytes:
+	// the first seals, all open, so a secret can be rotated. Empty: one random secret
+	// per Traefik process, so sessions do not survive a restart or span replicas.
+	// Environment: AGS_CLIENT_SESSION_SECRET.
+	SessionSecret string `json:"sessionSecret,omitempty"`
+	// CallbackPath is where the provider sends the browser back. Default
+	// "oidc_callback", i.e. /oidc_callback. Environment: AGS_CLIENT_CALLBACK_PATH.
+	CallbackPath string `json:"callbackPath,omitempty"`
+	// FeatureFlagCookie names the cookie that switches ags on ("1") or off ("0") for a
+	// browser. Default "ags_client_active". Environment: AGS_CLIENT_FEATURE_FLAG_COOKIE.
+	FeatureFlagCookie string `json:"featureFlagCookie,omitempty"`
+	// FeatureFlagDefault is the flag for a browser without the cookie. Default true.
+	// Environment: AGS_CLIENT_FEATURE_FLAG_DEFAULT.
+	FeatureFlagDefault string `json:"featureFlagDefault,omitempty"`
+	// FeatureFlagToggle makes /toggle-feature/{FeatureFlagCookie} flip the flag. With
+	// the toggle on, any visitor can turn ags off for their own browser and reach the
+	// authenticated paths signed out: set it to false when ags must be a strict gate.
+	// Default true (as in ags_client). Environment: AGS_CLIENT_FEATURE_FLAG_TOGGLE.
+	FeatureFlagToggle string `json:"featureFlagToggle,omitempty"`
+	// VerifySSL false skips TLS verification of the provider. It MUST NOT be used
+	// outside a test set-up: anyone on the path can then impersonate the provider.
+	// Default true. Environment: AGS_CLIENT_VERIFY_SSL.
+	VerifySSL string `json:"verifySSL,omitempty"`
+	// Scopes are the space-separated scopes asked for; must contain openid.
+	// Default "openid profile email". Environment: AGS_CLIENT_SCOPES.
+	Scopes string `json:"scopes,omitempty"`
+	// SessionLifetime is how long a session lasts after sign-in. Default 12h.
+	// Environment: AGS_CLIENT_SESSION_LIFETIME.
+	SessionLifetime string `json:"sessionLifetime,omitempty"`
+	// CookieSecure is auto (Secure when the request came over https, directly or by
+	// X-Forwarded-Proto), true or false. Default auto. Environment: AGS_CLIENT_COOKIE_SECURE.
+	CookieSecure string `json:"cookieSecure,omitempty"`
+	// CookieDomain is the cookies' Domain attribute. Empty: host-only cookies.
+	// Environment: AGS_CLIENT_COOKIE_DOMAIN.
+	CookieDomain string `json:"cookieDomain,omitempty"`
+	// SameSite is the cookies' SameSite attribute: Lax, Strict or None (None implies
+	// Secure). Default Lax. Environment: AGS_CLIENT_SAME_SITE.
+	SameSite string `json:"sameSite,omitempty"`
+	// IdentityHeaders maps more claims (ID token, then userinfo) to request headers for
+	// the app. Environment: AGS_CLIENT_IDENTITY_HEADERS, as claim=Header,claim=Header.
+	IdentityHeaders map[string]string `json:"identityHeaders,omitempty"`
+	// PassAccessToken sends the access token to the app as X-Auth-Request-Access-Token
+	// and Authorization: Bearer. Default false. Environment: AGS_CLIENT_PASS_ACCESS_TOKEN.
+	PassAccessToken string `json:"passAccessToken,omitempty"`
+	// PassIDToken sends the raw ID token to the app as X-Auth-Request-Id-Token.
+	// Default false. Environment: AGS_CLIENT_PASS_ID_TOKEN.
+	PassIDToken string `json:"passIDToken,omitempty"`
+	// CAFile names a PEM file of certificate authorities trusted for the provider, in
+	// place of the system's. Environment: AGS_CLIENT_CA_FILE.
+	CAFile string `json:"caFile,omitempty"`
+	// Timeout bounds every call to the provider. Default 10s. Environment: AGS_CLIENT_TIMEOUT.
+	Timeout string `json:"timeout,omitempty"`
+	// ClockSkew is the leeway for the ID token's exp, iat and nbf. Default 60s.
+	// Environment: AGS_CLIENT_CLOCK_SKEW.
+	ClockSkew string `json:"clockSkew,omitempty"`
+	// Refresh keeps the refresh token in the session and renews an expired access
+	// token with it; a failed renewal ends the session. Default false.
+	// Environment: AGS_CLIENT_REFRESH.
+	Refresh string `json:"refresh,omitempty"`
+	// AllowedAlgorithms narrows the ID-token signature algorithms accepted (RS256,
+	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384,
+	// HS512). Empty: every one of those the provider announces.
+	// Environment: AGS_CLIENT_ALLOWED_ALGORITHMS, comma separated.
+	AllowedAlgorithms []string `json:"allowedAlgorithms,omitempty"`
+}
+
+// CreateConfig returns the default configuration. Options whose default depends on
+// the environment stay empty here and are settled in New.
+func CreateConfig() *Config {
+	return &Config{IdentityHeaders: map[string]string{}}
+}
+
+// middleware is one instance of ags on a router.
+type middleware struct {
+	next      http.Handler
+	name      string
+	cfg       *settings
+	store     *sessionStore
+	cache     *sessionCache
+	client    *http.Client
+	discovery *discovery
+	log       *logger
+	stripped  map[string]bool // identity header keys removed from every request
+	toggle    string          // the toggle's path
+	now       func() time.Time
+	refreshMu sync.Mutex
+}
+
+// New builds the middleware from its configuration. It does no network I/O and
+// starts no goroutine: Traefik calls it on every configuration change, and the
+// plugin catalog calls it with no network. The provider is discovered on first use.
+func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
+	if config == nil {
+		config = CreateConfig()
+	}
+	cfg, err := config.resolved(os.Getenv).validate()
+	if err != nil {
+		return nil, fmt.Errorf("ags: middleware %s: %w", name, err)
+	}
+	m := &middleware{
+		next:      next,
+		name:      name,
+		cfg:       cfg,
+		cache:     newSessionCache(),
+		client:    newHTTPClient(cfg),
+		discovery: &discovery{},
+		log:       newLogger(name, cfg.logPath, cfg.debug),
+		stripped:  strippedHeaders(cfg),
+		toggle:    "/toggle-feature/" + cfg.flagCookie,
+		now:       time.Now,
+	}
+	secrets := cfg.secrets
+	if len(secrets) == 0 {
+		secrets = []string{processSessionSecret()}
+		m.log.warn("sessionSecret is not set: a random secret was generated, so sessions will not survive a Traefik restart or span replicas")
+	}
+	sealer, err := newSealer(secrets, cfg.issuer, cfg.clientID)
+	if err != nil {
+		return nil, fmt.Errorf("ags: middleware %s: sessionSecret: %w", name, err)
+	}
+	m.store = newSessionStore(cfg.sessionCookie, sealer, cfg.sessionLifetime, cfg.cookies, m.now)
+	if !cfg.verifySSL {
+		m.log.warn("verifySSL is false: the provider's TLS certificate is not checked")
+	}
+	if cfg.insecureHTTPIssuer {
+		m.log.warn("the issuer %s uses plain http to a host that is not loopback: tokens cross the network unencrypted", cfg.issuer)
+	}
+	return m, nil
+}
+
+// ServeHTTP dispatches a request in the order of SPEC.md section 3.
+func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.stripIdentityHeaders(r)
+	p := r.URL.Path
+	if m.cfg.flagToggle && p == m.toggle && r.Method == http.MethodGet {
+		m.toggleFlag(w, r)
+		return
+	}
+	if !m.flagOn(r) {
+		m.next.ServeHTTP(w, r)
+		return
+	}
+	switch p {
+	case m.cfg.callbackPath, m.cfg.callbackPath + "/":
+		m.callback(w, r)
+		return
+	case m.cfg.signOutPath, m.cfg.signOutPath + "/":
+		m.signOut(w, r)
+		return
+	}
+	if m.isProtected(p) {
+		m.serveProtected(w, r)
+		return
+	}
+	m.serveOpen(w, r)
+}
+
+// serveProtected passes a signed-in request on with its identity, and starts a login
+// for any other.
+func (m *middleware) serveProtected(w http.ResponseWriter, r *http.Request) {
+	id := m.currentIdentity(w, r)
+	if id == nil {
+		m.startLogin(w, r)
+		return
+	}
+	m.setIdentity(r, id)
+	m.next.ServeHTTP(w, r)
+}
+
+// serveOpen passes the request on, with the identity when there is a valid session.
+func (m *middleware) serveOpen(w http.ResponseWriter, r *http.Request) {
+	if id := m.currentIdentity(w, r); id != nil {
+		m.setIdentity(r, id)
+	}
+	m.next.ServeHTTP(w, r)
+}
+
+// redirect answers 302 to target; the answer must not be cached.
+func (m *middleware) redirect(w http.ResponseWriter, target string) {
+	w.Header().Set("Location", target)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusFound)
+}

@@ -1,0 +1,440 @@
+package ags
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// envNames maps each string option to the environment variable of the seed's name.
+var envNames = [][2]string{
+	{"issuer", "AGS_CLIENT_ISSUER"},
+	{"clientID", "AGS_CLIENT_ID"},
+	{"clientSecret", "AGS_CLIENT_SECRET"},
+	{"clientSecretFile", "AGS_CLIENT_SECRET_FILE"},
+	{"signOutPath", "AGS_CLIENT_SIGN_OUT_PATH"},
+	{"debug", "AGS_CLIENT_DEBUG"},
+	{"logPath", "AGS_CLIENT_LOG_PATH"},
+	{"sessionCookie", "AGS_CLIENT_SESSION_COOKIE"},
+	{"sessionSecret", "AGS_CLIENT_SESSION_SECRET"},
+	{"callbackPath", "AGS_CLIENT_CALLBACK_PATH"},
+	{"featureFlagCookie", "AGS_CLIENT_FEATURE_FLAG_COOKIE"},
+	{"featureFlagDefault", "AGS_CLIENT_FEATURE_FLAG_DEFAULT"},
+	{"featureFlagToggle", "AGS_CLIENT_FEATURE_FLAG_TOGGLE"},
+	{"verifySSL", "AGS_CLIENT_VERIFY_SSL"},
+	{"scopes", "AGS_CLIENT_SCOPES"},
+	{"sessionLifetime", "AGS_CLIENT_SESSION_LIFETIME"},
+	{"cookieSecure", "AGS_CLIENT_COOKIE_SECURE"},
+	{"cookieDomain", "AGS_CLIENT_COOKIE_DOMAIN"},
+	{"sameSite", "AGS_CLIENT_SAME_SITE"},
+	{"passAccessToken", "AGS_CLIENT_PASS_ACCESS_TOKEN"},
+	{"passIDToken", "AGS_CLIENT_PASS_ID_TOKEN"},
+	{"caFile", "AGS_CLIENT_CA_FILE"},
+	{"timeout", "AGS_CLIENT_TIMEOUT"},
+	{"clockSkew", "AGS_CLIENT_CLOCK_SKEW"},
+	{"refresh", "AGS_CLIENT_REFRESH"},
+}
+
+// defaults holds each string option's default, applied after the environment.
+var defaults = map[string]string{
+	"signOutPath":        "sign-out",
+	"debug":              "false",
+	"sessionCookie":      "ags_client_session",
+	"callbackPath":       "oidc_callback",
+	"featureFlagCookie":  "ags_client_active",
+	"featureFlagDefault": "true",
+	"featureFlagToggle":  "true",
+	"verifySSL":          "true",
+	"scopes":             "openid profile email",
+	"sessionLifetime":    "12h",
+	"cookieSecure":       "auto",
+	"sameSite":           "Lax",
+	"passAccessToken":    "false",
+	"passIDToken":        "false",
+	"timeout":            "10s",
+	"clockSkew":          "60s",
+	"refresh":            "false",
+}
+
+// field returns a pointer to the string option called name.
+func (c *Config) field(name string) *string {
+	switch name {
+	case "issuer":
+		return &c.Issuer
+	case "clientID":
+		return &c.ClientID
+	case "clientSecret":
+		return &c.ClientSecret
+	case "clientSecretFile":
+		return &c.ClientSecretFile
+	case "signOutPath":
+		return &c.SignOutPath
+	case "debug":
+		return &c.Debug
+	case "logPath":
+		return &c.LogPath
+	case "sessionCookie":
+		return &c.SessionCookie
+	case "sessionSecret":
+		return &c.SessionSecret
+	case "callbackPath":
+		return &c.CallbackPath
+	case "featureFlagCookie":
+		return &c.FeatureFlagCookie
+	case "featureFlagDefault":
+		return &c.FeatureFlagDefault
+	case "featureFlagToggle":
+		return &c.FeatureFlagToggle
+	case "verifySSL":
+		return &c.VerifySSL
+	case "scopes":
+		return &c.Scopes
+	case "sessionLifetime":
+		return &c.SessionLifetime
+	case "cookieSecure":
+		return &c.CookieSecure
+	case "cookieDomain":
+		return &c.CookieDomain
+	case "sameSite":
+		return &c.SameSite
+	case "passAccessToken":
+		return &c.PassAccessToken
+	case "passIDToken":
+		return &c.PassIDToken
+	case "caFile":
+		return &c.CAFile
+	case "timeout":
+		return &c.Timeout
+	case "clockSkew":
+		return &c.ClockSkew
+	case "refresh":
+		return &c.Refresh
+	}
+	return nil
+}
+
+// resolved returns a copy of c with the environment and the defaults filled in for
+// every option left empty. c itself is not changed: Traefik may reuse it.
+func (c *Config) resolved(getenv func(string) string) *Config {
+	r := *c
+	for _, e := range envNames {
+		p := r.field(e[0])
+		if strings.TrimSpace(*p) == "" {
+			*p = strings.TrimSpace(getenv(e[1]))
+		}
+		if *p == "" {
+			*p = defaults[e[0]]
+		}
+	}
+	if len(r.AuthenticatedPaths) == 0 {
+		r.AuthenticatedPaths = splitList(getenv("AGS_CLIENT_AUTHENTICATED_PATHS"))
+	}
+	if len(r.AllowedAlgorithms) == 0 {
+		r.AllowedAlgorithms = splitList(getenv("AGS_CLIENT_ALLOWED_ALGORITHMS"))
+	}
+	if len(r.IdentityHeaders) == 0 {
+		r.IdentityHeaders = map[string]string{}
+		for _, pair := range splitList(getenv("AGS_CLIENT_IDENTITY_HEADERS")) {
+			claim, header, _ := strings.Cut(pair, "=")
+			r.IdentityHeaders[strings.TrimSpace(claim)] = strings.TrimSpace(header)
+		}
+	}
+	return &r
+}
+
+// splitList splits a comma-separated value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// settings is a validated configuration, in the types the middleware works with.
+type settings struct {
+	issuer             string
+	clientID           string
+	clientSecret       string
+	protected          *regexp.Regexp
+	signOutPath        string // "/sign-out"
+	callbackPath       string // "/oidc_callback"
+	debug              bool
+	logPath            string
+	sessionCookie      string
+	secrets            []string // empty: the process-wide generated secret
+	flagCookie         string
+	flagDefault        bool
+	flagToggle         bool
+	verifySSL          bool
+	scopes             string
+	sessionLifetime    time.Duration
+	cookies            cookieSettings
+	identityHeaders    map[string]string // claim -> canonical header
+	passAccessToken    bool
+	passIDToken        bool
+	rootCAs            *x509.CertPool // nil: the system's
+	timeout            time.Duration
+	clockSkew          time.Duration
+	refresh            bool
+	allowedAlgorithms  []string
+	insecureHTTPIssuer bool // plain http to a provider that is not on loopback
+}
+
+var (
+	cookieNamePattern = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
+	headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	pathOptionPattern = regexp.MustCompile(`^[A-Za-z0-9._~!$&'()*+,;=:@/-]+$`)
+)
+
+// validate checks every option of a resolved configuration and converts it. Each
+// error names the option and says what is wrong.
+func (c *Config) validate() (*settings, error) {
+	s := &settings{}
+	var err error
+
+	issuer, perr := url.Parse(c.Issuer)
+	switch {
+	case c.Issuer == "":
+		return nil, fmt.Errorf("issuer is required")
+	case perr != nil || !issuer.IsAbs() || issuer.Host == "" || (issuer.Scheme != "https" && issuer.Scheme != "http"):
+		return nil, fmt.Errorf("issuer must be an absolute http or https URL, got %q", c.Issuer)
+	case issuer.RawQuery != "" || issuer.Fragment != "":
+		return nil, fmt.Errorf("issuer must not have a query or fragment, got %q", c.Issuer)
+	}
+	s.issuer = c.Issuer
+	s.insecureHTTPIssuer = issuer.Scheme == "http" && !isLoopback(issuer.Hostname())
+
+	if s.clientID = c.ClientID; s.clientID == "" {
+		return nil, fmt.Errorf("clientID is required")
+	}
+	s.clientSecret = c.ClientSecret
+	if c.ClientSecretFile != "" {
+		data, ferr := os.ReadFile(c.ClientSecretFile)
+		if ferr != nil {
+			return nil, fmt.Errorf("clientSecretFile cannot be read: %w", ferr)
+		}
+		s.clientSecret = strings.TrimSpace(string(data))
+	}
+	if s.clientSecret == "" {
+		return nil, fmt.Errorf("clientSecret (or clientSecretFile) is required")
+	}
+
+	if s.protected, err = compilePathPatterns(c.AuthenticatedPaths); err != nil {
+		return nil, err
+	}
+	if s.signOutPath, err = pathOption("signOutPath", c.SignOutPath); err != nil {
+		return nil, err
+	}
+	if s.callbackPath, err = pathOption("callbackPath", c.CallbackPath); err != nil {
+		return nil, err
+	}
+	if s.callbackPath == s.signOutPath {
+		return nil, fmt.Errorf("callbackPath and signOutPath must differ, both are %q", s.callbackPath)
+	}
+	if s.debug, err = parseBool("debug", c.Debug); err != nil {
+		return nil, err
+	}
+	s.logPath = c.LogPath
+	if s.logPath != "" {
+		f, ferr := os.OpenFile(s.logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if ferr != nil {
+			return nil, fmt.Errorf("logPath cannot be opened for appending: %w", ferr)
+		}
+		f.Close()
+	}
+	if !cookieNamePattern.MatchString(c.SessionCookie) {
+		return nil, fmt.Errorf("sessionCookie must be a cookie name (letters, digits, -_.!#$%%&'*+^|~), got %q", c.SessionCookie)
+	}
+	s.sessionCookie = c.SessionCookie
+	for i, secret := range strings.Split(c.SessionSecret, ",") {
+		secret = strings.TrimSpace(secret)
+		if secret == "" && c.SessionSecret == "" {
+			break
+		}
+		if len(secret) < 32 {
+			return nil, fmt.Errorf("sessionSecret must be at least 32 bytes (secret %d of the list has %d)", i+1, len(secret))
+		}
+		s.secrets = append(s.secrets, secret)
+	}
+	if !cookieNamePattern.MatchString(c.FeatureFlagCookie) {
+		return nil, fmt.Errorf("featureFlagCookie must be a cookie name, got %q", c.FeatureFlagCookie)
+	}
+	s.flagCookie = c.FeatureFlagCookie
+	if strings.HasPrefix(s.flagCookie, s.sessionCookie) {
+		return nil, fmt.Errorf("featureFlagCookie must not start with sessionCookie %q", s.sessionCookie)
+	}
+	if s.flagDefault, err = parseBool("featureFlagDefault", c.FeatureFlagDefault); err != nil {
+		return nil, err
+	}
+	if s.flagToggle, err = parseBool("featureFlagToggle", c.FeatureFlagToggle); err != nil {
+		return nil, err
+	}
+	if s.verifySSL, err = parseBool("verifySSL", c.VerifySSL); err != nil {
+		return nil, err
+	}
+	scopes := strings.Fields(c.Scopes)
+	hasOpenID := false
+	for _, sc := range scopes {
+		hasOpenID = hasOpenID || sc == "openid"
+	}
+	if !hasOpenID {
+		return nil, fmt.Errorf("scopes must contain openid, got %q", c.Scopes)
+	}
+	s.scopes = strings.Join(scopes, " ")
+	if s.sessionLifetime, err = parseDuration("sessionLifetime", c.SessionLifetime); err != nil {
+		return nil, err
+	}
+	if s.cookies, err = parseCookieSettings(c); err != nil {
+		return nil, err
+	}
+	s.identityHeaders = map[string]string{}
+	for claim, header := range c.IdentityHeaders {
+		if claim == "" || !headerNamePattern.MatchString(header) {
+			return nil, fmt.Errorf("identityHeaders must map a claim to a header name, got %q: %q", claim, header)
+		}
+		if reservedHeader(header) {
+			return nil, fmt.Errorf("identityHeaders cannot set %q", header)
+		}
+		s.identityHeaders[claim] = http.CanonicalHeaderKey(header)
+	}
+	if s.passAccessToken, err = parseBool("passAccessToken", c.PassAccessToken); err != nil {
+		return nil, err
+	}
+	if s.passIDToken, err = parseBool("passIDToken", c.PassIDToken); err != nil {
+		return nil, err
+	}
+	if c.CAFile != "" {
+		pem, ferr := os.ReadFile(c.CAFile)
+		if ferr != nil {
+			return nil, fmt.Errorf("caFile cannot be read: %w", ferr)
+		}
+		s.rootCAs = x509.NewCertPool()
+		if !s.rootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("caFile %q holds no PEM certificate", c.CAFile)
+		}
+	}
+	if s.timeout, err = parseDuration("timeout", c.Timeout); err != nil {
+		return nil, err
+	}
+	if s.clockSkew, err = parseDuration("clockSkew", c.ClockSkew); err != nil {
+		return nil, err
+	}
+	if s.refresh, err = parseBool("refresh", c.Refresh); err != nil {
+		return nil, err
+	}
+	for _, alg := range c.AllowedAlgorithms {
+		if !supportedAlgorithm(alg) {
+			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512", alg)
+		}
+		s.allowedAlgorithms = append(s.allowedAlgorithms, alg)
+	}
+	return s, nil
+}
+
+// parseCookieSettings reads cookieSecure, cookieDomain and sameSite.
+func parseCookieSettings(c *Config) (cookieSettings, error) {
+	var cs cookieSettings
+	switch strings.ToLower(c.CookieSecure) {
+	case "auto":
+		cs.secure = ""
+	case "true", "1":
+		cs.secure = "true"
+	case "false", "0":
+		cs.secure = "false"
+	default:
+		return cs, fmt.Errorf("cookieSecure must be auto, true or false, got %q", c.CookieSecure)
+	}
+	if c.CookieDomain != "" && !cookieNamePattern.MatchString(c.CookieDomain) {
+		return cs, fmt.Errorf("cookieDomain must be a domain name, got %q", c.CookieDomain)
+	}
+	cs.domain = c.CookieDomain
+	switch strings.ToLower(c.SameSite) {
+	case "lax":
+		cs.sameSite = http.SameSiteLaxMode
+	case "strict":
+		cs.sameSite = http.SameSiteStrictMode
+	case "none":
+		cs.sameSite = http.SameSiteNoneMode
+	default:
+		return cs, fmt.Errorf("sameSite must be Lax, Strict or None, got %q", c.SameSite)
+	}
+	return cs, nil
+}
+
+// parseBool accepts the spellings the seed's settings used.
+func parseBool(option, v string) (bool, error) {
+	switch v {
+	case "true", "True", "TRUE", "1":
+		return true, nil
+	case "false", "False", "FALSE", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s must be true or false, got %q", option, v)
+}
+
+// parseDuration accepts a Go duration or whole seconds; it must be positive.
+func parseDuration(option, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		secs, aerr := strconv.Atoi(v)
+		if aerr != nil {
+			return 0, fmt.Errorf("%s must be a duration such as 30s or 12h, got %q", option, v)
+		}
+		d = time.Duration(secs) * time.Second
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s must be positive, got %q", option, v)
+	}
+	return d, nil
+}
+
+// pathOption turns "oidc_callback" or "/oidc_callback/" into "/oidc_callback".
+func pathOption(option, v string) (string, error) {
+	p := strings.Trim(v, "/")
+	if p == "" || !pathOptionPattern.MatchString(p) || strings.Contains(p, "//") {
+		return "", fmt.Errorf("%s must be a path such as %q, got %q", option, defaults[option], v)
+	}
+	return "/" + p, nil
+}
+
+// reservedHeader reports headers that identityHeaders must not overwrite.
+func reservedHeader(h string) bool {
+	switch http.CanonicalHeaderKey(h) {
+	case "Host", "Cookie", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection":
+		return true
+	}
+	return false
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newHTTPClient builds the client for every call to the provider.
+func newHTTPClient(s *settings) *http.Client {
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		TLSClientConfig:       &tls.Config{RootCAs: s.rootCAs, InsecureSkipVerify: !s.verifySSL, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   s.timeout,
+		ResponseHeaderTimeout: s.timeout,
+	}
+	return &http.Client{Transport: transport, Timeout: s.timeout}
+}

@@ -1,0 +1,56 @@
+package ags
+
+import (
+	"net/http"
+)
+
+// flagOn reports whether ags is on for this browser: the flag cookie says "1" or
+// "0"; without it (or with another value) featureFlagDefault decides.
+func (m *middleware) flagOn(r *http.Request) bool {
+	c, err := r.Cookie(m.cfg.flagCookie)
+	if err != nil {
+		return m.cfg.flagDefault
+	}
+	switch c.Value {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return m.cfg.flagDefault
+}
+
+// toggleFlag flips the flag for this browser, in the seed's words.
+func (m *middleware) toggleFlag(w http.ResponseWriter, r *http.Request) {
+	on := !m.flagOn(r)
+	value, word := "0", "False"
+	if on {
+		value, word = "1", "True"
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     m.cfg.flagCookie,
+		Value:    value,
+		Path:     "/",
+		Domain:   m.cfg.cookies.domain,
+		MaxAge:   365 * 24 * 3600,
+		HttpOnly: true,
+		Secure:   m.secureCookie(r),
+		SameSite: m.cfg.cookies.sameSite,
+	})
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte(m.cfg.flagCookie + " feature flag set to: " + word))
+	m.log.info("feature flag %s set to %s", m.cfg.flagCookie, word)
+}
+
+// secureCookie reports whether a cookie set in answer to r gets the Secure attribute.
+func (m *middleware) secureCookie(r *http.Request) bool {
+	switch m.cfg.cookies.secure {
+	case "true":
+		return true
+	case "false":
+		return m.cfg.cookies.sameSite == http.SameSiteNoneMode
+	}
+	return requestScheme(r) == "https" || m.cfg.cookies.sameSite == http.SameSiteNoneMode
+}

@@ -1,0 +1,249 @@
+package ags
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The identity headers ags sets for the app. A request never reaches the app with one
+// of these unless ags set it from a valid session.
+const (
+	headerUser              = "X-Auth-Request-User"
+	headerEmail             = "X-Auth-Request-Email"
+	headerPreferredUsername = "X-Auth-Request-Preferred-Username"
+	headerGroups            = "X-Auth-Request-Groups"
+	headerAccessToken       = "X-Auth-Request-Access-Token"
+	headerIDToken           = "X-Auth-Request-Id-Token"
+	headerAuthorization     = "Authorization"
+)
+
+// headerVariants returns every key under which Go's server can store a header that a
+// backend may read as h: any letter case and "_" for any "-". Go canonicalizes the
+// case of a received header name, so each "-"/"_" choice has exactly one key.
+func headerVariants(h string) []string {
+	parts := strings.Split(h, "-")
+	n := 1 << (len(parts) - 1)
+	out := make([]string, 0, n)
+	for mask := 0; mask < n; mask++ {
+		var b strings.Builder
+		b.WriteString(parts[0])
+		for i := 1; i < len(parts); i++ {
+			if mask&(1<<(i-1)) != 0 {
+				b.WriteString("_")
+			} else {
+				b.WriteString("-")
+			}
+			b.WriteString(parts[i])
+		}
+		out = append(out, http.CanonicalHeaderKey(b.String()))
+	}
+	return out
+}
+
+// strippedHeaders builds the set of header keys removed from every request.
+// Authorization is the app's own unless ags passes the access token in it.
+func strippedHeaders(s *settings) map[string]bool {
+	names := []string{headerUser, headerEmail, headerPreferredUsername, headerGroups, headerAccessToken, headerIDToken}
+	if s.passAccessToken {
+		names = append(names, headerAuthorization)
+	}
+	for _, h := range s.identityHeaders {
+		names = append(names, h)
+	}
+	set := map[string]bool{}
+	for _, name := range names {
+		for _, v := range headerVariants(name) {
+			set[v] = true
+		}
+	}
+	return set
+}
+
+// stripIdentityHeaders deletes every identity header the client sent. It walks the
+// request's headers, which are few, rather than the variants, which are many.
+func (m *middleware) stripIdentityHeaders(r *http.Request) {
+	for k := range r.Header {
+		if m.stripped[k] {
+			delete(r.Header, k)
+		}
+	}
+}
+
+// identity is an opened session and the headers it gives the app, kept in the cache
+// so that a signed-in request neither decrypts nor decodes.
+type identity struct {
+	sess    *session
+	headers []headerValue
+}
+
+type headerValue struct {
+	name  string
+	value []string
+}
+
+// newIdentity computes the headers for the app from a session.
+func (m *middleware) newIdentity(sess *session) *identity {
+	id := &identity{sess: sess}
+	add := func(name, value string) {
+		if value != "" {
+			id.headers = append(id.headers, headerValue{name: name, value: []string{value}})
+		}
+	}
+	add(headerUser, claimString(sess, "sub"))
+	add(headerEmail, claimString(sess, "email"))
+	add(headerPreferredUsername, claimString(sess, "preferred_username"))
+	add(headerGroups, claimString(sess, "groups"))
+	for claim, header := range m.cfg.identityHeaders {
+		add(header, claimString(sess, claim))
+	}
+	if m.cfg.passAccessToken && sess.AccessToken != "" {
+		add(headerAccessToken, sess.AccessToken)
+		add(headerAuthorization, "Bearer "+sess.AccessToken)
+	}
+	if m.cfg.passIDToken {
+		add(headerIDToken, sess.IDToken)
+	}
+	return id
+}
+
+// claimString gives a claim as a header value: from the ID token, else from userinfo;
+// lists are comma separated. Line breaks are dropped so a claim cannot split a header.
+func claimString(sess *session, name string) string {
+	v, ok := sess.Claims[name]
+	if !ok || v == nil {
+		v = sess.UserInfo[name]
+	}
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		s = x
+	case []interface{}:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			parts = append(parts, fmt.Sprint(e))
+		}
+		s = strings.Join(parts, ",")
+	case float64:
+		s = fmt.Sprintf("%.0f", x)
+		if float64(int64(x)) != x {
+			s = fmt.Sprint(x)
+		}
+	default:
+		s = fmt.Sprint(x)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// setIdentity puts the identity headers on the request for the app and takes the
+// session cookies out of its Cookie header.
+func (m *middleware) setIdentity(r *http.Request, id *identity) {
+	for _, h := range id.headers {
+		r.Header[h.name] = h.value
+	}
+	m.stripOwnCookies(r)
+}
+
+// stripOwnCookies removes ags's cookies from the Cookie header the app receives.
+func (m *middleware) stripOwnCookies(r *http.Request) {
+	lines := r.Header["Cookie"]
+	found := false
+	for _, line := range lines {
+		found = found || strings.Contains(line, m.cfg.sessionCookie)
+	}
+	if !found {
+		return
+	}
+	var kept []string
+	for _, line := range lines {
+		for _, c := range strings.Split(line, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(c), "=")
+			if name != "" && !m.store.isOwnCookie(name) {
+				kept = append(kept, strings.TrimSpace(c))
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(r.Header, "Cookie")
+		return
+	}
+	r.Header["Cookie"] = []string{strings.Join(kept, "; ")}
+}
+
+// sessionCacheSize caps the opened sessions kept in memory; each holds a few KB.
+const sessionCacheSize = 1024
+
+// sessionCache maps a sealed cookie value to its opened session. The value is
+// authenticated, so an entry can only be made by ags; the session's expiry is still
+// checked on every request.
+type sessionCache struct {
+	mu      sync.Mutex
+	entries map[string]*identity
+}
+
+func newSessionCache() *sessionCache {
+	return &sessionCache{entries: map[string]*identity{}}
+}
+
+func (c *sessionCache) get(sealed string) *identity {
+	c.mu.Lock()
+	id := c.entries[sealed]
+	c.mu.Unlock()
+	return id
+}
+
+func (c *sessionCache) put(sealed string, id *identity) {
+	c.mu.Lock()
+	if len(c.entries) >= sessionCacheSize {
+		// Drop an arbitrary entry: a dropped session is only opened again.
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[sealed] = id
+	c.mu.Unlock()
+}
+
+func (c *sessionCache) remove(sealed string) {
+	c.mu.Lock()
+	delete(c.entries, sealed)
+	c.mu.Unlock()
+}
+
+// currentIdentity returns the identity of the request's valid session, or nil. With
+// refresh on, an expired access token is renewed first; a failed renewal ends the
+// session and clears its cookies on w.
+func (m *middleware) currentIdentity(w http.ResponseWriter, r *http.Request) *identity {
+	sealed, err := m.store.sealedValue(r)
+	if err != nil {
+		return nil
+	}
+	now := m.now()
+	id := m.cache.get(sealed)
+	if id == nil {
+		sess, oerr := m.store.open(sealed)
+		if oerr != nil {
+			return nil
+		}
+		id = m.newIdentity(sess)
+		m.cache.put(sealed, id)
+	}
+	if !now.Before(id.sess.Expiry) {
+		m.cache.remove(sealed)
+		return nil
+	}
+	if m.cfg.refresh && needsRefresh(id.sess, now) {
+		return m.refreshIdentity(w, r, sealed, id)
+	}
+	return id
+}
+
+// needsRefresh reports whether the access token has expired and can be renewed.
+func needsRefresh(sess *session, now time.Time) bool {
+	return sess.RefreshToken != "" && !sess.AccessExpiry.IsZero() && !now.Before(sess.AccessExpiry)
+}

@@ -1,0 +1,218 @@
+package ags
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+var (
+	errStateMissing = errors.New("the callback carries no state")
+	errCodeMissing  = errors.New("the callback carries no code")
+	errNoIDToken    = errors.New("the token response has no id_token")
+)
+
+// isNavigation reports whether a browser is navigating to the page, so that a login
+// redirect makes sense. API calls, XHR and fetch get a 401 instead.
+func isNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest") {
+		return false
+	}
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" {
+		return false
+	}
+	accept := r.Header.Get("Accept")
+	return !strings.Contains(accept, "application/json") || strings.Contains(accept, "text/html")
+}
+
+// startLogin sends the browser to the provider's authorization endpoint, with a
+// pending-login cookie of its own for this state.
+func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
+	if !isNavigation(r) {
+		w.Header().Set("WWW-Authenticate", `OpenIDConnect realm="ags"`)
+		m.page(w, r, http.StatusUnauthorized, pageUnauthorized, nil)
+		return
+	}
+	p, err := m.provider(r.Context())
+	if err != nil {
+		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
+		return
+	}
+	pending := &pendingLogin{ReturnTo: returnPath(r.URL)}
+	if pending.State, err = randomToken(32); err == nil {
+		if pending.Nonce, err = randomToken(32); err == nil {
+			pending.Verifier, err = randomToken(32)
+		}
+	}
+	if err == nil {
+		err = m.store.savePending(w, r, pending)
+	}
+	if err != nil {
+		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("start login: %w", err))
+		return
+	}
+	params := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {m.cfg.clientID},
+		"redirect_uri":          {externalURL(r, m.cfg.callbackPath)},
+		"scope":                 {m.cfg.scopes},
+		"state":                 {pending.State},
+		"nonce":                 {pending.Nonce},
+		"code_challenge":        {pkceChallenge(pending.Verifier)},
+		"code_challenge_method": {"S256"},
+	}
+	m.redirect(w, withQuery(p.AuthorizationEndpoint, params))
+}
+
+// callback finishes a login: the state must be a pending login's, the code is
+// exchanged, the ID token and userinfo are checked, and only then is a new session
+// sealed. Any failure leaves the browser signed out.
+func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if code := q.Get("error"); code != "" {
+		if state != "" {
+			m.store.takePending(w, r, state) // this login is over either way
+		}
+		perr := &providerError{Code: code, Description: q.Get("error_description")}
+		m.page(w, r, http.StatusUnauthorized, pageProviderError, perr)
+		return
+	}
+	if state == "" {
+		m.page(w, r, http.StatusBadRequest, pageBadState, errStateMissing)
+		return
+	}
+	pending, err := m.store.takePending(w, r, state)
+	if err != nil {
+		m.page(w, r, http.StatusBadRequest, pageBadState, err)
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		m.page(w, r, http.StatusBadRequest, pageBadState, errCodeMissing)
+		return
+	}
+	p, err := m.provider(r.Context())
+	if err != nil {
+		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
+		return
+	}
+	tr, err := m.tokenRequest(r.Context(), p, url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {externalURL(r, m.cfg.callbackPath)},
+		"code_verifier": {pending.Verifier},
+	})
+	if err != nil {
+		m.page(w, r, http.StatusBadGateway, pageExchange, fmt.Errorf("code exchange: %w", err))
+		return
+	}
+	if tr.IDToken == "" {
+		m.page(w, r, http.StatusBadGateway, pageExchange, errNoIDToken)
+		return
+	}
+	tok, err := p.verifier.verify(r.Context(), tr.IDToken, pending.Nonce, tr.AccessToken)
+	if err != nil {
+		m.page(w, r, http.StatusUnauthorized, pageIDToken, err)
+		return
+	}
+	info, err := m.userinfo(r.Context(), p, tr.AccessToken, tok.Subject)
+	if err != nil {
+		m.page(w, r, http.StatusUnauthorized, pageUserinfo, err)
+		return
+	}
+	now := m.now()
+	sess := &session{
+		IssuedAt:     now,
+		Expiry:       now.Add(m.cfg.sessionLifetime),
+		Claims:       tok.Claims,
+		IDToken:      tr.IDToken,
+		AccessToken:  tr.AccessToken,
+		AccessExpiry: m.accessExpiry(tr),
+		UserInfo:     info,
+	}
+	if m.cfg.refresh {
+		sess.RefreshToken = tr.RefreshToken
+	}
+	if err := m.store.save(w, r, sess); err != nil {
+		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("save session: %w", err))
+		return
+	}
+	m.log.info("sign-in sub=%q", tok.Subject)
+	target := pending.ReturnTo
+	if !isLocalPath(target) {
+		target = "/"
+	}
+	m.redirect(w, target)
+}
+
+// refreshIdentity renews an expired access token with the refresh token, once per
+// process however many requests carry the same session at the same time.
+func (m *middleware) refreshIdentity(w http.ResponseWriter, r *http.Request, sealed string, id *identity) *identity {
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
+	if current := m.cache.get(sealed); current != nil && current != id && !needsRefresh(current.sess, m.now()) {
+		return current // another request renewed it meanwhile
+	}
+	sess, err := m.refreshSession(r, id.sess)
+	if err == nil {
+		err = m.store.save(w, r, sess)
+	}
+	if err != nil {
+		m.log.warn("session ended: %v", err)
+		m.cache.remove(sealed)
+		m.store.clear(w, r)
+		return nil
+	}
+	next := m.newIdentity(sess)
+	m.cache.put(sealed, next)
+	return next
+}
+
+// refreshSession asks the token endpoint for new tokens. A new ID token must pass
+// the checks again (without a nonce) and name the same subject.
+func (m *middleware) refreshSession(r *http.Request, old *session) (*session, error) {
+	p, err := m.provider(r.Context())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errRefresh, err)
+	}
+	tr, err := m.tokenRequest(r.Context(), p, url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {old.RefreshToken},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errRefresh, err)
+	}
+	sess := *old
+	sess.AccessToken = tr.AccessToken
+	sess.AccessExpiry = m.accessExpiry(tr)
+	if sess.AccessExpiry.IsZero() {
+		sess.AccessExpiry = m.now().Add(5 * time.Minute)
+	}
+	if tr.RefreshToken != "" {
+		sess.RefreshToken = tr.RefreshToken
+	}
+	if tr.IDToken != "" {
+		// A refreshed ID token carries no nonce, or repeats the original one
+		// (OpenID Connect Core 12.2); every other check applies as at sign-in.
+		tok, verr := p.verifier.verify(r.Context(), tr.IDToken, "", tr.AccessToken)
+		if original, _ := old.Claims["nonce"].(string); errors.Is(verr, errNonce) && original != "" {
+			tok, verr = p.verifier.verify(r.Context(), tr.IDToken, original, tr.AccessToken)
+		}
+		if verr != nil {
+			return nil, fmt.Errorf("%w: %w", errRefresh, verr)
+		}
+		if tok.Subject != claimString(old, "sub") {
+			return nil, fmt.Errorf("%w: the refreshed id token names another subject", errRefresh)
+		}
+		sess.Claims = tok.Claims
+		sess.IDToken = tr.IDToken
+	}
+	return &sess, nil
+}

@@ -1,0 +1,368 @@
+package ags
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxBodySize bounds every response read from the provider.
+const maxBodySize = 1 << 20
+
+// Discovery back-off: the first retry after a failure waits minBackoff, each further
+// failure doubles the wait, up to maxBackoff.
+const (
+	minBackoff = time.Second
+	maxBackoff = 10 * time.Second
+)
+
+var (
+	errProviderUnavailable = errors.New("identity provider unavailable")
+	errDiscovery           = errors.New("discovery document rejected")
+	errUserinfo            = errors.New("userinfo failed")
+	errUserinfoSubject     = errors.New("userinfo sub differs from the id token's sub")
+	errRefresh             = errors.New("token refresh failed")
+)
+
+// providerError is an OAuth 2.0 error response (RFC 6749 section 5.2) from the token
+// endpoint, or an error sent back to the callback (section 4.1.2.1).
+type providerError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+	status      int
+}
+
+func (e *providerError) Error() string {
+	if e.Description == "" {
+		return "provider answered " + e.Code
+	}
+	return "provider answered " + e.Code + ": " + e.Description
+}
+
+// asProviderError finds a *providerError in err's chain of single wraps. (Under
+// Yaegi, errors.As cannot take a pointer to an interpreted type.)
+func asProviderError(err error) *providerError {
+	for err != nil {
+		if pe, ok := err.(*providerError); ok {
+			return pe
+		}
+		err = errors.Unwrap(err)
+	}
+	return nil
+}
+
+// provider is what discovery learnt about the identity provider.
+type provider struct {
+	Issuer                string   `json:"issuer"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
+	JWKSURI               string   `json:"jwks_uri"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
+	SigningAlgorithms     []string `json:"id_token_signing_alg_values_supported"`
+
+	authMethod string // client_secret_basic or client_secret_post
+	verifier   *idTokenVerifier
+}
+
+// discovery loads the provider's metadata on first use, one fetch at a time, and
+// after a failure retries no sooner than the back-off allows.
+type discovery struct {
+	mu       sync.Mutex
+	p        *provider
+	inflight chan struct{}
+	failures int
+	retryAt  time.Time
+	lastErr  error
+}
+
+// provider returns the discovered provider, fetching it when due.
+func (m *middleware) provider(ctx context.Context) (*provider, error) {
+	d := m.discovery
+	for {
+		d.mu.Lock()
+		if d.p != nil {
+			p := d.p
+			d.mu.Unlock()
+			return p, nil
+		}
+		if d.inflight != nil {
+			wait := d.inflight
+			d.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %v", errProviderUnavailable, ctx.Err())
+			}
+		}
+		if m.now().Before(d.retryAt) {
+			err := d.lastErr
+			d.mu.Unlock()
+			return nil, err
+		}
+		done := make(chan struct{})
+		d.inflight = done
+		d.mu.Unlock()
+
+		p, err := m.discover(ctx)
+
+		d.mu.Lock()
+		d.inflight = nil
+		if err != nil {
+			backoff := minBackoff << uint(d.failures)
+			if backoff > maxBackoff || backoff <= 0 {
+				backoff = maxBackoff
+			}
+			d.failures++
+			d.retryAt = m.now().Add(backoff)
+			d.lastErr = fmt.Errorf("%w: %w", errProviderUnavailable, err)
+			m.log.warn("discovery failed, next try in %s: %v", backoff, err)
+		} else {
+			d.p = p
+			d.failures = 0
+			m.log.info("discovered provider %s", p.Issuer)
+		}
+		result := d.lastErr
+		d.mu.Unlock()
+		close(done)
+		if err != nil {
+			return nil, result
+		}
+		return p, nil
+	}
+}
+
+// discover fetches and checks the discovery document.
+func (m *middleware) discover(ctx context.Context) (*provider, error) {
+	docURL := strings.TrimSuffix(m.cfg.issuer, "/") + "/.well-known/openid-configuration"
+	body, err := m.get(ctx, docURL, "")
+	if err != nil {
+		return nil, fmt.Errorf("fetch discovery document: %w", err)
+	}
+	p, err := parseDiscovery(body, m.cfg.issuer)
+	if err != nil {
+		return nil, err
+	}
+	algs, err := allowedAlgorithms(p.SigningAlgorithms, m.cfg.allowedAlgorithms, m.cfg.clientSecret != "")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errDiscovery, err)
+	}
+	p.verifier = &idTokenVerifier{
+		issuer:       m.cfg.issuer,
+		clientID:     m.cfg.clientID,
+		clientSecret: m.cfg.clientSecret,
+		algorithms:   algs,
+		keys:         newKeySet(p.JWKSURI, m.client, m.now),
+		clockSkew:    m.cfg.clockSkew,
+		now:          m.now,
+	}
+	return p, nil
+}
+
+// parseDiscovery decodes a discovery document and checks what ags relies on.
+func parseDiscovery(body []byte, issuer string) (*provider, error) {
+	var p provider
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %v", errDiscovery, err)
+	}
+	if p.Issuer != issuer {
+		return nil, fmt.Errorf("%w: issuer is %q, configured issuer is %q", errDiscovery, p.Issuer, issuer)
+	}
+	endpoints := [][2]string{
+		{"authorization_endpoint", p.AuthorizationEndpoint},
+		{"token_endpoint", p.TokenEndpoint},
+		{"jwks_uri", p.JWKSURI},
+		{"userinfo_endpoint", p.UserinfoEndpoint},
+		{"end_session_endpoint", p.EndSessionEndpoint},
+	}
+	for i, e := range endpoints {
+		if e[1] == "" && i >= 3 {
+			continue // optional
+		}
+		u, err := url.Parse(e[1])
+		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("%w: %s must be an absolute URL, got %q", errDiscovery, e[0], e[1])
+		}
+	}
+	p.authMethod = "client_secret_basic"
+	if len(p.AuthMethods) > 0 {
+		basic, post := false, false
+		for _, am := range p.AuthMethods {
+			basic = basic || am == "client_secret_basic"
+			post = post || am == "client_secret_post"
+		}
+		if !basic && post {
+			p.authMethod = "client_secret_post"
+		}
+		if !basic && !post {
+			return nil, fmt.Errorf("%w: token endpoint supports neither client_secret_basic nor client_secret_post", errDiscovery)
+		}
+	}
+	return &p, nil
+}
+
+// get fetches url with an optional bearer token and returns the body of a 200 answer.
+func (m *middleware) get(ctx context.Context, target, bearer string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	return m.do(req)
+}
+
+// do sends a request to the provider and reads a 200 answer's body, with a limit.
+// A non-200 answer carrying an OAuth error becomes a *providerError.
+func (m *middleware) do(req *http.Request) ([]byte, error) {
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	if len(body) > maxBodySize {
+		return nil, fmt.Errorf("response larger than %d bytes", maxBodySize)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var pe providerError
+		if json.Unmarshal(body, &pe) == nil && pe.Code != "" {
+			pe.status = resp.StatusCode
+			return nil, &pe
+		}
+		return nil, fmt.Errorf("status %d from %s", resp.StatusCode, req.URL.Host)
+	}
+	return body, nil
+}
+
+// tokenResponse is a successful answer of the token endpoint.
+type tokenResponse struct {
+	AccessToken  string      `json:"access_token"`
+	TokenType    string      `json:"token_type"`
+	IDToken      string      `json:"id_token"`
+	RefreshToken string      `json:"refresh_token"`
+	ExpiresIn    json.Number `json:"expires_in"`
+}
+
+// tokenRequest posts a grant to the token endpoint with the client's credentials.
+func (m *middleware) tokenRequest(ctx context.Context, p *provider, form url.Values) (*tokenResponse, error) {
+	if p.authMethod == "client_secret_post" {
+		form.Set("client_id", m.cfg.clientID)
+		form.Set("client_secret", m.cfg.clientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.TokenEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if p.authMethod == "client_secret_basic" {
+		// RFC 6749 section 2.3.1: both parts are form-encoded before Basic.
+		req.SetBasicAuth(url.QueryEscape(m.cfg.clientID), url.QueryEscape(m.cfg.clientSecret))
+	}
+	body, err := m.do(req)
+	if err != nil {
+		return nil, err
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, fmt.Errorf("token response is not JSON: %v", err)
+	}
+	if tr.AccessToken == "" {
+		return nil, errors.New("token response has no access_token")
+	}
+	if !strings.EqualFold(tr.TokenType, "bearer") {
+		return nil, fmt.Errorf("token_type is %q, not Bearer", tr.TokenType)
+	}
+	return &tr, nil
+}
+
+// accessExpiry turns expires_in into a time; zero when the provider gave none.
+func (m *middleware) accessExpiry(tr *tokenResponse) time.Time {
+	secs, err := tr.ExpiresIn.Int64()
+	if err != nil || secs <= 0 {
+		return time.Time{}
+	}
+	return m.now().Add(time.Duration(secs) * time.Second)
+}
+
+// userinfo calls the userinfo endpoint; its sub must be the ID token's.
+func (m *middleware) userinfo(ctx context.Context, p *provider, accessToken, sub string) (map[string]interface{}, error) {
+	if p.UserinfoEndpoint == "" {
+		return nil, nil
+	}
+	body, err := m.get(ctx, p.UserinfoEndpoint, accessToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUserinfo, err)
+	}
+	var claims map[string]interface{}
+	if err := json.Unmarshal(body, &claims); err != nil {
+		return nil, fmt.Errorf("%w: answer is not a JSON object (signed userinfo is not supported)", errUserinfo)
+	}
+	if got, _ := claims["sub"].(string); got != sub {
+		return nil, fmt.Errorf("%w: got %q, want %q", errUserinfoSubject, got, sub)
+	}
+	return claims, nil
+}
+
+// randomToken returns n random bytes, base64url encoded.
+func randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// pkceChallenge is the S256 code challenge of a verifier (RFC 7636).
+func pkceChallenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// withQuery adds params to an endpoint URL, keeping the query it already has.
+func withQuery(endpoint string, params url.Values) string {
+	sep := "?"
+	if strings.Contains(endpoint, "?") {
+		sep = "&"
+	}
+	return endpoint + sep + params.Encode()
+}
+
+// externalURL is the absolute URL of path on the host the request came to.
+func externalURL(r *http.Request, path string) string {
+	return requestScheme(r) + "://" + r.Host + path
+}
+
+// requestScheme is https when the request came over TLS, directly or through a proxy
+// that says so in X-Forwarded-Proto (Traefik sets it).
+func requestScheme(r *http.Request) string {
+	if proto := r.Header.Get("X-Forwarded-Proto"); proto != "" {
+		first, _, _ := strings.Cut(proto, ",")
+		if strings.EqualFold(strings.TrimSpace(first), "https") {
+			return "https"
+		}
+		return "http"
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}

@@ -1,0 +1,109 @@
+package ags
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// pageKind is one of the error pages, with what it tells a user.
+type pageKind struct {
+	title   string
+	message string
+	event   string // the log line's reason
+}
+
+var (
+	pageUnauthorized  = pageKind{"Sign-in required", "This page needs a signed-in user. Sign in from a browser and try again.", "unauthenticated request"}
+	pageUnavailable   = pageKind{"Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment.", "provider unavailable"}
+	pageBadState      = pageKind{"Sign-in expired or invalid", "This sign-in link is not valid for this browser: it may have expired, been used already, or come from elsewhere. Go back to the page you wanted and sign in again.", "callback state rejected"}
+	pageProviderError = pageKind{"Sign-in refused", "The identity provider did not sign you in.", "provider returned an error"}
+	pageExchange      = pageKind{"Sign-in failed", "The sign-in could not be completed with the identity provider. Please try again.", "code exchange failed"}
+	pageIDToken       = pageKind{"Sign-in failed", "The identity provider's answer did not pass the security checks, so you were not signed in.", "id token rejected"}
+	pageUserinfo      = pageKind{"Sign-in failed", "The identity provider's user information did not match the sign-in, so you were not signed in.", "userinfo rejected"}
+	pageSignOutState  = pageKind{"Sign-out link invalid", "This sign-out return is not valid for this browser. You are signed out of this site.", "sign-out state rejected"}
+	pageInternal      = pageKind{"Something went wrong", "The sign-in could not be completed. Please try again.", "internal error"}
+)
+
+// page answers with a clear HTML error page and logs the failure. The provider's
+// error code and description are shown (escaped) since the user needs them; any
+// other detail only with debug, as it can name what was compared.
+func (m *middleware) page(w http.ResponseWriter, r *http.Request, status int, kind pageKind, err error) {
+	if err != nil {
+		m.log.warn("%s on %s %s: %v", kind.event, r.Method, r.URL.Path, err)
+	} else {
+		m.log.debugf("%s on %s %s", kind.event, r.Method, r.URL.Path)
+	}
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">")
+	b.WriteString("<title>" + html.EscapeString(kind.title) + "</title>")
+	b.WriteString("<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}code{background:#eee;padding:.1em .3em}</style></head><body>")
+	b.WriteString("<h1>" + html.EscapeString(kind.title) + "</h1>\n<p>" + html.EscapeString(kind.message) + "</p>\n")
+	if perr := asProviderError(err); perr != nil {
+		b.WriteString("<p>The provider said: <code>" + html.EscapeString(perr.Code) + "</code>")
+		if perr.Description != "" {
+			b.WriteString(": " + html.EscapeString(perr.Description))
+		}
+		b.WriteString("</p>\n")
+	}
+	if m.cfg.debug && err != nil {
+		b.WriteString("<p>Detail (shown because debug is on): <code>" + html.EscapeString(err.Error()) + "</code></p>\n")
+	}
+	b.WriteString("</body></html>\n")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write([]byte(b.String()))
+	}
+}
+
+// logger writes one line per event to standard error, which Traefik collects, and
+// appends it to logPath when set. No token, secret or cookie is ever passed to it.
+type logger struct {
+	out    io.Writer // standard error; tests read it
+	prefix string
+	path   string
+	debug  bool
+	mu     sync.Mutex
+}
+
+func newLogger(name, path string, debug bool) *logger {
+	return &logger{out: os.Stderr, prefix: "ags[" + name + "]:", path: path, debug: debug}
+}
+
+func (l *logger) info(format string, args ...interface{}) { l.write("INFO", format, args...) }
+func (l *logger) warn(format string, args ...interface{}) { l.write("WARN", format, args...) }
+func (l *logger) debugf(format string, args ...interface{}) {
+	if l.debug {
+		l.write("DEBUG", format, args...)
+	}
+}
+
+func (l *logger) write(level, format string, args ...interface{}) {
+	line := time.Now().UTC().Format(time.RFC3339) + " " + level + " " + l.prefix + " " + fmt.Sprintf(format, args...) + "\n"
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	io.WriteString(l.out, line)
+	if l.path == "" {
+		return
+	}
+	// Opened per line: lines are rare (sign-ins, sign-outs, failures), and Traefik
+	// builds a new middleware on every configuration change, which would leak a
+	// file kept open.
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		io.WriteString(l.out, "ags: cannot append to logPath: "+err.Error()+"\n")
+		return
+	}
+	f.WriteString(line)
+	f.Close()
+}

@@ -1,0 +1,148 @@
+package ags
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// compilePathPatterns joins the authenticatedPaths patterns into one expression that
+// must match a whole path, with the leading "/" and one trailing "/" optional. The s
+// flag lets "." match a newline, which a decoded path can hold.
+func compilePathPatterns(patterns []string) (*regexp.Regexp, error) {
+	if len(patterns) == 0 {
+		return nil, fmt.Errorf("authenticatedPaths is required: give at least one regular expression")
+	}
+	parts := make([]string, 0, len(patterns))
+	for i, p := range patterns {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return nil, fmt.Errorf("authenticatedPaths[%d] is empty", i)
+		}
+		if _, err := regexp.Compile(p); err != nil {
+			return nil, fmt.Errorf("authenticatedPaths[%d] %q is not a valid regular expression: %w", i, p, err)
+		}
+		parts = append(parts, "(?:"+strings.TrimPrefix(p, "/")+")")
+	}
+	return regexp.MustCompile(`(?s)^/?(?:` + strings.Join(parts, "|") + `)/?$`), nil
+}
+
+// needsNormalizing lists what a path may hold that the app could read differently
+// from the path as it stands: encodings, matrix parameters, backslashes, dot
+// segments, runs of slashes, and a decoded "?" or "#". A path without any of these is matched as it is,
+// which keeps the common request cheap.
+const needsNormalizing = "%;?#\\\n\r\t"
+
+// matchPaths returns the forms of the request path to match: the path as the app
+// sees it once decoded and cleaned, and the other readings that a server between
+// Traefik and the app might make of it. When in doubt, protect: a path is protected
+// if any of its forms matches.
+func matchPaths(p string) []string {
+	if !strings.ContainsAny(p, needsNormalizing) && !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+		return []string{p}
+	}
+	forms := []string{cleanPath(p)}
+	decoded := p
+	for i := 0; i < 3 && strings.Contains(decoded, "%"); i++ {
+		d, err := url.PathUnescape(decoded)
+		if err != nil {
+			break
+		}
+		decoded = d
+		forms = append(forms, cleanPath(decoded))
+	}
+	last := forms[len(forms)-1]
+	if cut := strings.IndexAny(last, "?#"); cut >= 0 {
+		forms = append(forms, cleanPath(last[:cut]))
+	}
+	if strings.Contains(last, ";") {
+		forms = append(forms, cleanPath(stripMatrixParams(last)))
+	}
+	if strings.Contains(last, "\\") {
+		forms = append(forms, cleanPath(strings.ReplaceAll(last, "\\", "/")))
+	}
+	return forms
+}
+
+// cleanPath resolves "." and "..", collapses "//" and keeps one trailing "/".
+func cleanPath(p string) string {
+	c := path.Clean("/" + p)
+	if c != "/" && strings.HasSuffix(p, "/") {
+		c += "/"
+	}
+	return c
+}
+
+// stripMatrixParams drops ";params" from every segment, as Java servers do.
+func stripMatrixParams(p string) string {
+	segments := strings.Split(p, "/")
+	for i, seg := range segments {
+		if cut := strings.IndexByte(seg, ';'); cut >= 0 {
+			segments[i] = seg[:cut]
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
+// isProtected reports whether the request path needs a signed-in user.
+func (m *middleware) isProtected(p string) bool {
+	for _, form := range matchPaths(p) {
+		if m.cfg.protected.MatchString(form) {
+			return true
+		}
+		// "admin/.*" protects /admin as well as /admin/: the app may serve both alike.
+		if !strings.HasSuffix(form, "/") && m.cfg.protected.MatchString(form+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// returnPath gives the place to come back to after sign-in: the request's own path
+// and query on the same host, or "/" when any reading of it could leave the host.
+func returnPath(u *url.URL) string {
+	target := u.EscapedPath()
+	if u.RawQuery != "" {
+		target += "?" + u.RawQuery
+	}
+	if !isLocalPath(target) {
+		return "/"
+	}
+	return target
+}
+
+// isLocalPath reports whether a Location value stays on the same host however a
+// browser or a server reads it: it must start with one "/" that is not followed by
+// another "/" or "\", also once percent-decoded (repeatedly) and with the tabs and
+// line breaks that browsers drop removed and the leading spaces and control
+// characters they skip trimmed.
+func isLocalPath(target string) bool {
+	if strings.ContainsAny(target, controlChars) {
+		return false
+	}
+	s := target
+	for i := 0; i < 4; i++ {
+		t := strings.TrimLeft(locationNoise.Replace(s), controlChars+" ")
+		if !strings.HasPrefix(t, "/") || strings.HasPrefix(t, "//") || strings.HasPrefix(t, "/\\") {
+			return false
+		}
+		if !strings.Contains(s, "%") {
+			return true
+		}
+		d, err := url.PathUnescape(s)
+		if err != nil {
+			return false
+		}
+		s = d
+	}
+	return !strings.Contains(s, "%")
+}
+
+// controlChars are the C0 controls and DEL.
+const controlChars = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
+	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+
+// locationNoise removes what URL parsers delete anywhere in a URL.
+var locationNoise = strings.NewReplacer("\t", "", "\n", "", "\r", "")

@@ -1,0 +1,159 @@
+package ags
+
+import (
+	"bufio"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestAuthenticatedPathMatching(t *testing.T) {
+	m := &middleware{cfg: &settings{}}
+	var err error
+	m.cfg.protected, err = compilePathPatterns([]string{"admin/.*", "/private", "reports/[0-9]+"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path string
+		want bool
+	}{
+		{"/admin/", true},
+		{"/admin", true},
+		{"/admin/users", true},
+		{"//admin", true},
+		{"//admin//x", true},
+		{"/./admin", true},
+		{"/x/../admin", true},
+		{"/%61dmin", true},
+		{"/admin%2F", true},
+		{"/%2e/admin", true},
+		{"/public/..%2Fadmin", true},
+		{"/public/%2e%2e/admin/", true},
+		{"/public/%252e%252e/admin", true},
+		{"/admin;jsessionid=1/x", true},
+		{"/admin/%0a", true},
+		{"/public\\..\\admin", true},
+		{"/private", true},
+		{"/private/", true},
+		{"private", true},
+		{"/private%3Fx=1", true},
+		{"/reports/12", true},
+		{"/", false},
+		{"/public", false},
+		{"/administrator", false},
+		{"/private2", false},
+		{"/reports/x", false},
+		{"/public/admin", false},
+	}
+	for _, tc := range cases {
+		tc := tc
+		t.Run(tc.path, func(t *testing.T) {
+			u, err := url.ParseRequestURI(tc.path)
+			if err != nil {
+				u = &url.URL{Path: tc.path}
+			}
+			if got := m.isProtected(u.Path); got != tc.want {
+				t.Errorf("isProtected(%q) (decoded %q): got %v, want %v", tc.path, u.Path, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestQueryStringNeverMatches(t *testing.T) {
+	tp := newTestProvider(t)
+	m, app := newFlow(t, flowConfig(tp))
+	b := newFlowBrowser(t, m)
+	if rec := b.get("/public?/private"); rec.Code != 200 || app.calls != 1 {
+		t.Errorf("a query that looks like a protected path: got %d, want the open page", rec.Code)
+	}
+	if rec := b.get("/private?x=/public"); rec.Code != http.StatusFound {
+		t.Errorf("a protected path with a harmless query: got %d, want a login", rec.Code)
+	}
+}
+
+// TestOpenRedirectCorpus uses every payload of mod_auth_openidc's open-redirect list
+// (testdata/open-redirect-payloads.txt) as the request path of a protected route and
+// follows the sign-in: the browser must end on the same host every time.
+func TestOpenRedirectCorpus(t *testing.T) {
+	f, err := os.Open("testdata/open-redirect-payloads.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tp := newTestProvider(t)
+	c := flowConfig(tp)
+	c.AuthenticatedPaths = []string{".*"}
+	m, _ := newFlow(t, c)
+	scanner := bufio.NewScanner(f)
+	lines := 0
+	for scanner.Scan() {
+		line := scanner.Text()
+		if line == "" {
+			continue
+		}
+		lines++
+		target := line
+		if !strings.HasPrefix(target, "/") {
+			target = "/" + target
+		}
+		r := &http.Request{Method: http.MethodGet, Host: "app.example", Header: http.Header{}, URL: &url.URL{}}
+		if u, perr := url.ParseRequestURI(target); perr == nil {
+			r.URL = u
+		} else {
+			r.URL.Path = target
+		}
+		r.RequestURI = target
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, r)
+		if rec.Code != http.StatusFound {
+			t.Errorf("payload %q: got status %d, want a login", line, rec.Code)
+			continue
+		}
+		b := newFlowBrowser(t, m)
+		for _, ck := range rec.Result().Cookies() {
+			b.jar[ck.Name] = ck.Value
+		}
+		done := b.get(b.authorize(rec))
+		loc := done.Header().Get("Location")
+		if done.Code != http.StatusFound || !isSameHost(loc) {
+			t.Errorf("payload %q: after sign-in got %d to %q, want the same host", line, done.Code, loc)
+		}
+	}
+	if lines < 800 {
+		t.Fatalf("read %d payloads, want the whole corpus", lines)
+	}
+}
+
+// isSameHost resolves a Location the way a browser does and reports whether it
+// stays on app.example.
+func isSameHost(loc string) bool {
+	base, _ := url.Parse("http://app.example/start")
+	cleaned := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(strings.TrimSpace(loc))
+	u, err := base.Parse(cleaned)
+	return err == nil && u.Host == "app.example" && strings.HasPrefix(loc, "/")
+}
+
+func TestReturnPath(t *testing.T) {
+	cases := []struct{ target, want string }{
+		{"/private?tab=2", "/private?tab=2"},
+		{"/a%20b/c", "/a%20b/c"},
+		{"//evil.example", "/"},
+		{"/%2F%2Fevil.example", "/"},
+		{"/%5Cevil.example", "/"},
+		{"/%09/evil.example", "/"},
+		{"/%252F%252Fevil.example", "/"},
+	}
+	for _, tc := range cases {
+		u, err := url.ParseRequestURI(tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := returnPath(u); got != tc.want {
+			t.Errorf("returnPath(%q): got %q, want %q", tc.target, got, tc.want)
+		}
+	}
+}

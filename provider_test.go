@@ -1,0 +1,261 @@
+package ags
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tpClientID and tpClientSecret are the client registered at the test provider.
+const (
+	tpClientID     = "ags-test-client"
+	tpClientSecret = "ags-test-client-secret-0123456789"
+	tpSessionKey   = "0123456789abcdef0123456789abcdef-test-session-secret"
+)
+
+// tpGrant is what the provider remembers of an authorization request.
+type tpGrant struct {
+	nonce       string
+	challenge   string
+	redirectURI string
+	state       string
+}
+
+// testProvider is an OpenID provider in an httptest server: discovery, keys,
+// authorize (answering at once for the test user), token, userinfo, end-session.
+// Its knobs make it misbehave in the ways a real provider does not.
+type testProvider struct {
+	t      *testing.T
+	srv    *httptest.Server
+	key    *rsa.PrivateKey
+	kid    string
+	issuer string
+	now    func() time.Time
+
+	mu              sync.Mutex
+	grants          map[string]tpGrant
+	claims          func(c map[string]interface{}) // edits the ID token's claims
+	userinfoSub     string                         // "" = the token's sub
+	tokenStatus     int                            // non-zero: the token endpoint fails so
+	tokenBody       string
+	authMethods     []string
+	discoveryIssuer string // "" = the real one
+	noEndSession    bool
+	noUserinfo      bool
+	down            bool // every endpoint answers 503
+	refreshToken    string
+	expiresIn       int
+	tokenForms      []url.Values
+	tokenAuth       []string
+	userinfoCalls   int
+	refreshCalls    int
+}
+
+// tpKey loads the provider's fixed RSA key from testdata.
+func tpKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	data, err := os.ReadFile("testdata/provider_rsa.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.(*rsa.PrivateKey)
+}
+
+func newTestProvider(t *testing.T) *testProvider {
+	t.Helper()
+	tp := &testProvider{t: t, key: tpKey(t), kid: "key-1", grants: map[string]tpGrant{}, now: time.Now, expiresIn: 3600}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", tp.discovery)
+	mux.HandleFunc("/jwks", tp.jwks)
+	mux.HandleFunc("/authorize", tp.authorize)
+	mux.HandleFunc("/token", tp.token)
+	mux.HandleFunc("/userinfo", tp.userinfo)
+	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tp.mu.Lock()
+		down := tp.down
+		tp.mu.Unlock()
+		if down {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	tp.issuer = tp.srv.URL
+	t.Cleanup(func() { tp.srv.Close() })
+	return tp
+}
+
+func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	doc := map[string]interface{}{
+		"issuer":                                tp.issuer,
+		"authorization_endpoint":                tp.issuer + "/authorize",
+		"token_endpoint":                        tp.issuer + "/token",
+		"userinfo_endpoint":                     tp.issuer + "/userinfo",
+		"jwks_uri":                              tp.issuer + "/jwks",
+		"end_session_endpoint":                  tp.issuer + "/end_session",
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"code_challenge_methods_supported":      []string{"S256"},
+	}
+	if tp.discoveryIssuer != "" {
+		doc["issuer"] = tp.discoveryIssuer
+	}
+	if tp.noEndSession {
+		delete(doc, "end_session_endpoint")
+	}
+	if tp.noUserinfo {
+		delete(doc, "userinfo_endpoint")
+	}
+	if tp.authMethods != nil {
+		doc["token_endpoint_auth_methods_supported"] = tp.authMethods
+	}
+	json.NewEncoder(w).Encode(doc)
+}
+
+func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
+	pub := tp.key.PublicKey
+	json.NewEncoder(w).Encode(map[string]interface{}{"keys": []interface{}{map[string]interface{}{
+		"kty": "RSA", "kid": tp.kid, "use": "sig", "alg": "RS256",
+		"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+	}}})
+}
+
+// authorize approves at once and sends the browser back with a code.
+func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	code := "code-" + q.Get("state")[:8]
+	tp.mu.Lock()
+	tp.grants[code] = tpGrant{nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirectURI: q.Get("redirect_uri"), state: q.Get("state")}
+	tp.mu.Unlock()
+	http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+}
+
+func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.tokenForms = append(tp.tokenForms, r.PostForm)
+	tp.tokenAuth = append(tp.tokenAuth, r.Header.Get("Authorization"))
+	if tp.tokenStatus != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(tp.tokenStatus)
+		w.Write([]byte(tp.tokenBody))
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id != tpClientID || secret != tpClientSecret {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":"invalid_client"}`))
+		return
+	}
+	nonce := ""
+	switch r.PostForm.Get("grant_type") {
+	case "authorization_code":
+		g, found := tp.grants[r.PostForm.Get("code")]
+		delete(tp.grants, r.PostForm.Get("code"))
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		if !found || g.redirectURI != r.PostForm.Get("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant","error_description":"code, redirect_uri or code_verifier wrong"}`))
+			return
+		}
+		nonce = g.nonce
+	case "refresh_token":
+		tp.refreshCalls++
+		if r.PostForm.Get("refresh_token") != tp.refreshToken || tp.refreshToken == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+	}
+	access := "access-" + nonce + "-" + tp.now().Format(time.RFC3339Nano)
+	resp := map[string]interface{}{
+		"access_token": access,
+		"token_type":   "Bearer",
+		"expires_in":   tp.expiresIn,
+		"id_token":     tp.idToken(nonce, access),
+	}
+	if tp.refreshToken != "" {
+		resp["refresh_token"] = tp.refreshToken
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(resp)
+}
+
+// idToken signs the test user's ID token; callers hold tp.mu.
+func (tp *testProvider) idToken(nonce, accessToken string) string {
+	now := tp.now()
+	sum := sha256.Sum256([]byte(accessToken))
+	claims := map[string]interface{}{
+		"iss": tp.issuer, "aud": tpClientID, "sub": "user-42",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"email": "ada@example.org", "preferred_username": "ada",
+		"groups":  []string{"admins", "staff"},
+		"at_hash": base64.RawURLEncoding.EncodeToString(sum[:16]),
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	if tp.claims != nil {
+		tp.claims(claims)
+	}
+	return tpSign(tp.key, tp.kid, claims)
+}
+
+// tpSign makes an RS256 compact JWS.
+func tpSign(key *rsa.PrivateKey, kid string, claims map[string]interface{}) string {
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"})
+	payload, _ := json.Marshal(claims)
+	input := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, sum[:])
+	if err != nil {
+		panic(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.userinfoCalls++
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer access-") {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	sub := "user-42"
+	if tp.userinfoSub != "" {
+		sub = tp.userinfoSub
+	}
+	json.NewEncoder(w).Encode(map[string]interface{}{"sub": sub, "name": "Ada Lovelace", "email": "ada@example.org"})
+}
+
+// set changes the provider's behaviour under its lock.
+func (tp *testProvider) set(f func(tp *testProvider)) {
+	tp.mu.Lock()
+	f(tp)
+	tp.mu.Unlock()
+}

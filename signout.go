@@ -1,0 +1,59 @@
+package ags
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// signOut ends the session. With a session and a provider that has an end-session
+// endpoint, the browser goes there and comes back to the sign-out path with the state
+// it was given; that return, once its state matches, goes on to the app's sign-out
+// view, as does every other request to the sign-out path.
+func (m *middleware) signOut(w http.ResponseWriter, r *http.Request) {
+	id := m.currentIdentity(w, r)
+	sealed, _ := m.store.sealedValue(r)
+	m.store.clear(w, r)
+	if sealed != "" {
+		m.cache.remove(sealed)
+	}
+	if id == nil {
+		if state := r.URL.Query().Get("state"); state != "" {
+			if err := m.store.takeSignOutState(w, r, state); err != nil {
+				m.page(w, r, http.StatusBadRequest, pageSignOutState, err)
+				return
+			}
+			m.log.info("sign-out completed at the provider")
+		}
+		m.stripOwnCookies(r)
+		m.next.ServeHTTP(w, r)
+		return
+	}
+	sub := claimString(id.sess, "sub")
+	p, err := m.provider(r.Context())
+	if err != nil || p.EndSessionEndpoint == "" {
+		if err != nil {
+			m.log.warn("sign-out without the provider: %v", err)
+		}
+		m.log.info("sign-out sub=%q", sub)
+		m.stripOwnCookies(r)
+		m.next.ServeHTTP(w, r)
+		return
+	}
+	state, err := randomToken(32)
+	if err == nil {
+		err = m.store.saveSignOutState(w, r, state)
+	}
+	if err != nil {
+		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("sign out: %w", err))
+		return
+	}
+	params := url.Values{
+		"id_token_hint":            {id.sess.IDToken},
+		"client_id":                {m.cfg.clientID},
+		"post_logout_redirect_uri": {externalURL(r, m.cfg.signOutPath)},
+		"state":                    {state},
+	}
+	m.log.info("sign-out sub=%q, to the provider", sub)
+	m.redirect(w, withQuery(p.EndSessionEndpoint, params))
+}
