@@ -1,0 +1,239 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// ErrNoChromium means that no Chromium or Chrome was found.
+var ErrNoChromium = errors.New("no Chromium found: install Debian's chromium (apt-get install -y chromium) or set AGS_CHROMIUM")
+
+// FindChromium returns the path of a Chromium: $AGS_CHROMIUM, or chromium,
+// chromium-browser, google-chrome or google-chrome-stable on PATH.
+func FindChromium() (string, error) {
+	if p := os.Getenv("AGS_CHROMIUM"); p != "" {
+		return exec.LookPath(p)
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoChromium
+}
+
+// Browser is a headless Chromium with a fresh profile: its own cookie jar.
+type Browser struct {
+	ctx         context.Context // the first tab; its parent is the allocator
+	cancel      context.CancelFunc
+	allocCancel context.CancelFunc
+	dir         string
+}
+
+// StartBrowser starts a headless Chromium (flags for running as root on a machine
+// without network) with a new, empty user data folder.
+func StartBrowser() (*Browser, error) {
+	path, err := FindChromium()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "ags-e2e-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(dir),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.WindowSize(1024, 768),
+	)
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	b := &Browser{ctx: ctx, cancel: cancel, allocCancel: allocCancel, dir: dir}
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }() // starts the browser and its first tab
+	select {
+	case err = <-started:
+	case <-time.After(30 * time.Second):
+		err = errors.New("chromium did not start within 30s")
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Tab is the browser's first tab. Derive a context with a timeout from it for actions.
+func (b *Browser) Tab() context.Context { return b.ctx }
+
+// NewTab opens another tab of the same browser (same cookies).
+func (b *Browser) NewTab() (context.Context, context.CancelFunc, error) {
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, cancel, nil
+}
+
+// Close ends the browser and removes its profile.
+func (b *Browser) Close() {
+	b.cancel()
+	b.allocCancel()
+	os.RemoveAll(b.dir)
+}
+
+// Open navigates ctx's tab to u and returns the response of the final document.
+func Open(ctx context.Context, u string) (*network.Response, error) {
+	return chromedp.Run(ctx, chromedp.NavigateResponse(u))
+}
+
+// Reload reloads ctx's tab and returns the response of the document.
+func Reload(ctx context.Context) (*network.Response, error) {
+	return chromedp.RunResponse(ctx, chromedp.Reload())
+}
+
+// ClickNav clicks the element sel (which must appear within 10 seconds) and waits for
+// the navigation it starts.
+func ClickNav(ctx context.Context, sel string) (*network.Response, error) {
+	if err := waitVisible(ctx, sel); err != nil {
+		return nil, err
+	}
+	return chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+}
+
+func waitVisible(ctx context.Context, sel string) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+		return fmt.Errorf("no element %s on the page: %w", sel, err)
+	}
+	return nil
+}
+
+// SubmitLogin types user and password into the provider's login page in ctx's tab,
+// clicks Login and waits for the navigation that follows.
+func SubmitLogin(ctx context.Context, user, password string) (*network.Response, error) {
+	if err := waitVisible(ctx, "#username"); err != nil {
+		return nil, err
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("username"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+	); err != nil {
+		return nil, fmt.Errorf("fill the login form: %w", err)
+	}
+	return chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+}
+
+// HTML returns the current document of ctx's tab.
+func HTML(ctx context.Context) (string, error) {
+	return chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+}
+
+// Text returns the visible text of the current document's body.
+func Text(ctx context.Context) (string, error) {
+	return chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+}
+
+// Location returns the URL of ctx's tab.
+func Location(ctx context.Context) (string, error) {
+	return chromedp.Run(ctx, chromedp.Location())
+}
+
+// ReadApp returns what the app's page in ctx's tab shows; View is "" when the tab
+// does not show the app.
+func ReadApp(ctx context.Context) (AppView, error) {
+	doc, err := HTML(ctx)
+	if err != nil {
+		return AppView{}, err
+	}
+	return ParseAppView(doc), nil
+}
+
+// Screenshot returns a PNG of the viewport of ctx's tab.
+func Screenshot(ctx context.Context) ([]byte, error) {
+	return chromedp.Run(ctx, chromedp.CaptureScreenshot())
+}
+
+// Navigations records the document requests of a tab, redirects included.
+type Navigations struct {
+	mu   sync.Mutex
+	hops []Hop
+}
+
+// RecordNavigations starts recording the document requests of ctx's tab.
+func RecordNavigations(ctx context.Context) (*Navigations, error) {
+	n := &Navigations{}
+	err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if ev.Type != network.ResourceTypeDocument || ev.RedirectResponse == nil {
+				return
+			}
+			n.add(Hop{Method: ev.Request.Method, URL: ev.RedirectResponse.URL,
+				Status: int(ev.RedirectResponse.Status), Location: ev.Request.URL})
+		case *network.EventResponseReceived:
+			if ev.Type == network.ResourceTypeDocument {
+				n.add(Hop{Method: "GET", URL: ev.Response.URL, Status: int(ev.Response.Status)})
+			}
+		}
+	})
+	return n, err
+}
+
+func (n *Navigations) add(h Hop) {
+	n.mu.Lock()
+	n.hops = append(n.hops, h)
+	n.mu.Unlock()
+}
+
+// Hops returns the documents loaded so far: for a redirect, its target in Location.
+func (n *Navigations) Hops() []Hop {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]Hop(nil), n.hops...)
+}
+
+// Reset forgets the documents recorded so far.
+func (n *Navigations) Reset() {
+	n.mu.Lock()
+	n.hops = nil
+	n.mu.Unlock()
+}
+
+// Visited reports whether a recorded document URL starts with prefix.
+func (n *Navigations) Visited(prefix string) bool {
+	for _, h := range n.Hops() {
+		if strings.HasPrefix(h.URL, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// String lists the recorded documents, one per line.
+func (n *Navigations) String() string {
+	var b strings.Builder
+	for _, h := range n.Hops() {
+		b.WriteString("  " + h.String() + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,208 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zitadel/oidc/v3/example/server/exampleop"
+	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// The client that ags uses at the provider.
+const (
+	ClientID     = "ags"
+	ClientSecret = "ags-e2e-client-secret"
+	// TestPassword is the password of the example storage's users.
+	TestPassword = "verysecure"
+)
+
+// Provider is an OpenID provider on http://127.0.0.1:{Port}: the zitadel/oidc v3
+// example server (exampleop with its in-memory storage), run in this process. Its
+// user Username (password TestPassword) signs in through the example's login form
+// (fields username and password, a Login button); its confidential web client
+// ClientID/ClientSecret (client_secret_basic, code flow, PKCE) accepts any redirect
+// and post-logout redirect URI of the form http://127.0.0.1:{any port}/{one segment}.
+//
+// Beyond the example, the login page has a Cancel link (id "cancel") that sends the
+// browser back to the client with error=access_denied, as a user who declines would.
+//
+// Stop and Start stop and restart the listener on the same port and with the same
+// state (keys, sessions): a provider that goes down and comes back.
+type Provider struct {
+	Issuer   string
+	Port     int
+	Username string // the test user (id1), e.g. test-user@127.0.0.1
+	Subject  string // its sub claim
+	Email    string
+
+	handler http.Handler
+	store   *storage.Storage
+	mu      sync.Mutex
+	srv     *http.Server
+}
+
+var providerLog sync.Once
+
+// NewProvider makes a provider for port (0 picks a free port) without starting it.
+func NewProvider(port int) (*Provider, error) {
+	var err error
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	providerLog.Do(quietProviderLog)
+	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
+	users := storage.NewUserStore(issuer)
+	client := storage.WebClient(ClientID, ClientSecret, "http://127.0.0.1/oidc_callback")
+	store := storage.NewStorageWithClients(users, map[string]*storage.Client{ClientID: client})
+	user := users.GetUserByID("id1")
+	p := &Provider{Issuer: issuer, Port: port, Username: user.Username, Subject: user.ID,
+		Email: user.Email, store: store}
+	router := exampleop.SetupServer(issuer, &loopbackStorage{store}, nil, false)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login/username", p.loginPage(router))
+	mux.HandleFunc("GET /login/cancel", p.cancel)
+	mux.Handle("/", router)
+	p.handler = mux
+	return p, nil
+}
+
+// quietProviderLog sends the example server's request log (slog's default logger) to a
+// file instead of the test output.
+func quietProviderLog() {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "ags-e2e-provider.log"),
+		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})))
+}
+
+// StartProvider makes a provider on a free port and starts it.
+func StartProvider() (*Provider, error) {
+	p, err := NewProvider(0)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.Start()
+}
+
+// Start listens on the provider's port and serves.
+func (p *Provider) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv != nil {
+		return errors.New("provider already running")
+	}
+	var ln net.Listener
+	err := waitUntil(5*time.Second, 50*time.Millisecond, func() (err error) {
+		ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.Port))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.srv = &http.Server{Handler: p.handler, ReadHeaderTimeout: 10 * time.Second}
+	go p.srv.Serve(ln)
+	return nil
+}
+
+// Stop closes the listener and every connection.
+func (p *Provider) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv != nil {
+		p.srv.Close()
+		p.srv = nil
+	}
+}
+
+// Close is Stop.
+func (p *Provider) Close() { p.Stop() }
+
+// URL returns the issuer followed by path.
+func (p *Provider) URL(path string) string { return p.Issuer + path }
+
+// loginPage serves the example's login page (GET, and POST after a wrong password)
+// with a Cancel link added to its form.
+func (p *Provider) loginPage(next http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("authRequestID")
+		if r.Method == http.MethodPost {
+			_ = r.ParseForm() // the example's handler parses it again: a no-op
+			id = r.PostForm.Get("id")
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			cancel := fmt.Sprintf(`<p><a id="cancel" href="/login/cancel?id=%s">Cancel</a></p></form>`,
+				html.EscapeString(url.QueryEscape(id)))
+			body = bytes.Replace(body, []byte("</form>"), []byte(cancel), 1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	}
+}
+
+// cancel ends the auth request id and sends the browser back to the client with
+// error=access_denied (RFC 6749, section 4.1.2.1).
+func (p *Provider) cancel(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	req, err := p.store.AuthRequestByID(r.Context(), id)
+	if err != nil {
+		http.Error(w, "unknown auth request", http.StatusBadRequest)
+		return
+	}
+	_ = p.store.DeleteAuthRequest(r.Context(), id)
+	q := url.Values{"error": {"access_denied"}, "error_description": {"The user cancelled the sign-in."}}
+	if s := req.GetState(); s != "" {
+		q.Set("state", s)
+	}
+	target := req.GetRedirectURI()
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, target+sep+q.Encode(), http.StatusFound)
+}
+
+// loopbackStorage is the example storage whose clients accept loopback redirect URIs
+// on any port: the tests' Traefik processes listen on ports picked at run time.
+type loopbackStorage struct {
+	*storage.Storage
+}
+
+func (s *loopbackStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return loopbackClient{c}, nil
+}
+
+var loopbackGlobs = []string{"http://127.0.0.1:*/*", "http://localhost:*/*"}
+
+type loopbackClient struct{ op.Client }
+
+func (loopbackClient) RedirectURIGlobs() []string           { return loopbackGlobs }
+func (loopbackClient) PostLogoutRedirectURIGlobs() []string { return loopbackGlobs }

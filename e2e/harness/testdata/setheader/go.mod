@@ -1,0 +1,3 @@
+module github.com/ags-client/setheader
+
+go 1.22
