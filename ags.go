@@ -133,12 +133,17 @@ type middleware struct {
 	name      string
 	cfg       *settings
 	store     *sessionStore
-	cache     *sessionCache
+	views     *viewCache
+	paths     *pathCache
+	noCookies *cookieView // the view of a request without a Cookie header
 	client    *http.Client
 	discovery *discovery
 	log       *logger
 	stripped  map[string]bool // identity header keys removed from every request
 	toggle    string          // the toggle's path
+	special   map[string]bool // the toggle, callback and sign-out paths
+	callback2 string          // the callback path with a trailing "/"
+	signOut2  string          // the sign-out path with a trailing "/"
 	now       func() time.Time
 	refreshMu sync.Mutex
 }
@@ -158,13 +163,22 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		next:      next,
 		name:      name,
 		cfg:       cfg,
-		cache:     newSessionCache(),
+		views:     &viewCache{entries: map[string]*cookieView{}},
+		paths:     &pathCache{entries: map[string]bool{}},
+		noCookies: &cookieView{flagOn: cfg.flagDefault},
 		client:    newHTTPClient(cfg),
 		discovery: &discovery{},
 		log:       newLogger(name, cfg.logPath, cfg.debug),
 		stripped:  strippedHeaders(cfg),
 		toggle:    "/toggle-feature/" + cfg.flagCookie,
+		callback2: cfg.callbackPath + "/",
+		signOut2:  cfg.signOutPath + "/",
+		special:   map[string]bool{},
 		now:       time.Now,
+	}
+	for _, p := range []string{m.toggle, cfg.callbackPath, m.callback2, cfg.signOutPath, m.signOut2} {
+		m.special[p] = true
+		m.paths.entries[p] = true
 	}
 	secrets := cfg.secrets
 	if len(secrets) == 0 {
@@ -185,49 +199,118 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	return m, nil
 }
 
-// ServeHTTP dispatches a request in the order of SPEC.md section 3.
+// ServeHTTP dispatches a request in the order of SPEC.md section 3. It is the hot
+// path: under Yaegi each function's every expression costs an allocation at each
+// call, and each call about a microsecond (see cache.go). So the common requests run
+// through short functions that hold only their own steps: servePlain for a request
+// without a session, serveCookies for one with cookies; serveOther has the rest.
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	m.stripIdentityHeaders(r)
-	p := r.URL.Path
-	if m.cfg.flagToggle && p == m.toggle && r.Method == http.MethodGet {
-		m.toggleFlag(w, r)
+	h := r.Header
+	for k := range h {
+		if m.stripped[k] {
+			delete(h, k)
+		}
+	}
+	if c := h["Cookie"]; c != nil {
+		serveCookies(m, w, r, c)
 		return
 	}
-	if !m.flagOn(r) {
-		m.next.ServeHTTP(w, r)
-		return
-	}
-	switch p {
-	case m.cfg.callbackPath, m.cfg.callbackPath + "/":
-		m.callback(w, r)
-		return
-	case m.cfg.signOutPath, m.cfg.signOutPath + "/":
-		m.signOut(w, r)
-		return
-	}
-	if m.isProtected(p) {
-		m.serveProtected(w, r)
-		return
-	}
-	m.serveOpen(w, r)
+	servePlain(m, w, r, m.noCookies)
 }
 
-// serveProtected passes a signed-in request on with its identity, and starts a login
-// for any other.
-func (m *middleware) serveProtected(w http.ResponseWriter, r *http.Request) {
-	id := m.currentIdentity(w, r)
-	if id == nil {
-		m.startLogin(w, r)
+// serveCookies serves a request with cookies. A signed-in request whose view is
+// cached gets its identity here; serveView takes the rest.
+func serveCookies(m *middleware, w http.ResponseWriter, r *http.Request, c []string) {
+	m.views.mu.Lock()
+	v := m.views.entries[c[0]]
+	m.views.mu.Unlock()
+	if v == nil || !v.fast || len(c) != 1 || m.now().Unix() >= v.until || m.special[r.URL.Path] {
+		serveView(m, w, r, viewOf(m, c))
 		return
 	}
-	m.setIdentity(r, id)
+	for _, hv := range v.id.headers {
+		r.Header[hv.name] = hv.value
+	}
+	r.Header["Cookie"] = v.appCookie // nil when only ags's cookies came: none is sent on
 	m.next.ServeHTTP(w, r)
 }
 
-// serveOpen passes the request on, with the identity when there is a valid session.
-func (m *middleware) serveOpen(w http.ResponseWriter, r *http.Request) {
-	if id := m.currentIdentity(w, r); id != nil {
-		m.setIdentity(r, id)
+// serveView serves a request whose view is not a live session with the flag on.
+func serveView(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
+	if v.id == nil {
+		servePlain(m, w, r, v)
+		return
+	}
+	serveOther(m, w, r, v)
+}
+
+// servePlain serves a request without a session. A path known to need nothing from
+// ags (open, not the toggle, callback or sign-out) goes to the app at once; the path
+// cache holds false for exactly those.
+func servePlain(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
+	m.paths.mu.Lock()
+	busy, known := m.paths.entries[r.URL.Path]
+	m.paths.mu.Unlock()
+	if !known || busy || !v.flagOn {
+		serveOther(m, w, r, v)
+		return
+	}
+	if v.hasOwn {
+		if v.appCookie == nil {
+			delete(r.Header, "Cookie")
+		} else {
+			r.Header["Cookie"] = v.appCookie
+		}
+	}
+	m.next.ServeHTTP(w, r)
+}
+
+// serveOther handles the rest, in the order of SPEC.md section 3: the toggle, the
+// flag off, the callback, sign-out, and a session that has ended or must be renewed.
+func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
+	p := r.URL.Path
+	if p == m.toggle && m.cfg.flagToggle && r.Method == http.MethodGet {
+		m.toggleFlag(w, r, v.flagOn)
+		return
+	}
+	if !v.flagOn {
+		m.next.ServeHTTP(w, r)
+		return
+	}
+	if p == m.cfg.callbackPath || p == m.callback2 {
+		m.callback(w, r)
+		return
+	}
+	if p == m.cfg.signOutPath || p == m.signOut2 {
+		m.signOut(w, r, v)
+		return
+	}
+	id := v.id
+	if now := m.now().Unix(); id != nil && now >= id.until {
+		id = m.renew(w, r, v, now)
+	}
+	if id == nil {
+		if protectedPath(m, p) {
+			m.startLogin(w, r)
+			return
+		}
+		m.passOn(w, r, v)
+		return
+	}
+	for _, hv := range id.headers {
+		r.Header[hv.name] = hv.value
+	}
+	m.passOn(w, r, v)
+}
+
+// passOn sends the request to the app without ags's cookies.
+func (m *middleware) passOn(w http.ResponseWriter, r *http.Request, v *cookieView) {
+	if v.hasOwn {
+		if v.appCookie == nil {
+			delete(r.Header, "Cookie")
+		} else {
+			r.Header["Cookie"] = v.appCookie
+		}
 	}
 	m.next.ServeHTTP(w, r)
 }

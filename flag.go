@@ -21,8 +21,8 @@ func (m *middleware) flagOn(r *http.Request) bool {
 }
 
 // toggleFlag flips the flag for this browser, in the seed's words.
-func (m *middleware) toggleFlag(w http.ResponseWriter, r *http.Request) {
-	on := !m.flagOn(r)
+func (m *middleware) toggleFlag(w http.ResponseWriter, r *http.Request, wasOn bool) {
+	on := !wasOn
 	value, word := "0", "False"
 	if on {
 		value, word = "1", "True"

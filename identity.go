@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 )
 
 // The identity headers ags sets for the app. A request never reaches the app with one
@@ -75,8 +73,11 @@ func (m *middleware) stripIdentityHeaders(r *http.Request) {
 // identity is an opened session and the headers it gives the app, kept in the cache
 // so that a signed-in request neither decrypts nor decodes.
 type identity struct {
-	sess    *session
-	headers []headerValue
+	sess      *session
+	headers   []headerValue
+	expiry    int64 // the session's end, Unix seconds
+	refreshAt int64 // when the access token must be renewed; 0: never
+	until     int64 // the earlier of the two: the fast path serves the identity until then
 }
 
 type headerValue struct {
@@ -86,7 +87,14 @@ type headerValue struct {
 
 // newIdentity computes the headers for the app from a session.
 func (m *middleware) newIdentity(sess *session) *identity {
-	id := &identity{sess: sess}
+	id := &identity{sess: sess, expiry: sess.Expiry.Unix()}
+	if m.cfg.refresh && sess.RefreshToken != "" && !sess.AccessExpiry.IsZero() {
+		id.refreshAt = sess.AccessExpiry.Unix()
+	}
+	id.until = id.expiry
+	if id.refreshAt != 0 && id.refreshAt < id.until {
+		id.until = id.refreshAt
+	}
 	add := func(name, value string) {
 		if value != "" {
 			id.headers = append(id.headers, headerValue{name: name, value: []string{value}})
@@ -137,113 +145,4 @@ func claimString(sess *session, name string) string {
 		s = fmt.Sprint(x)
 	}
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// setIdentity puts the identity headers on the request for the app and takes the
-// session cookies out of its Cookie header.
-func (m *middleware) setIdentity(r *http.Request, id *identity) {
-	for _, h := range id.headers {
-		r.Header[h.name] = h.value
-	}
-	m.stripOwnCookies(r)
-}
-
-// stripOwnCookies removes ags's cookies from the Cookie header the app receives.
-func (m *middleware) stripOwnCookies(r *http.Request) {
-	lines := r.Header["Cookie"]
-	found := false
-	for _, line := range lines {
-		found = found || strings.Contains(line, m.cfg.sessionCookie)
-	}
-	if !found {
-		return
-	}
-	var kept []string
-	for _, line := range lines {
-		for _, c := range strings.Split(line, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(c), "=")
-			if name != "" && !m.store.isOwnCookie(name) {
-				kept = append(kept, strings.TrimSpace(c))
-			}
-		}
-	}
-	if len(kept) == 0 {
-		delete(r.Header, "Cookie")
-		return
-	}
-	r.Header["Cookie"] = []string{strings.Join(kept, "; ")}
-}
-
-// sessionCacheSize caps the opened sessions kept in memory; each holds a few KB.
-const sessionCacheSize = 1024
-
-// sessionCache maps a sealed cookie value to its opened session. The value is
-// authenticated, so an entry can only be made by ags; the session's expiry is still
-// checked on every request.
-type sessionCache struct {
-	mu      sync.Mutex
-	entries map[string]*identity
-}
-
-func newSessionCache() *sessionCache {
-	return &sessionCache{entries: map[string]*identity{}}
-}
-
-func (c *sessionCache) get(sealed string) *identity {
-	c.mu.Lock()
-	id := c.entries[sealed]
-	c.mu.Unlock()
-	return id
-}
-
-func (c *sessionCache) put(sealed string, id *identity) {
-	c.mu.Lock()
-	if len(c.entries) >= sessionCacheSize {
-		// Drop an arbitrary entry: a dropped session is only opened again.
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[sealed] = id
-	c.mu.Unlock()
-}
-
-func (c *sessionCache) remove(sealed string) {
-	c.mu.Lock()
-	delete(c.entries, sealed)
-	c.mu.Unlock()
-}
-
-// currentIdentity returns the identity of the request's valid session, or nil. With
-// refresh on, an expired access token is renewed first; a failed renewal ends the
-// session and clears its cookies on w.
-func (m *middleware) currentIdentity(w http.ResponseWriter, r *http.Request) *identity {
-	sealed, err := m.store.sealedValue(r)
-	if err != nil {
-		return nil
-	}
-	now := m.now()
-	id := m.cache.get(sealed)
-	if id == nil {
-		sess, oerr := m.store.open(sealed)
-		if oerr != nil {
-			return nil
-		}
-		id = m.newIdentity(sess)
-		m.cache.put(sealed, id)
-	}
-	if !now.Before(id.sess.Expiry) {
-		m.cache.remove(sealed)
-		return nil
-	}
-	if m.cfg.refresh && needsRefresh(id.sess, now) {
-		return m.refreshIdentity(w, r, sealed, id)
-	}
-	return id
-}
-
-// needsRefresh reports whether the access token has expired and can be renewed.
-func needsRefresh(sess *session, now time.Time) bool {
-	return sess.RefreshToken != "" && !sess.AccessExpiry.IsZero() && !now.Before(sess.AccessExpiry)
 }

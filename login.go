@@ -152,29 +152,6 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	m.redirect(w, target)
 }
 
-// refreshIdentity renews an expired access token with the refresh token, once per
-// process however many requests carry the same session at the same time.
-func (m *middleware) refreshIdentity(w http.ResponseWriter, r *http.Request, sealed string, id *identity) *identity {
-	m.refreshMu.Lock()
-	defer m.refreshMu.Unlock()
-	if current := m.cache.get(sealed); current != nil && current != id && !needsRefresh(current.sess, m.now()) {
-		return current // another request renewed it meanwhile
-	}
-	sess, err := m.refreshSession(r, id.sess)
-	if err == nil {
-		err = m.store.save(w, r, sess)
-	}
-	if err != nil {
-		m.log.warn("session ended: %v", err)
-		m.cache.remove(sealed)
-		m.store.clear(w, r)
-		return nil
-	}
-	next := m.newIdentity(sess)
-	m.cache.put(sealed, next)
-	return next
-}
-
 // refreshSession asks the token endpoint for new tokens. A new ID token must pass
 // the checks again (without a nonce) and name the same subject.
 func (m *middleware) refreshSession(r *http.Request, old *session) (*session, error) {

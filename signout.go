@@ -10,13 +10,13 @@ import (
 // endpoint, the browser goes there and comes back to the sign-out path with the state
 // it was given; that return, once its state matches, goes on to the app's sign-out
 // view, as does every other request to the sign-out path.
-func (m *middleware) signOut(w http.ResponseWriter, r *http.Request) {
-	id := m.currentIdentity(w, r)
-	sealed, _ := m.store.sealedValue(r)
-	m.store.clear(w, r)
-	if sealed != "" {
-		m.cache.remove(sealed)
+func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieView) {
+	id := v.id
+	if id != nil && m.now().Unix() >= id.expiry {
+		id = nil
 	}
+	m.store.clear(w, r)
+	m.forgetView(v)
 	if id == nil {
 		if state := r.URL.Query().Get("state"); state != "" {
 			if err := m.store.takeSignOutState(w, r, state); err != nil {
@@ -25,8 +25,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request) {
 			}
 			m.log.info("sign-out completed at the provider")
 		}
-		m.stripOwnCookies(r)
-		m.next.ServeHTTP(w, r)
+		m.passOn(w, r, v)
 		return
 	}
 	sub := claimString(id.sess, "sub")
@@ -36,8 +35,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request) {
 			m.log.warn("sign-out without the provider: %v", err)
 		}
 		m.log.info("sign-out sub=%q", sub)
-		m.stripOwnCookies(r)
-		m.next.ServeHTTP(w, r)
+		m.passOn(w, r, v)
 		return
 	}
 	state, err := randomToken(32)

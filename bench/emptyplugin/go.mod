@@ -1,0 +1,3 @@
+module github.com/ags-client/empty
+
+go 1.22
