@@ -1,0 +1,71 @@
+package ags
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestREADMEOptionTable keeps the README's option table true to the code: one row
+// per Config field, named by its json key, with its environment variable and its
+// real default.
+func TestREADMEOptionTable(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) < 4 {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.Trim(strings.TrimSpace(cells[i]), "`")
+		}
+		rows[cells[0]] = cells
+	}
+	env := map[string]string{
+		"authenticatedPaths": "AGS_CLIENT_AUTHENTICATED_PATHS",
+		"identityHeaders":    "AGS_CLIENT_IDENTITY_HEADERS",
+		"allowedAlgorithms":  "AGS_CLIENT_ALLOWED_ALGORITHMS",
+	}
+	for _, e := range envNames {
+		env[e[0]] = e[1]
+	}
+	// Options without a plain default say what happens instead.
+	noDefault := map[string]string{
+		"issuer": "required", "clientID": "required", "authenticatedPaths": "required",
+		"clientSecret":  "required unless `clientSecretFile",
+		"sessionSecret": "generated per Traefik process, with a warning",
+		"allowedAlgorithms": "the provider's",
+		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "",
+	}
+	typ := reflect.TypeOf(Config{})
+	for i := 0; i < typ.NumField(); i++ {
+		key := strings.Split(typ.Field(i).Tag.Get("json"), ",")[0]
+		row, ok := rows[key]
+		if !ok {
+			t.Errorf("README has no row for option %q", key)
+			continue
+		}
+		if row[1] != env[key] {
+			t.Errorf("%s: README names %q, want environment variable %q", key, row[1], env[key])
+		}
+		want, special := noDefault[key]
+		if !special {
+			want = defaults[key]
+		}
+		if row[2] != want {
+			t.Errorf("%s: README default %q, want %q", key, row[2], want)
+		}
+		delete(rows, key)
+	}
+	for key := range rows {
+		t.Errorf("README lists %q, which is not an option", key)
+	}
+}
