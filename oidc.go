@@ -195,6 +195,11 @@ func parseDiscovery(body []byte, issuer string) (*provider, error) {
 		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			return nil, fmt.Errorf("%w: %s must be an absolute URL, got %q", errDiscovery, e[0], e[1])
 		}
+		// RFC 6749 section 3.1: an endpoint has no fragment, which would swallow
+		// the parameters ags adds.
+		if u.Fragment != "" || strings.Contains(e[1], "#") {
+			return nil, fmt.Errorf("%w: %s must not have a fragment, got %q", errDiscovery, e[0], e[1])
+		}
 	}
 	p.authMethod = "client_secret_basic"
 	if len(p.AuthMethods) > 0 {
@@ -338,12 +343,18 @@ func pkceChallenge(verifier string) string {
 }
 
 // withQuery adds params to an endpoint URL, keeping the query it already has.
+// Discovery accepted the endpoint as an absolute URL without a fragment.
 func withQuery(endpoint string, params url.Values) string {
-	sep := "?"
-	if strings.Contains(endpoint, "?") {
-		sep = "&"
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
 	}
-	return endpoint + sep + params.Encode()
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // externalURL is the absolute URL of path on the host the request came to.
