@@ -224,14 +224,21 @@ func serveCookies(m *middleware, w http.ResponseWriter, r *http.Request, c []str
 	m.views.mu.Lock()
 	v := m.views.entries[c[0]]
 	m.views.mu.Unlock()
-	if v == nil || !v.fast || len(c) != 1 || m.now().Unix() >= v.until || m.special[r.URL.Path] {
-		serveView(m, w, r, viewOf(m, c))
+	if v == nil || len(c) != 1 {
+		v = viewOf(m, c)
+	}
+	if !v.fast || m.now().Unix() >= v.until || m.special[r.URL.Path] {
+		serveView(m, w, r, v)
 		return
 	}
 	for _, hv := range v.id.headers {
 		r.Header[hv.name] = hv.value
 	}
-	r.Header["Cookie"] = v.appCookie // nil when only ags's cookies came: none is sent on
+	if v.appCookie == nil {
+		delete(r.Header, "Cookie")
+	} else {
+		r.Header["Cookie"] = v.appCookie
+	}
 	m.next.ServeHTTP(w, r)
 }
 

@@ -16,9 +16,18 @@ import (
 
 // Cache bounds. A cookieView holds a Cookie header (a few KB with a session) and
 // its opened session; a path entry, a path.
+// A Cookie header longer than maxCachedCookies is worked out on every request and
+// never kept, so that the view cache holds at most viewCacheSize × 16 KB; a session
+// sealed in one or two chunks fits with room to spare.
+// A Cookie header over maxCookieHeader is no browser's (ten session chunks are
+// under 40 KB): it means no session and no flag, and the app does not get it, so
+// that a flood of cookies costs ags nothing to pick apart.
 const (
-	viewCacheSize = 1024
-	pathCacheSize = 4096
+	viewCacheSize    = 1024
+	pathCacheSize    = 4096
+	maxCachedCookies = 16 << 10
+	maxCookieHeader  = 64 << 10
+	maxCachedPath    = 2048
 )
 
 // cookieView is what one Cookie header means to ags.
@@ -49,6 +58,9 @@ type pathCache struct {
 
 // newView works out what a Cookie header means: the slow path, once per header.
 func (m *middleware) newView(line string) *cookieView {
+	if len(line) > maxCookieHeader {
+		return &cookieView{key: line, flagOn: m.cfg.flagDefault, hasOwn: true}
+	}
 	r := &http.Request{Header: http.Header{"Cookie": {line}}}
 	v := &cookieView{key: line, flagOn: m.flagOn(r)}
 	if sealed, err := m.store.sealedValue(r); err == nil {
@@ -61,6 +73,9 @@ func (m *middleware) newView(line string) *cookieView {
 	v.fast = v.flagOn && v.id != nil
 	if v.id != nil {
 		v.until = v.id.until
+	}
+	if len(line) > maxCachedCookies {
+		return v
 	}
 	m.views.mu.Lock()
 	if len(m.views.entries) >= viewCacheSize {
@@ -136,6 +151,9 @@ func viewOf(m *middleware, lines []string) *cookieView {
 // servePlain whether a request without a session there needs ags at all.
 func protectedPath(m *middleware, p string) bool {
 	protected := m.isProtected(p)
+	if len(p) > maxCachedPath {
+		return protected
+	}
 	m.paths.mu.Lock()
 	if len(m.paths.entries) >= pathCacheSize {
 		m.paths.entries = map[string]bool{}

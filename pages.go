@@ -88,8 +88,13 @@ func (l *logger) debugf(format string, args ...interface{}) {
 	}
 }
 
+// logEscapes keeps one event on one line: a path, a provider's error text or a
+// claim can hold line breaks that would otherwise forge log lines.
+var logEscapes = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\x00", `\x00`, "\x1b", `\x1b`)
+
 func (l *logger) write(level, format string, args ...interface{}) {
-	line := time.Now().UTC().Format(time.RFC3339) + " " + level + " " + l.prefix + " " + fmt.Sprintf(format, args...) + "\n"
+	msg := logEscapes.Replace(fmt.Sprintf(format, args...))
+	line := time.Now().UTC().Format(time.RFC3339) + " " + level + " " + l.prefix + " " + msg + "\n"
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	io.WriteString(l.out, line)

@@ -46,11 +46,7 @@ func matchPaths(p string) []string {
 	forms := []string{cleanPath(p)}
 	decoded := p
 	for i := 0; i < 3 && strings.Contains(decoded, "%"); i++ {
-		d, err := url.PathUnescape(decoded)
-		if err != nil {
-			break
-		}
-		decoded = d
+		decoded = lenientUnescape(decoded)
 		forms = append(forms, cleanPath(decoded))
 	}
 	last := forms[len(forms)-1]
@@ -65,6 +61,29 @@ func matchPaths(p string) []string {
 	}
 	return forms
 }
+
+// lenientUnescape decodes every valid %XX escape and keeps the rest as it is, as
+// many servers do: one bad escape must not hide the others from matching.
+func lenientUnescape(s string) string {
+	parts := strings.Split(s, "%")
+	var b strings.Builder
+	b.WriteString(parts[0])
+	for _, part := range parts[1:] {
+		if len(part) >= 2 && strings.Contains(hexDigits, part[:1]) && strings.Contains(hexDigits, part[1:2]) {
+			d, err := url.PathUnescape("%" + part[:2])
+			if err == nil {
+				b.WriteString(d)
+				b.WriteString(part[2:])
+				continue
+			}
+		}
+		b.WriteString("%")
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+const hexDigits = "0123456789abcdefABCDEF"
 
 // cleanPath resolves "." and "..", collapses "//" and keeps one trailing "/".
 func cleanPath(p string) string {

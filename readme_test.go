@@ -40,8 +40,8 @@ func TestREADMEOptionTable(t *testing.T) {
 	// Options without a plain default say what happens instead.
 	noDefault := map[string]string{
 		"issuer": "required", "clientID": "required", "authenticatedPaths": "required",
-		"clientSecret":  "required unless `clientSecretFile",
-		"sessionSecret": "generated per Traefik process, with a warning",
+		"clientSecret":      "required unless `clientSecretFile",
+		"sessionSecret":     "generated per Traefik process, with a warning",
 		"allowedAlgorithms": "the provider's",
 		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "",
 	}
