@@ -46,7 +46,11 @@ func matchPaths(p string) []string {
 	forms := []string{cleanPath(p)}
 	decoded := p
 	for i := 0; i < 3 && strings.Contains(decoded, "%"); i++ {
-		decoded = lenientUnescape(decoded)
+		d, err := url.PathUnescape(decoded)
+		if err != nil {
+			d = lenientUnescape(decoded)
+		}
+		decoded = d
 		forms = append(forms, cleanPath(decoded))
 	}
 	last := forms[len(forms)-1]
@@ -105,8 +109,16 @@ func stripMatrixParams(p string) string {
 	return strings.Join(segments, "/")
 }
 
+// maxEscapes bounds the escapes a path may hold before it is protected unread:
+// decoding a flood of them, three times over, is work an attacker should not get
+// for free, and no app's real path holds that many.
+const maxEscapes = 64
+
 // isProtected reports whether the request path needs a signed-in user.
 func (m *middleware) isProtected(p string) bool {
+	if strings.Count(p, "%") > maxEscapes {
+		return true
+	}
 	for _, form := range matchPaths(p) {
 		if m.cfg.protected.MatchString(form) {
 			return true
