@@ -62,6 +62,18 @@ type testProvider struct {
 	tokenAuth       []string
 	userinfoCalls   int
 	refreshCalls    int
+
+	// Knobs of the attack suite (attack_*_test.go). Their zero values keep the
+	// behaviour above.
+	atkToken     func(nonce, accessToken string) string // signs the ID token in place of idToken; called with tp.mu held
+	atkSkipPKCE  bool                                   // the token endpoint does not check code_verifier
+	atkAlgs      []string                               // id_token_signing_alg_values_supported; nil: RS256
+	atkDiscovery []byte                                 // served as the discovery document
+	atkKeys      []byte                                 // served at /jwks
+	atkUserinfo  []byte                                 // served at /userinfo
+	atkDelay     map[string]time.Duration               // by path: wait this long, or until the client gives up, before answering
+	atkStall     map[string]bool                        // by path: send the headers and one byte, then nothing until the client gives up
+	atkJWKSCalls int                                    // fetches of /jwks
 }
 
 // tpKey loads the provider's fixed RSA key from testdata.
@@ -90,8 +102,28 @@ func newTestProvider(t *testing.T) *testProvider {
 	mux.HandleFunc("/userinfo", tp.userinfo)
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tp.mu.Lock()
-		down := tp.down
+		down, delay, stall := tp.down, tp.atkDelay[r.URL.Path], tp.atkStall[r.URL.Path]
 		tp.mu.Unlock()
+		if delay > 0 || stall {
+			// Read the form first: the server notices a client that gave up only
+			// once the request's body has been read.
+			r.ParseForm()
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if stall {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte("{"))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
 		if down {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -116,6 +148,13 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"code_challenge_methods_supported":      []string{"S256"},
 	}
+	if tp.atkDiscovery != nil {
+		w.Write(tp.atkDiscovery)
+		return
+	}
+	if tp.atkAlgs != nil {
+		doc["id_token_signing_alg_values_supported"] = tp.atkAlgs
+	}
 	if tp.discoveryIssuer != "" {
 		doc["issuer"] = tp.discoveryIssuer
 	}
@@ -132,6 +171,14 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
+	tp.mu.Lock()
+	tp.atkJWKSCalls++
+	keys := tp.atkKeys
+	tp.mu.Unlock()
+	if keys != nil {
+		w.Write(keys)
+		return
+	}
 	pub := tp.key.PublicKey
 	json.NewEncoder(w).Encode(map[string]interface{}{"keys": []interface{}{map[string]interface{}{
 		"kty": "RSA", "kid": tp.kid, "use": "sig", "alg": "RS256",
@@ -177,7 +224,8 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		g, found := tp.grants[r.PostForm.Get("code")]
 		delete(tp.grants, r.PostForm.Get("code"))
 		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
-		if !found || g.redirectURI != r.PostForm.Get("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+		pkce := tp.atkSkipPKCE || base64.RawURLEncoding.EncodeToString(sum[:]) == g.challenge
+		if !found || g.redirectURI != r.PostForm.Get("redirect_uri") || !pkce {
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"error":"invalid_grant","error_description":"code, redirect_uri or code_verifier wrong"}`))
 			return
@@ -197,6 +245,9 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		"token_type":   "Bearer",
 		"expires_in":   tp.expiresIn,
 		"id_token":     tp.idToken(nonce, access),
+	}
+	if tp.atkToken != nil {
+		resp["id_token"] = tp.atkToken(nonce, access)
 	}
 	if tp.refreshToken != "" {
 		resp["refresh_token"] = tp.refreshToken
@@ -242,6 +293,10 @@ func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	tp.userinfoCalls++
+	if tp.atkUserinfo != nil {
+		w.Write(tp.atkUserinfo)
+		return
+	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer access-") {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
