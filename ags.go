@@ -202,8 +202,8 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 // ServeHTTP dispatches a request in the order of SPEC.md section 3. It is the hot
 // path: under Yaegi each function's every expression costs an allocation at each
 // call, and each call about a microsecond (see cache.go). So the common requests run
-// through short functions that hold only their own steps: servePlain for a request
-// without a session, serveCookies for one with cookies; serveOther has the rest.
+// through short functions that hold only their own steps: serveSignedIn for a live
+// session, servePlain for a request without one; serveOther has the rest.
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := r.Header
 	for k := range h {
@@ -211,24 +211,31 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delete(h, k)
 		}
 	}
+	v := m.noCookies
 	if c := h["Cookie"]; c != nil {
-		serveCookies(m, w, r, c)
+		m.views.mu.Lock()
+		v = m.views.entries[c[0]]
+		m.views.mu.Unlock()
+		if v == nil || len(c) != 1 {
+			v = viewOf(m, c)
+		}
+	}
+	if v.fast {
+		serveSignedIn(m, w, r, v)
 		return
 	}
-	servePlain(m, w, r, m.noCookies)
+	if v.id == nil {
+		servePlain(m, w, r, v)
+		return
+	}
+	serveOther(m, w, r, v)
 }
 
-// serveCookies serves a request with cookies. A signed-in request whose view is
-// cached gets its identity here; serveView takes the rest.
-func serveCookies(m *middleware, w http.ResponseWriter, r *http.Request, c []string) {
-	m.views.mu.Lock()
-	v := m.views.entries[c[0]]
-	m.views.mu.Unlock()
-	if v == nil || len(c) != 1 {
-		v = viewOf(m, c)
-	}
-	if !v.fast || m.now().Unix() >= v.until || m.special[r.URL.Path] {
-		serveView(m, w, r, v)
+// serveSignedIn gives a request with a live session its identity, unless the
+// session must be renewed or the path is one of ags's own.
+func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
+	if m.now().Unix() >= v.until || m.special[r.URL.Path] {
+		serveOther(m, w, r, v)
 		return
 	}
 	for _, hv := range v.id.headers {
@@ -240,15 +247,6 @@ func serveCookies(m *middleware, w http.ResponseWriter, r *http.Request, c []str
 		r.Header["Cookie"] = v.appCookie
 	}
 	m.next.ServeHTTP(w, r)
-}
-
-// serveView serves a request whose view is not a live session with the flag on.
-func serveView(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if v.id == nil {
-		servePlain(m, w, r, v)
-		return
-	}
-	serveOther(m, w, r, v)
 }
 
 // servePlain serves a request without a session. A path known to need nothing from

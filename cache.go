@@ -128,21 +128,15 @@ func (m *middleware) appCookies(line string) ([]string, bool) {
 // viewOf returns the view of a request's Cookie header lines, from the cache when
 // it can.
 func viewOf(m *middleware, lines []string) *cookieView {
+	line := lines[0]
 	if len(lines) != 1 {
-		line := strings.Join(lines, "; ")
-		m.views.mu.Lock()
-		v := m.views.entries[line]
-		m.views.mu.Unlock()
-		if v == nil {
-			v = m.newView(line)
-		}
-		return v
+		line = strings.Join(lines, "; ")
 	}
 	m.views.mu.Lock()
-	v := m.views.entries[lines[0]]
+	v := m.views.entries[line]
 	m.views.mu.Unlock()
 	if v == nil {
-		v = m.newView(lines[0])
+		v = m.newView(line)
 	}
 	return v
 }

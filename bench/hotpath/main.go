@@ -73,6 +73,7 @@ func main() {
 		{"ags signed in, compiled", compiled, "/private", cookies},
 		{"ags signed in, yaegi", interpreted, "/private", cookies},
 		{"ags signed in open path, yaegi", interpreted, "/open", cookies},
+		{"ags open path, other cookies, yaegi", interpreted, "/open", strings.Replace(cookies, "ags_client_session", "app_client_session", 1)},
 	} {
 		ns, allocs, cpu := measure(c.h, c.path, c.cks, *n)
 		rows = append(rows, [2]float64{ns, cpu})
