@@ -97,8 +97,13 @@ func (d *Dynamic) routerNames() []string {
 	return names
 }
 
-// staticConfig builds Traefik's static configuration.
-func staticConfig(webPort, adminPort int, dynamicFile, pluginName, moduleName, logLevel string) ([]byte, error) {
+// staticConfig builds Traefik's static configuration; plugins maps each local plugin's
+// key under experimental.localPlugins to its module path.
+func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string]string, logLevel string) ([]byte, error) {
+	local := map[string]any{}
+	for name, module := range plugins {
+		local[name] = map[string]any{"moduleName": module}
+	}
 	doc := map[string]any{
 		"global": map[string]any{"checkNewVersion": false, "sendAnonymousUsage": false},
 		"entryPoints": map[string]any{
@@ -118,7 +123,7 @@ func staticConfig(webPort, adminPort int, dynamicFile, pluginName, moduleName, l
 			"file":                      map[string]any{"filename": dynamicFile, "watch": true},
 		},
 		"experimental": map[string]any{
-			"localPlugins": map[string]any{pluginName: map[string]any{"moduleName": moduleName}},
+			"localPlugins": local,
 		},
 	}
 	return json.MarshalIndent(doc, "", "  ")

@@ -57,6 +57,9 @@ type TraefikConfig struct {
 	Port       int      // web entry point port; 0 picks a free one
 	LogLevel   string   // Traefik's log level; "" means $AGS_E2E_TRAEFIK_LOG_LEVEL or INFO
 	Env        []string // more environment variables (KEY=value) for Traefik
+	// MorePlugins are more local plugins beside the first: key under
+	// experimental.localPlugins to source folder (e.g. a benchmark's empty plugin).
+	MorePlugins map[string]string
 }
 
 // Traefik is a Traefik process listening on 127.0.0.1:Port (entry point "web"), with
@@ -127,6 +130,15 @@ func (t *Traefik) setup(dyn *Dynamic) error {
 	if t.Module, err = copyPlugin(t.cfg.PluginDir, t.Dir); err != nil {
 		return err
 	}
+	modules := map[string]string{t.cfg.PluginName: t.Module}
+	for name, dir := range t.cfg.MorePlugins {
+		if _, dup := modules[name]; dup {
+			return fmt.Errorf("local plugin %q twice", name)
+		}
+		if modules[name], err = copyPlugin(dir, t.Dir); err != nil {
+			return err
+		}
+	}
 	if t.Port = t.cfg.Port; t.Port == 0 {
 		if t.Port, err = FreePort(); err != nil {
 			return err
@@ -135,7 +147,7 @@ func (t *Traefik) setup(dyn *Dynamic) error {
 	if t.AdminPort, err = FreePort(); err != nil {
 		return err
 	}
-	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, t.cfg.PluginName, t.Module, t.cfg.LogLevel)
+	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, modules, t.cfg.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -316,6 +328,16 @@ func (t *Traefik) Restart() error {
 		return err
 	}
 	return t.Start()
+}
+
+// PID is the process id of the running Traefik, 0 when it is stopped.
+func (t *Traefik) PID() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cmd == nil || t.cmd.Process == nil {
+		return 0
+	}
+	return t.cmd.Process.Pid
 }
 
 // ExitErr is the process's exit status once it has exited.

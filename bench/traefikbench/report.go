@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// result is one wrk run of one route.
+type result struct {
+	round, route, conns int
+	wrk                 wrkResult
+	cpu                 time.Duration // Traefik's utime + stime during the run
+}
+
+// cpuPerRequest is Traefik's CPU time per request in µs.
+func (r result) cpuPerRequest() float64 {
+	return float64(r.cpu) / float64(time.Microsecond) / float64(r.wrk.requests)
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%-14s %9d requests  %8.0f req/s  CPU %6.1f µs/req  p50 %7s  p99 %7s",
+		routeNames[r.route], r.wrk.requests, r.wrk.rps, r.cpuPerRequest(), us(r.wrk.p50), us(r.wrk.p99))
+}
+
+// report collects the measurements and writes them as Markdown.
+type report struct {
+	s                     settings
+	machine               string
+	loadBefore, loadAfter string
+	cookieBytes           int
+	main, c1              []result
+	rssStart, rssBefore   memory
+	rssAfter, rssMax      memory
+	rssRequests           int64
+	took                  time.Duration
+}
+
+// byRound groups results by round; a round lacking a route is left out.
+func byRound(rs []result) [][numRoutes]result {
+	m := map[int]*[numRoutes]result{}
+	have := map[int]int{}
+	for _, r := range rs {
+		if m[r.round] == nil {
+			m[r.round] = &[numRoutes]result{}
+		}
+		m[r.round][r.route] = r
+		have[r.round]++
+	}
+	var rounds []int
+	for k := range m {
+		if have[k] == numRoutes {
+			rounds = append(rounds, k)
+		}
+	}
+	sort.Ints(rounds)
+	out := make([][numRoutes]result, 0, len(rounds))
+	for _, k := range rounds {
+		out = append(out, *m[k])
+	}
+	return out
+}
+
+// medianOf is the median of f over the rounds.
+func medianOf(rounds [][numRoutes]result, f func(*[numRoutes]result) float64) float64 {
+	v := make([]float64, 0, len(rounds))
+	for i := range rounds {
+		v = append(v, f(&rounds[i]))
+	}
+	return median(v)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func (r *report) medianRPS(route int) float64 {
+	return medianOf(byRound(r.main), func(x *[numRoutes]result) float64 { return x[route].wrk.rps })
+}
+
+func cpuOf(route int) func(*[numRoutes]result) float64 {
+	return func(x *[numRoutes]result) float64 { return x[route].cpuPerRequest() }
+}
+
+func rpsOf(route int) func(*[numRoutes]result) float64 {
+	return func(x *[numRoutes]result) float64 { return x[route].wrk.rps }
+}
+
+func p50Of(route int) func(*[numRoutes]result) float64 {
+	return func(x *[numRoutes]result) float64 { return float64(x[route].wrk.p50) }
+}
+
+func p99Of(route int) func(*[numRoutes]result) float64 {
+	return func(x *[numRoutes]result) float64 { return float64(x[route].wrk.p99) }
+}
+
+// minus and over pair two measures within each round.
+func minus(a, b func(*[numRoutes]result) float64) func(*[numRoutes]result) float64 {
+	return func(x *[numRoutes]result) float64 { return a(x) - b(x) }
+}
+
+func over(a, b func(*[numRoutes]result) float64) func(*[numRoutes]result) float64 {
+	return func(x *[numRoutes]result) float64 { return a(x) / b(x) }
+}
+
+// The targets of SPEC.md section 10, above the empty plugin.
+const (
+	targetOpenUS     = 4
+	targetSignedInUS = 8
+	targetP99Added   = time.Millisecond
+	targetRSSGrowth  = 0.10
+)
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	s := r.s
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	rounds := byRound(r.main)
+
+	p("## ags through a real Traefik\n\n")
+	p("- machine: %s\n", r.machine)
+	p("- load: `wrk -t%d -c%d --latency`, %s per route per round, %d rounds, the route order rotated each round",
+		s.threads, s.connections, s.duration, len(rounds))
+	if s.warmup > 0 {
+		p(", after an unrecorded %s run per route", s.warmup)
+	}
+	p("; one Go backend answering 200 with 3 bytes; on every route a browser's headers and a %d-byte Cookie header "+
+		"(the session between `_ga` and `theme`; on the open path the session cookie renamed, same length)\n", r.cookieBytes)
+	p("- load average (1, 5, 15 min): %s before, %s after; the whole run took %s\n\n",
+		r.loadBefore, r.loadAfter, r.took.Round(time.Second))
+
+	p("### Per route: medians of %d rounds at %d connections\n\n", len(rounds), s.connections)
+	p("| route | Traefik CPU µs/request | requests/s | p50 µs | p99 µs |\n|---|--:|--:|--:|--:|\n")
+	for route := 0; route < numRoutes; route++ {
+		p("| %s | %.1f | %s | %s | %s |\n", routeNames[route],
+			medianOf(rounds, cpuOf(route)), thousands(medianOf(rounds, rpsOf(route))),
+			usf(medianOf(rounds, p50Of(route))), usf(medianOf(rounds, p99Of(route))))
+	}
+
+	p("\n### What each middleware adds: medians of the per-round differences and ratios\n\n")
+	p("| route | CPU µs above empty plugin | SPEC target | CPU µs above bare | CPU × empty | CPU × bare | req/s × empty | req/s × bare |\n")
+	p("|---|--:|---|--:|--:|--:|--:|--:|\n")
+	emptyAbove := medianOf(rounds, minus(cpuOf(routeEmpty), cpuOf(routeBare)))
+	p("| empty plugin (the interpreter's floor) | | | %.1f | | %.2f | | %.2f |\n", emptyAbove,
+		medianOf(rounds, over(cpuOf(routeEmpty), cpuOf(routeBare))),
+		medianOf(rounds, over(rpsOf(routeEmpty), rpsOf(routeBare))))
+	for _, x := range []struct {
+		route  int
+		target float64
+	}{{routeOpen, targetOpenUS}, {routeSignedIn, targetSignedInUS}} {
+		above := medianOf(rounds, minus(cpuOf(x.route), cpuOf(routeEmpty)))
+		p("| %s | %.1f | ≤ %.0f: %s | %.1f | %.2f | %.2f | %.2f | %.2f |\n", routeNames[x.route],
+			above, x.target, verdict(above <= x.target),
+			medianOf(rounds, minus(cpuOf(x.route), cpuOf(routeBare))),
+			medianOf(rounds, over(cpuOf(x.route), cpuOf(routeEmpty))),
+			medianOf(rounds, over(cpuOf(x.route), cpuOf(routeBare))),
+			medianOf(rounds, over(rpsOf(x.route), rpsOf(routeEmpty))),
+			medianOf(rounds, over(rpsOf(x.route), rpsOf(routeBare))))
+	}
+
+	if c1 := byRound(r.c1); len(c1) > 0 {
+		p("\n### One connection: medians of %d rounds at `wrk -t1 -c1`, %s per route\n\n", len(c1), s.c1Duration)
+		p("| route | Traefik CPU µs/request | requests/s | p50 µs | p99 µs | p99 added to bare µs | p99 added to empty plugin µs | SPEC target |\n")
+		p("|---|--:|--:|--:|--:|--:|--:|---|\n")
+		for route := 0; route < numRoutes; route++ {
+			row := fmt.Sprintf("| %s | %.1f | %s | %s | %s |", routeNames[route],
+				medianOf(c1, cpuOf(route)), thousands(medianOf(c1, rpsOf(route))),
+				usf(medianOf(c1, p50Of(route))), usf(medianOf(c1, p99Of(route))))
+			addBare, addEmpty, target := "", "", ""
+			if route != routeBare {
+				addBare = usf(medianOf(c1, minus(p99Of(route), p99Of(routeBare))))
+			}
+			if route == routeOpen || route == routeSignedIn {
+				added := medianOf(c1, minus(p99Of(route), p99Of(routeEmpty)))
+				addEmpty = usf(added)
+				target = fmt.Sprintf("≤ %s: %s", us(targetP99Added), verdict(added <= float64(targetP99Added)))
+			}
+			p("%s %s | %s | %s |\n", row, addBare, addEmpty, target)
+		}
+	}
+
+	if r.rssRequests > 0 {
+		growth := float64(r.rssAfter.rss-r.rssBefore.rss) / float64(r.rssBefore.rss)
+		p("\n### Traefik's memory over %s signed-in requests (`wrk -c%d`)\n\n", thousands(float64(r.rssRequests)), s.connections)
+		p("| reading | VmRSS kB |\n|---|--:|\n")
+		p("| Traefik started, routes loaded | %s |\n", thousands(float64(r.rssStart.rss)))
+		p("| before the signed-in requests (after the rounds) | %s |\n", thousands(float64(r.rssBefore.rss)))
+		p("| after them | %s (%+.1f%%; SPEC target within ±%.0f%%: %s) |\n", thousands(float64(r.rssAfter.rss)),
+			100*growth, 100*targetRSSGrowth, verdict(growth <= targetRSSGrowth && growth >= -targetRSSGrowth))
+		p("| highest reading in between | %s |\n", thousands(float64(r.rssMax.rss)))
+		p("| VmHWM (peak since start) at the end | %s |\n", thousands(float64(r.rssAfter.hwm)))
+	}
+
+	p("\n### Every run\n\n")
+	p("| connections | round | route | requests | seconds | Traefik CPU s | CPU µs/request | requests/s | p50 µs | p99 µs | timeouts |\n")
+	p("|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, rs := range [][]result{r.main, r.c1} {
+		for _, x := range rs {
+			p("| %d | %d | %s | %d | %.2f | %.2f | %.1f | %s | %s | %s | %d |\n", x.conns, x.round+1, routeNames[x.route],
+				x.wrk.requests, x.wrk.seconds, x.cpu.Seconds(), x.cpuPerRequest(), thousands(x.wrk.rps),
+				us(x.wrk.p50), us(x.wrk.p99), x.wrk.timeouts)
+		}
+	}
+	return b.String()
+}
+
+// us formats a latency in whole µs.
+func us(d time.Duration) string { return usf(float64(d)) }
+
+func usf(ns float64) string {
+	v := ns / float64(time.Microsecond)
+	if v < 0 {
+		return "-" + thousands(-v)
+	}
+	return thousands(v)
+}
+
+// thousands rounds v and groups its digits: 24,690.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
