@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"html/template"
 	"net"
 	"net/http"
@@ -11,25 +12,37 @@ import (
 
 // App is the backend behind Traefik: every path answers 200 with an HTML page that
 // shows the path, the identity headers (X-Auth-Request-*, Authorization) and the cookie
-// names it received, and links to the protected page, the open page, sign out and the
+// names it received, whether ags is on for the browser (the feature-flag cookie), all
+// request headers, and links to the protected page, the open page, sign out and the
 // feature-flag toggle.
 //
 // Page structure, for tests: <main id="app" data-view="protected|open|signed-out|home">;
 // #path (the path and query), #user (X-Auth-Request-User, or "(none)"), a row
-// tr[data-header="X-Auth-Request-Email"] > td per identity header, #cookies.
+// tr[data-header="X-Auth-Request-Email"] > td per identity header, #cookies, #flag.
 type App struct {
 	URL string
 	srv *http.Server
 }
 
+// AppOptions says how to run the app.
+type AppOptions struct {
+	Port    int    // on 127.0.0.1; 0 picks a free one
+	Config  string // shown on every page under "ags configuration", when not empty
+	FlagOff bool   // ags's featureFlagDefault is false: no flag cookie means off
+}
+
 // StartApp starts the app on a free port of 127.0.0.1.
-func StartApp() (*App, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func StartApp() (*App, error) { return StartAppWith(AppOptions{}) }
+
+// StartAppWith starts the app as opts says.
+func StartAppWith(opts AppOptions) (*App, error) {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", opts.Port))
 	if err != nil {
 		return nil, err
 	}
+	serve := func(w http.ResponseWriter, r *http.Request) { serveApp(w, r, opts) }
 	a := &App{URL: "http://" + ln.Addr().String(), srv: &http.Server{
-		Handler: http.HandlerFunc(serveApp), ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(serve), ReadHeaderTimeout: 10 * time.Second,
 	}}
 	go a.srv.Serve(ln)
 	return a, nil
@@ -44,9 +57,10 @@ const FlagCookie = "ags_client_active"
 type appHeader struct{ Name, Value string }
 
 type appPage struct {
-	View, Title, Host, Path, User, Flag string
-	Headers                             []appHeader
-	Cookies                             []string
+	View, Title, Intro, Host, Path, User, Flag, FlagState, Config string
+	FlagOn                                                        bool
+	Headers, AllHeaders                                           []appHeader
+	Cookies                                                       []string
 }
 
 // IsIdentityHeader reports whether the app shows header name as identity.
@@ -55,8 +69,18 @@ func IsIdentityHeader(name string) bool {
 	return strings.HasPrefix(name, "X-Auth-Request-") || name == "Authorization"
 }
 
-func serveApp(w http.ResponseWriter, r *http.Request) {
-	p := appPage{View: "home", Title: "ags e2e app", Host: r.Host, Path: r.URL.RequestURI(), User: "(none)", Flag: FlagCookie}
+var appIntros = map[string]string{
+	"home":       "This app stands behind Traefik, which runs the ags middleware. It shows what ags passed on to it.",
+	"protected":  "An authenticated path: ags let this request through because this browser is signed in, and added the identity headers below. Signed out, ags sends the browser to the provider first.",
+	"open":       "An open path: ags lets every request through, and adds the identity headers when this browser is signed in.",
+	"signed-out": "The app's own sign-out view. ags ended the session and signed out at the provider before passing this request on.",
+}
+
+var onOff = map[bool]string{true: "on", false: "off"}
+
+func serveApp(w http.ResponseWriter, r *http.Request, opts AppOptions) {
+	p := appPage{View: "home", Title: "ags demo app", Host: r.Host, Path: r.URL.RequestURI(), User: "(none)",
+		Flag: FlagCookie, Config: opts.Config}
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/protected"):
 		p.View, p.Title = "protected", "Protected page"
@@ -65,17 +89,30 @@ func serveApp(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/sign-out" || strings.HasPrefix(r.URL.Path, "/sign-out/"):
 		p.View, p.Title = "signed-out", "You are signed out"
 	}
+	p.Intro = appIntros[p.View]
 	for name, values := range r.Header {
+		h := appHeader{name, strings.Join(values, ", ")}
 		if IsIdentityHeader(name) {
-			p.Headers = append(p.Headers, appHeader{name, strings.Join(values, ", ")})
+			p.Headers = append(p.Headers, h)
 		}
+		if name == "Cookie" {
+			continue // listed by name below
+		}
+		p.AllHeaders = append(p.AllHeaders, h)
 	}
 	sort.Slice(p.Headers, func(i, j int) bool { return p.Headers[i].Name < p.Headers[j].Name })
+	sort.Slice(p.AllHeaders, func(i, j int) bool { return p.AllHeaders[i].Name < p.AllHeaders[j].Name })
 	if u := r.Header.Get("X-Auth-Request-User"); u != "" {
 		p.User = u
 	}
+	p.FlagOn = !opts.FlagOff
+	p.FlagState = onOff[p.FlagOn] + " (the default: no " + FlagCookie + " cookie)"
 	for _, c := range r.Cookies() {
 		p.Cookies = append(p.Cookies, c.Name)
+		if c.Name == FlagCookie {
+			p.FlagOn = c.Value != "0"
+			p.FlagState = onOff[p.FlagOn] + " (cookie " + FlagCookie + "=" + c.Value + ")"
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -90,33 +127,56 @@ var appTemplate = template.Must(template.New("app").Parse(`<!DOCTYPE html>
 <meta charset="utf-8">
 <title>{{.Title}}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #1b1b1b; }
-nav a { margin-right: 1rem; }
-table { border-collapse: collapse; margin: 1rem 0; width: 100%; }
-th, td { border: 1px solid #ccc; padding: .4rem .6rem; text-align: left; font-size: .9rem; }
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 52rem; padding: 0 1rem; color: #1b1b1b; }
+h1 { margin: 0 0 .3rem; }
+h2 { font-size: 1.05rem; margin: 1.3rem 0 .4rem; }
+.intro { color: #444; margin: .2rem 0 1rem; }
+nav { display: flex; flex-wrap: wrap; gap: .5rem; margin: .8rem 0; }
+nav a { border: 1px solid #bbb; border-radius: 4px; padding: .3rem .7rem; text-decoration: none; color: #0b4f8a; }
+nav a:hover { background: #eef4fb; }
+table { border-collapse: collapse; margin: .4rem 0; width: 100%; }
+th, td { border: 1px solid #ccc; padding: .35rem .6rem; text-align: left; font-size: .9rem; }
 th { background: #f3f3f3; white-space: nowrap; width: 1%; }
-td { word-break: break-all; }
-.user { font-size: 1.2rem; }
+td { word-break: break-all; font-family: ui-monospace, monospace; }
+.status { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: .6rem 0; }
+.status dt { color: #555; }
+.status dd { margin: 0; }
+.user { font-size: 1.15rem; }
+.on { color: #17692c; } .off { color: #a33; }
 .none { color: #777; }
+details { margin: 1rem 0; } summary { cursor: pointer; color: #333; }
+pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .85rem; }
 </style>
 </head>
 <body>
 <main id="app" data-view="{{.View}}">
 <h1 id="title">{{.Title}}</h1>
+<p class="intro">{{.Intro}}</p>
 <nav>
 <a id="link-home" href="/">Home</a>
 <a id="link-protected" href="/protected/">Protected page</a>
 <a id="link-open" href="/open/">Open page</a>
 <a id="link-sign-out" href="/sign-out">Sign out</a>
-<a id="link-toggle" href="/toggle-feature/{{.Flag}}">Toggle ags</a>
+<a id="link-toggle" href="/toggle-feature/{{.Flag}}">Toggle ags for this browser</a>
 </nav>
-<p>Host: <code id="host">{{.Host}}</code> &nbsp; Path: <code id="path">{{.Path}}</code></p>
-<p class="user">Signed in as: <strong id="user">{{.User}}</strong></p>
+<dl class="status">
+<dt>Signed in as</dt><dd class="user"><strong id="user">{{.User}}</strong></dd>
+<dt>ags for this browser</dt><dd id="flag" class="{{if .FlagOn}}on{{else}}off{{end}}">{{.FlagState}}</dd>
+<dt>Host, path</dt><dd><code id="host">{{.Host}}</code> <code id="path">{{.Path}}</code></dd>
+<dt>Cookies received</dt><dd><code id="cookies">{{range $i, $c := .Cookies}}{{if $i}}, {{end}}{{$c}}{{else}}(none){{end}}</code></dd>
+</dl>
 <h2>Identity headers received</h2>
 {{if .Headers}}<table id="identity">
 {{range .Headers}}<tr data-header="{{.Name}}"><th>{{.Name}}</th><td>{{.Value}}</td></tr>
 {{end}}</table>{{else}}<p id="identity" class="none">None: no signed-in user.</p>{{end}}
-<p>Cookies received: <code id="cookies">{{range $i, $c := .Cookies}}{{if $i}}, {{end}}{{$c}}{{else}}(none){{end}}</code></p>
+<details id="all-headers"><summary>All request headers</summary>
+<table>
+{{range .AllHeaders}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
+{{end}}</table>
+</details>
+{{if .Config}}<details id="config"><summary>ags configuration (Traefik's dynamic configuration)</summary>
+<pre>{{.Config}}</pre>
+</details>{{end}}
 </main>
 </body>
 </html>
