@@ -14,15 +14,7 @@ import (
 // atkDiscoveryDoc is the test provider's discovery document with changes (nil
 // deletes).
 func atkDiscoveryDoc(tp *testProvider, changes map[string]interface{}) []byte {
-	doc := map[string]interface{}{
-		"issuer":                                tp.issuer,
-		"authorization_endpoint":                tp.issuer + "/authorize",
-		"token_endpoint":                        tp.issuer + "/token",
-		"userinfo_endpoint":                     tp.issuer + "/userinfo",
-		"jwks_uri":                              tp.issuer + "/jwks",
-		"end_session_endpoint":                  tp.issuer + "/end_session",
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-	}
+	doc := tpDocument(tp.issuer)
 	b, _ := json.Marshal(jwtWith(doc, changes))
 	return b
 }

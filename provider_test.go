@@ -135,19 +135,24 @@ func newTestProvider(t *testing.T) *testProvider {
 	return tp
 }
 
-func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	doc := map[string]interface{}{
-		"issuer":                                tp.issuer,
-		"authorization_endpoint":                tp.issuer + "/authorize",
-		"token_endpoint":                        tp.issuer + "/token",
-		"userinfo_endpoint":                     tp.issuer + "/userinfo",
-		"jwks_uri":                              tp.issuer + "/jwks",
-		"end_session_endpoint":                  tp.issuer + "/end_session",
+// tpDocument is the test provider's discovery document at issuer.
+func tpDocument(issuer string) map[string]interface{} {
+	return map[string]interface{}{
+		"issuer":                                issuer,
+		"authorization_endpoint":                issuer + "/authorize",
+		"token_endpoint":                        issuer + "/token",
+		"userinfo_endpoint":                     issuer + "/userinfo",
+		"jwks_uri":                              issuer + "/jwks",
+		"end_session_endpoint":                  issuer + "/end_session",
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"code_challenge_methods_supported":      []string{"S256"},
 	}
+}
+
+func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	doc := tpDocument(tp.issuer)
 	if tp.atkDiscovery != nil {
 		w.Write(tp.atkDiscovery)
 		return
