@@ -94,6 +94,12 @@ func measure(h http.Handler, path, cookies string, n int) (float64, float64, flo
 			r.Header.Set("Accept-Encoding", "gzip")
 			r.Header.Set("X-Forwarded-Proto", "http")
 			r.Header.Set("X-Forwarded-For", "127.0.0.1")
+			// What Traefik adds before any middleware runs.
+			r.Header.Set("X-Forwarded-Host", "app.example")
+			r.Header.Set("X-Forwarded-Port", "80")
+			r.Header.Set("X-Forwarded-Server", "traefik")
+			r.Header.Set("X-Real-Ip", "127.0.0.1")
+			r.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 			if cookies != "" {
 				r.Header.Set("Cookie", cookies)
 			}
