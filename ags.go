@@ -182,8 +182,11 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	}
 	secrets := cfg.secrets
 	if len(secrets) == 0 {
-		secrets = []string{processSessionSecret()}
-		m.log.warn("sessionSecret is not set: a random secret was generated, so sessions will not survive a Traefik restart or span replicas")
+		secret, made := processSessionSecret()
+		secrets = []string{secret}
+		if made {
+			m.log.warn("sessionSecret is not set: a random secret was generated for this Traefik process, so sessions will not survive a restart or span replicas")
+		}
 	}
 	sealer, err := newSealer(secrets, cfg.issuer, cfg.clientID)
 	if err != nil {

@@ -48,15 +48,18 @@ var generatedSecret struct {
 }
 
 // processSessionSecret returns a random secret, the same for the whole life
-// of the process. It returns "" if the system has no randomness, which New
-// then rejects as a secret under 32 bytes.
-func processSessionSecret() string {
+// of the process, and whether this call made it (so the warning about it is
+// logged once, not at every configuration change). The secret is "" if the
+// system has no randomness, which New then rejects as under 32 bytes.
+func processSessionSecret() (string, bool) {
+	made := false
 	generatedSecret.once.Do(func() {
+		made = true
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
 			return
 		}
 		generatedSecret.value = base64.RawURLEncoding.EncodeToString(b)
 	})
-	return generatedSecret.value
+	return generatedSecret.value, made
 }
