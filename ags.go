@@ -237,7 +237,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveSignedIn gives a request with a live session its identity, unless the
 // session must be renewed or the path is one of ags's own.
 func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if m.now().Unix() >= v.until || m.special[r.URL.Path] {
+	if m.now().Unix() >= v.id.until || m.special[r.URL.Path] {
 		serveOther(m, w, r, v)
 		return
 	}

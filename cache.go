@@ -34,10 +34,8 @@ const (
 type cookieView struct {
 	key       string    // the Cookie header it was made from
 	fast      bool      // flag on and a session: the common signed-in request
-	until     int64     // with fast, the identity is served until then (Unix seconds)
 	flagOn    bool      // ags is on for this browser
 	id        *identity // the valid session's identity; nil without one
-	sealed    string    // the session's sealed value; "" without one
 	hasOwn    bool      // the header carries ags cookies, which the app must not see
 	appCookie []string  // the Cookie header for the app without them; nil: none left
 }
@@ -66,14 +64,10 @@ func (m *middleware) newView(line string) *cookieView {
 	if sealed, err := m.store.sealedValue(r); err == nil {
 		if sess, oerr := m.store.open(sealed); oerr == nil {
 			v.id = m.newIdentity(sess)
-			v.sealed = sealed
 		}
 	}
 	v.appCookie, v.hasOwn = m.appCookies(line)
 	v.fast = v.flagOn && v.id != nil
-	if v.id != nil {
-		v.until = v.id.until
-	}
 	if len(line) > maxCachedCookies {
 		return v
 	}
@@ -190,7 +184,6 @@ func (m *middleware) renew(w http.ResponseWriter, r *http.Request, v *cookieView
 	renewed := *v
 	renewed.id = m.newIdentity(sess)
 	renewed.fast = renewed.flagOn
-	renewed.until = renewed.id.until
 	m.views.mu.Lock()
 	m.views.entries[v.key] = &renewed
 	m.views.mu.Unlock()
