@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -30,9 +32,14 @@ import (
 
 func main() {
 	n := flag.Int("n", 20000, "requests per measurement")
+	rounds := flag.Int("rounds", 3, "rounds over all rows; each row reports its median")
 	root := flag.String("plugin", "..", "the plugin's source folder")
 	empty := flag.String("empty", "emptyplugin", "the empty plugin's source folder")
-	profile := flag.String("memprofile", "", "write an allocation profile of the interpreted signed-in and open rows to this file")
+	profile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the -profile row's runs to this file")
+	keyFile := flag.String("key", "../testdata/provider_rsa.pem", "the provider's RSA key (PEM, PKCS #8); missing: a new key each run")
+	only := flag.String("only", "", "run this row's requests only, and print nothing (for valgrind)")
+	profileRow := flag.String("profile", "ags signed in, yaegi", "the row that -cpuprofile profiles")
 	flag.Parse()
 	if *profile != "" {
 		runtime.MemProfileRate = 1
@@ -45,7 +52,7 @@ func main() {
 		}()
 	}
 
-	p := newProvider()
+	p := newProvider(*keyFile)
 	defer p.srv.Close()
 	settings := map[string]interface{}{
 		"Issuer": p.srv.URL, "ClientID": "bench", "ClientSecret": "bench-secret",
@@ -59,73 +66,137 @@ func main() {
 	emptyInterp := interpretedPlugin(*empty, "github.com/ags-client/empty", "empty", map[string]interface{}{"Header": "X-Empty"}, next)
 
 	cookies := signIn(compiled)
-	fmt.Printf("%-34s %12s %10s %10s\n", "case", "ns/request", "allocs", "CPU µs")
-	var rows [][2]float64
-	for _, c := range []struct {
-		name string
-		h    http.Handler
-		path string
-		cks  string
-	}{
-		{"empty plugin, yaegi", emptyInterp, "/open", ""},
-		{"ags open path, compiled", compiled, "/open", ""},
-		{"ags open path, yaegi", interpreted, "/open", ""},
-		{"ags signed in, compiled", compiled, "/private", cookies},
-		{"ags signed in, yaegi", interpreted, "/private", cookies},
-		{"ags signed in open path, yaegi", interpreted, "/open", cookies},
-		{"ags open path, other cookies, yaegi", interpreted, "/open", strings.Replace(cookies, "ags_client_session", "app_client_session", 1)},
-	} {
-		ns, allocs, cpu := measure(c.h, c.path, c.cks, *n)
-		rows = append(rows, [2]float64{ns, cpu})
-		fmt.Printf("%-34s %12.0f %10.1f %10.2f\n", c.name, ns, allocs, cpu)
+	other := strings.Replace(cookies, "ags_client_session", "app_client_session", 1)
+	rows := []*row{
+		{name: "bare, no middleware", h: next, path: "/open", cookies: cookies},
+		{name: "empty plugin, yaegi", h: emptyInterp, path: "/open"},
+		{name: "empty plugin, cookies, yaegi", h: emptyInterp, path: "/open", cookies: cookies},
+		{name: "ags open path, compiled", h: compiled, path: "/open"},
+		{name: "ags open path, yaegi", h: interpreted, path: "/open", floor: 1, compiled: 3},
+		{name: "ags open path, other cookies, yaegi", h: interpreted, path: "/open", cookies: other, floor: 2},
+		{name: "ags signed in, compiled", h: compiled, path: "/private", cookies: cookies},
+		{name: "ags signed in, yaegi", h: interpreted, path: "/private", cookies: cookies, floor: 2, compiled: 6},
+		{name: "ags signed in open path, yaegi", h: interpreted, path: "/open", cookies: cookies, floor: 2},
 	}
-	fmt.Printf("\nabove the empty plugin (yaegi, CPU): open %.2f µs, signed in %.2f µs\n", rows[2][1]-rows[0][1], rows[4][1]-rows[0][1])
-	fmt.Printf("interpreted/compiled: open %.1fx, signed in %.1fx\n", rows[2][0]/rows[1][0], rows[4][0]/rows[3][0])
+	var cpuOut *os.File
+	if *cpuProfile != "" {
+		var err error
+		if cpuOut, err = os.Create(*cpuProfile); err != nil {
+			panic(err)
+		}
+		defer cpuOut.Close()
+	}
+	if *only != "" {
+		// One row only, for a tool that counts the whole process (valgrind): no
+		// warm-up, no other row.
+		for _, r := range rows {
+			if r.name == *only {
+				run(r.h, r.path, r.cookies, *n)
+				return
+			}
+		}
+		panic("no row " + *only)
+	}
+	// Rounds of every row in turn, so that a slow moment of the machine spreads
+	// over all rows; each row reports its median round.
+	for round := 0; round < *rounds; round++ {
+		for _, r := range rows {
+			if *cpuProfile != "" && r.name == *profileRow {
+				pprof.StartCPUProfile(cpuOut)
+			}
+			ns, allocs, cpu := measure(r.h, r.path, r.cookies, *n)
+			if *cpuProfile != "" && r.name == *profileRow {
+				pprof.StopCPUProfile()
+			}
+			r.ns, r.cpu = append(r.ns, ns), append(r.cpu, cpu)
+			r.allocs = allocs
+		}
+	}
+	fmt.Printf("%-36s %11s %8s %8s %12s %9s\n", "case", "ns/request", "allocs", "CPU µs", "CPU - floor", "× comp.")
+	for _, r := range rows {
+		extra, ratio := "", ""
+		if r.floor >= 0 && strings.HasSuffix(r.name, "yaegi") && !strings.HasPrefix(r.name, "empty") {
+			extra = fmt.Sprintf("%+.2f", median(r.cpu)-median(rows[r.floor].cpu))
+		}
+		if r.compiled > 0 {
+			ratio = fmt.Sprintf("%.1fx", median(r.ns)/median(rows[r.compiled].ns))
+		}
+		fmt.Printf("%-36s %11.0f %8.1f %8.2f %12s %9s\n", r.name, median(r.ns), r.allocs, median(r.cpu), extra, ratio)
+	}
+	fmt.Println("\nCPU - floor: µs of process CPU above the empty plugin on the same request (the SPEC's")
+	fmt.Println("targets are on this figure through Traefik: open path 4, signed in 8); × comp.: wall")
+	fmt.Println("time interpreted over compiled.")
+}
+
+// row is one measured case.
+type row struct {
+	name     string
+	h        http.Handler
+	path     string
+	cookies  string
+	floor    int // the row of the empty plugin on the same request
+	compiled int // the row of the same case compiled; 0: none
+	ns, cpu  []float64
+	allocs   float64
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 // measure drives h with n copies of one request and returns wall ns, allocations
 // and process CPU µs per request.
 func measure(h http.Handler, path, cookies string, n int) (float64, float64, float64) {
-	run := func(count int) {
-		for i := 0; i < count; i++ {
-			r := httptest.NewRequest(http.MethodGet, "http://app.example"+path, nil)
-			r.Header.Set("Accept", "text/html")
-			r.Header.Set("User-Agent", "bench")
-			r.Header.Set("Accept-Encoding", "gzip")
-			r.Header.Set("X-Forwarded-Proto", "http")
-			r.Header.Set("X-Forwarded-For", "127.0.0.1")
-			// What Traefik adds before any middleware runs.
-			r.Header.Set("X-Forwarded-Host", "app.example")
-			r.Header.Set("X-Forwarded-Port", "80")
-			r.Header.Set("X-Forwarded-Server", "traefik")
-			r.Header.Set("X-Real-Ip", "127.0.0.1")
-			r.Header.Set("Accept-Language", "en-GB,en;q=0.9")
-			if cookies != "" {
-				r.Header.Set("Cookie", cookies)
-			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			if w.Code != http.StatusOK {
-				fmt.Fprintf(os.Stderr, "%s: status %d\n", path, w.Code)
-				os.Exit(1)
-			}
-		}
-	}
-	run(n / 10)
-	base := time.Now()
-	run(n / 10)
-	overhead := time.Since(base) // not subtracted; the request building is the same for all rows
-	_ = overhead
+	run(h, path, cookies, n/10) // warm-up
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	cpu0 := cpuTime()
 	start := time.Now()
-	run(n)
+	run(h, path, cookies, n)
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&after)
 	return float64(elapsed.Nanoseconds()) / float64(n), float64(after.Mallocs-before.Mallocs) / float64(n), float64(cpu.Microseconds()) / float64(n)
+}
+
+// run sends h count requests for path: each as Go's server reads it from the wire
+// (the header map sized for the lines it holds), with the headers Traefik adds
+// before any middleware runs.
+func run(h http.Handler, path, cookies string, count int) {
+	raw := "GET " + path + " HTTP/1.1\r\nHost: app.example\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
+		"Accept-Language: en-GB,en;q=0.9\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) hotpath/1\r\n"
+	if cookies != "" {
+		raw += "Cookie: " + cookies + "\r\n"
+	}
+	raw += "\r\n"
+	reader := strings.NewReader(raw)
+	buffered := bufio.NewReader(reader)
+	for i := 0; i < count; i++ {
+		reader.Reset(raw)
+		buffered.Reset(reader)
+		r, err := http.ReadRequest(buffered)
+		if err != nil {
+			panic(err)
+		}
+		for _, h := range [][2]string{
+			{"X-Forwarded-For", "127.0.0.1"}, {"X-Forwarded-Host", "app.example"},
+			{"X-Forwarded-Port", "80"}, {"X-Forwarded-Proto", "http"},
+			{"X-Forwarded-Server", "traefik"}, {"X-Real-Ip", "127.0.0.1"},
+		} {
+			r.Header.Set(h[0], h[1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			fmt.Fprintf(os.Stderr, "%s: status %d\n", path, w.Code)
+			os.Exit(1)
+		}
+	}
 }
 
 func cpuTime() time.Duration {

@@ -5,12 +5,16 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 )
@@ -24,10 +28,15 @@ type provider struct {
 	nonces map[string]string // code -> nonce
 }
 
-func newProvider() *provider {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+// newProvider starts the provider. It signs with the key in the PEM file keyFile
+// (PKCS #8), else with a new one; a fixed key keeps the run's work the same from one
+// run to the next, for a tool that counts instructions.
+func newProvider(keyFile string) *provider {
+	key, err := loadKey(keyFile)
 	if err != nil {
-		panic(err)
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
 	}
 	p := &provider{key: key, nonces: map[string]string{}}
 	mux := http.NewServeMux()
@@ -87,4 +96,24 @@ func (p *provider) sign(claims map[string]interface{}) string {
 		panic(err)
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func loadKey(file string) (*rsa.PrivateKey, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("not an RSA key")
+	}
+	return rk, nil
 }

@@ -42,6 +42,8 @@ type settings struct {
 	out         string
 	wrk         string
 	emptyDir    string
+	cpuProfile  string
+	pin         bool
 }
 
 func main() {
@@ -57,6 +59,8 @@ func main() {
 	flag.StringVar(&s.out, "out", "", "also write the report to this file")
 	flag.StringVar(&s.wrk, "wrk", "wrk", "the wrk binary")
 	flag.StringVar(&s.emptyDir, "empty", "", "the empty plugin's folder (default: bench/emptyplugin of the repository)")
+	flag.BoolVar(&s.pin, "pin", false, "run Traefik on the last CPU and everything else (wrk, the backend, the provider) on the others, with taskset")
+	flag.StringVar(&s.cpuProfile, "cpuprofile", "", "write Traefik's CPU profile of each route's run in the first round to this folder, one file per route")
 	flag.Parse()
 	if s.c1Rounds < 0 {
 		s.c1Rounds = s.rounds
@@ -151,6 +155,7 @@ func run(ctx context.Context, s settings) error {
 		PluginDir:   root,
 		PluginName:  "ags",
 		MorePlugins: map[string]string{"empty": s.emptyDir},
+		Pprof:       s.cpuProfile != "",
 	}, &harness.Dynamic{
 		Routes: map[string]harness.Route{
 			"bare":     {Rule: "PathPrefix(`/bare`)", Backend: be.URL},
@@ -170,6 +175,11 @@ func run(ctx context.Context, s settings) error {
 	defer tr.Close()
 	pid := tr.PID()
 	fmt.Fprintf(os.Stderr, "traefikbench: Traefik pid %d on %s, log %s\n", pid, tr.URL("/"), tr.LogPath)
+	if s.pin {
+		if r.pinned, err = pin(pid); err != nil {
+			return err
+		}
+	}
 	if r.rssStart, err = readRSS(pid); err != nil {
 		return err
 	}
@@ -192,9 +202,18 @@ func run(ctx context.Context, s settings) error {
 	for round := 0; round < s.rounds; round++ {
 		for i := 0; i < numRoutes; i++ {
 			route := (round + i) % numRoutes // each round starts with the next route
+			var profiled <-chan error
+			if round == 0 && s.cpuProfile != "" {
+				profiled = b.profile(route, s.duration)
+			}
 			res, err := b.run(route, s.connections, s.duration)
 			if err != nil {
 				return err
+			}
+			if profiled != nil {
+				if err := <-profiled; err != nil {
+					return err
+				}
 			}
 			res.round = round
 			r.main = append(r.main, res)

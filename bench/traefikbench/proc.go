@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -148,4 +151,61 @@ func fieldAfter(out, key string) string {
 		}
 	}
 	return "?"
+}
+
+// profile fetches Traefik's CPU profile for most of a run of d that starts now and
+// writes it to the -cpuprofile folder as {route}.pprof (go tool pprof reads it).
+func (b *bencher) profile(route int, d time.Duration) <-chan error {
+	done := make(chan error, 1)
+	seconds := int(d/time.Second) - 1
+	if seconds < 1 {
+		seconds = 1
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", b.tr.AdminPort, seconds)
+	file := filepath.Join(b.s.cpuProfile, strings.ReplaceAll(routeNames[route], " ", "-")+".pprof")
+	go func() {
+		done <- func() error {
+			if err := os.MkdirAll(b.s.cpuProfile, 0o755); err != nil {
+				return err
+			}
+			resp, err := http.Get(url)
+			if err != nil {
+				return fmt.Errorf("CPU profile: %w", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("CPU profile: GET %s: %s", url, resp.Status)
+			}
+			data, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return fmt.Errorf("CPU profile: %w", err)
+			}
+			return os.WriteFile(file, data, 0o644)
+		}()
+	}()
+	return done
+}
+
+// pin moves every thread of Traefik (pid) to the last CPU and every thread of this
+// process, whose children (wrk) inherit it, to the others, so that the load
+// generator and the backend do not share Traefik's core. It returns a description.
+func pin(pid int) (string, error) {
+	n := runtime.NumCPU()
+	if n < 2 {
+		return "", fmt.Errorf("-pin needs at least 2 CPUs, this machine has %d", n)
+	}
+	last := strconv.Itoa(n - 1)
+	rest := "0"
+	if n > 2 {
+		rest = "0-" + strconv.Itoa(n-2)
+	}
+	for _, c := range [][]string{
+		{"taskset", "-a", "-p", "-c", last, strconv.Itoa(pid)},
+		{"taskset", "-a", "-p", "-c", rest, strconv.Itoa(os.Getpid())},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	return fmt.Sprintf("Traefik on CPU %s, wrk, the backend and the provider on CPU %s (taskset)", last, rest), nil
 }

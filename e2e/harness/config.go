@@ -99,7 +99,7 @@ func (d *Dynamic) routerNames() []string {
 
 // staticConfig builds Traefik's static configuration; plugins maps each local plugin's
 // key under experimental.localPlugins to its module path.
-func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string]string, logLevel string) ([]byte, error) {
+func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string]string, logLevel string, pprof bool) ([]byte, error) {
 	local := map[string]any{}
 	for name, module := range plugins {
 		local[name] = map[string]any{"moduleName": module}
@@ -116,7 +116,7 @@ func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string
 			"traefik": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", adminPort)},
 		},
 		"ping": map[string]any{"entryPoint": "traefik", "manualRouting": true},
-		"api":  map[string]any{"insecure": true, "dashboard": false},
+		"api":  map[string]any{"insecure": true, "dashboard": false, "debug": pprof},
 		"log":  map[string]any{"level": logLevel, "noColor": true},
 		"providers": map[string]any{
 			"providersThrottleDuration": "100ms",

@@ -60,6 +60,9 @@ type TraefikConfig struct {
 	// MorePlugins are more local plugins beside the first: key under
 	// experimental.localPlugins to source folder (e.g. a benchmark's empty plugin).
 	MorePlugins map[string]string
+	// Pprof serves Go's profiles on the admin port under /debug/pprof/ (api.debug),
+	// for a benchmark that looks into where Traefik's time goes.
+	Pprof bool
 }
 
 // Traefik is a Traefik process listening on 127.0.0.1:Port (entry point "web"), with
@@ -147,7 +150,7 @@ func (t *Traefik) setup(dyn *Dynamic) error {
 	if t.AdminPort, err = FreePort(); err != nil {
 		return err
 	}
-	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, modules, t.cfg.LogLevel)
+	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, modules, t.cfg.LogLevel, t.cfg.Pprof)
 	if err != nil {
 		return err
 	}
