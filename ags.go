@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -133,9 +134,9 @@ type middleware struct {
 	name      string
 	cfg       *settings
 	store     *sessionStore
+	serve     http.HandlerFunc // the request path: see handler
 	views     *viewCache
 	paths     *pathCache
-	noCookies *cookieView // the view of a request without a Cookie header
 	client    *http.Client
 	discovery *discovery
 	log       *logger
@@ -145,6 +146,7 @@ type middleware struct {
 	callback2 string          // the callback path with a trailing "/"
 	signOut2  string          // the sign-out path with a trailing "/"
 	now       func() time.Time
+	since     func(time.Time) time.Duration // time.Since on m.now's clock
 	refreshMu sync.Mutex
 }
 
@@ -152,6 +154,15 @@ type middleware struct {
 // starts no goroutine: Traefik calls it on every configuration change, and the
 // plugin catalog calls it with no network. The provider is discovered on first use.
 func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
+	m, err := newMiddleware(next, config, name)
+	if err != nil {
+		return nil, err
+	}
+	return m.serve, nil
+}
+
+// newMiddleware is New, returning the middleware itself.
+func newMiddleware(next http.Handler, config *Config, name string) (*middleware, error) {
 	if config == nil {
 		config = CreateConfig()
 	}
@@ -163,9 +174,8 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		next:      next,
 		name:      name,
 		cfg:       cfg,
-		views:     &viewCache{entries: map[string]*cookieView{}},
-		paths:     &pathCache{entries: map[string]bool{}},
-		noCookies: &cookieView{flagOn: cfg.flagDefault},
+		views:     newViewCache(),
+		paths:     newPathCache(),
 		client:    newHTTPClient(cfg),
 		discovery: &discovery{},
 		log:       newLogger(name, cfg.logPath, cfg.debug),
@@ -175,10 +185,10 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		signOut2:  cfg.signOutPath + "/",
 		special:   map[string]bool{},
 		now:       time.Now,
+		since:     time.Since,
 	}
 	for _, p := range []string{m.toggle, cfg.callbackPath, m.callback2, cfg.signOutPath, m.signOut2} {
 		m.special[p] = true
-		m.paths.entries[p] = true
 	}
 	secrets := cfg.secrets
 	if len(secrets) == 0 {
@@ -199,79 +209,78 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	if cfg.insecureHTTPIssuer {
 		m.log.warn("the issuer %s uses plain http to a host that is not loopback: tokens cross the network unencrypted", cfg.issuer)
 	}
+	m.serve = m.handler()
 	return m, nil
 }
 
-// ServeHTTP dispatches a request in the order of SPEC.md section 3. It is the hot
-// path: under Yaegi each function's every expression costs an allocation at each
-// call, and each call about a microsecond (see cache.go). So the common requests run
-// through short functions that hold only their own steps: serveSignedIn for a live
-// session, servePlain for a request without one; serveOther has the rest.
+// ServeHTTP serves a request as the handler that New returns does.
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := r.Header
-	for k := range h {
-		if m.stripped[k] {
-			delete(h, k)
-		}
-	}
-	v := m.noCookies
-	if c := h["Cookie"]; c != nil {
-		m.views.mu.Lock()
-		v = m.views.entries[c[0]]
-		m.views.mu.Unlock()
-		if v == nil || len(c) != 1 {
-			v = viewOf(m, c)
-		}
-	}
-	if v.fast {
-		serveSignedIn(m, w, r, v)
-		return
-	}
-	if v.id == nil {
-		servePlain(m, w, r, v)
-		return
-	}
-	serveOther(m, w, r, v)
+	m.serve(w, r)
 }
 
-// serveSignedIn gives a request with a live session its identity, unless the
-// session must be renewed or the path is one of ags's own.
-func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if m.now().Unix() >= v.id.until || m.special[r.URL.Path] {
-		serveOther(m, w, r, v)
-		return
-	}
-	for _, hv := range v.id.headers {
-		r.Header[hv.name] = hv.value
-	}
-	if v.appCookie == nil {
-		delete(r.Header, "Cookie")
-	} else {
-		r.Header["Cookie"] = v.appCookie
-	}
-	m.next.ServeHTTP(w, r)
-}
-
-// servePlain serves a request without a session. A path known to need nothing from
-// ags (open, not the toggle, callback or sign-out) goes to the app at once; the path
-// cache holds false for exactly those.
-func servePlain(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	m.paths.mu.Lock()
-	busy, known := m.paths.entries[r.URL.Path]
-	m.paths.mu.Unlock()
-	if !known || busy || !v.flagOn {
-		serveOther(m, w, r, v)
-		return
-	}
-	// passOn's steps, inline: a method call costs microseconds here.
-	if v.hasOwn {
+// handler returns the request path, in the order of SPEC.md section 3. It is the
+// hot path, and Traefik runs it in Yaegi, where every expression of a called
+// function is a value allocated at each call and every field read is one more (see
+// cache.go and bench/README.md). So it is a closure over what it reads, rather than
+// a method reading fields, and it holds the two common requests only: a live session
+// in the flag's on state (serveSignedIn), and a request without a session on a path
+// known to be open. Everything else goes to serveOther.
+func (m *middleware) handler() http.HandlerFunc {
+	// Method values and functions held in variables: under Yaegi a selector such as
+	// m.next or strings.Join is one more value allocated at every call.
+	stripped, special, since := m.stripped, m.special, m.since
+	check := newHeaderCheck(stripped)
+	common, sink := check.common, check.sink
+	views, paths := m.views.hot.Load, m.paths.hot.Load
+	join, next := strings.Join, m.next
+	signedIn := func(w http.ResponseWriter, r *http.Request, v *cookieView) {
+		if since(v.until) >= 0 || special[r.URL.Path] {
+			serveOther(m, w, r, v)
+			return
+		}
+		h := r.Header
+		for _, hv := range v.id.headers {
+			h[hv.name] = hv.value
+		}
 		if v.appCookie == nil {
-			delete(r.Header, "Cookie")
+			delete(h, "Cookie")
 		} else {
-			r.Header["Cookie"] = v.appCookie
+			h["Cookie"] = v.appCookie
 		}
+		next.ServeHTTP(w, r)
 	}
-	m.next.ServeHTTP(w, r)
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header
+		if h.WriteSubset(sink, common) != nil {
+			stripIdentityHeaders(h, stripped)
+		}
+		v := views().(map[string]*cookieView)[join(h["Cookie"], "; ")]
+		if v == nil {
+			serveOther(m, w, r, viewOf(m, r))
+			return
+		}
+		if v.fast {
+			signedIn(w, r, v)
+			return
+		}
+		if v.plain && paths().(map[string]bool)[r.URL.Path] {
+			if v.hasOwn {
+				setAppCookie(h, v)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		serveOther(m, w, r, v)
+	}
+}
+
+// setAppCookie gives the app the Cookie header without ags's cookies.
+func setAppCookie(h http.Header, v *cookieView) {
+	if v.appCookie == nil {
+		delete(h, "Cookie")
+	} else {
+		h["Cookie"] = v.appCookie
+	}
 }
 
 // serveOther handles the rest, in the order of SPEC.md section 3: the toggle, the
@@ -315,11 +324,7 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 // passOn sends the request to the app without ags's cookies.
 func (m *middleware) passOn(w http.ResponseWriter, r *http.Request, v *cookieView) {
 	if v.hasOwn {
-		if v.appCookie == nil {
-			delete(r.Header, "Cookie")
-		} else {
-			r.Header["Cookie"] = v.appCookie
-		}
+		setAppCookie(r.Header, v)
 	}
 	m.next.ServeHTTP(w, r)
 }

@@ -220,6 +220,7 @@ func TestAttackHeaderSmugglingOverTCP(t *testing.T) {
 	m, _ := newFlow(t, c)
 	app := &atkBackend{}
 	m.next = app
+	m.serve = m.handler() // the request path holds the next handler
 	b := newFlowBrowser(t, m)
 	if rec := b.signIn("/private"); rec.Code != http.StatusFound {
 		t.Fatalf("sign-in: got %d", rec.Code)

@@ -200,7 +200,7 @@ func TestAttackKeyRotation(t *testing.T) {
 		return signer.sign(t, h, atkClaims(tp, nonce, accessToken))
 	}
 	m, app := newFlow(t, flowConfig(tp))
-	m.now = clock.now
+	setClock(m, clock.now)
 	fetches := func() int {
 		tp.mu.Lock()
 		defer tp.mu.Unlock()

@@ -4,14 +4,19 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// The request path of a signed-in user runs interpreted on every request. Under
-// Yaegi v0.16.1 a function call costs about 0.6 µs, a method call about 2 µs, a call
-// into the standard library 0.3 to 1 µs (measured on the benchmark machine), so the
-// budget of SPEC.md section 10 allows a handful of steps. What a Cookie header means
-// (the flag, the session, the Cookie header for the app) and whether a path is
-// protected are therefore worked out once and kept in two bounded caches; the
+// The request path of a signed-in user runs interpreted on every request, and under
+// Yaegi v0.16.1 every step costs: each expression of a called function is a value
+// allocated at every call, a call into the standard library goes through
+// reflection, a lock is two such calls. So what a Cookie header means (the flag, the
+// session, the Cookie header for the app) and whether a path needs ags are worked out
+// once and kept in two bounded caches, which the request path reads without a lock:
+// it loads the current map from an atomic.Value, and a map once stored there is never
+// written again. New entries wait in a small map under a mutex and are published in a
+// fresh copy, in batches, so that copying costs a bounded amount per new entry. The
 // session's expiry is still checked on every request.
 
 // Cache bounds. A cookieView holds a Cookie header (a few KB with a session) and
@@ -24,18 +29,29 @@ import (
 // that a flood of cookies costs ags nothing to pick apart.
 const (
 	viewCacheSize    = 1024
-	pathCacheSize    = 4096
+	pathCacheSize    = 1024
 	maxCachedCookies = 16 << 10
 	maxCookieHeader  = 64 << 10
 	maxCachedPath    = 2048
+)
+
+// publishBatch and publishAfter say when new entries are published: once they are a
+// 1/publishBatch share of the published ones, so that each new entry costs at most
+// publishBatch copies, or once publishAfter has passed since the last publication,
+// so that on a quiet site an entry does not wait long for company.
+const (
+	publishBatch = 32
+	publishAfter = time.Second
 )
 
 // cookieView is what one Cookie header means to ags.
 type cookieView struct {
 	key       string    // the Cookie header it was made from
 	fast      bool      // flag on and a session: the common signed-in request
+	plain     bool      // flag on and no session: an open path needs nothing more
 	flagOn    bool      // ags is on for this browser
 	id        *identity // the valid session's identity; nil without one
+	until     time.Time // id.until: the fast path serves the identity until then
 	hasOwn    bool      // the header carries ags cookies, which the app must not see
 	appCookie []string  // the Cookie header for the app without them; nil: none left
 }
@@ -43,21 +59,143 @@ type cookieView struct {
 // viewCache maps a Cookie header to its view. The sealed value inside is
 // authenticated, so an entry can only describe a session ags made.
 type viewCache struct {
-	mu      sync.Mutex
-	entries map[string]*cookieView
+	hot       atomic.Value           // map[string]*cookieView, never written once stored
+	mu        sync.Mutex             // guards the fields below and every store to hot
+	recent    map[string]*cookieView // not yet published; nil: key removed
+	published time.Time
 }
 
-// pathCache maps a request path to whether a request without a session needs ags
-// there: true for a protected path and for the toggle, callback and sign-out paths.
+func newViewCache() *viewCache {
+	c := &viewCache{recent: map[string]*cookieView{}}
+	c.hot.Store(map[string]*cookieView{})
+	return c
+}
+
+// get returns the view of key, or nil. Called with c.mu held.
+func (c *viewCache) get(key string, now time.Time) *cookieView {
+	if v, waiting := c.recent[key]; waiting {
+		if v != nil && now.Sub(c.published) >= publishAfter {
+			c.publish(now)
+		}
+		return v
+	}
+	return c.hot.Load().(map[string]*cookieView)[key]
+}
+
+// put adds, replaces (v) or removes (nil) the view of key. A replaced or removed
+// view is published at once, so that the request path stops serving it. Called
+// with c.mu held.
+func (c *viewCache) put(key string, v *cookieView, now time.Time) {
+	hot := c.hot.Load().(map[string]*cookieView)
+	c.recent[key] = v
+	if hot[key] != nil || publishDue(len(hot), len(c.recent), now.Sub(c.published)) {
+		c.publish(now)
+	}
+}
+
+// publish stores a copy of the published views with the recent ones. When the
+// copy would hold more than viewCacheSize, it keeps a random half of the published
+// ones (Go's map order is random): they are only worked out again.
+func (c *viewCache) publish(now time.Time) {
+	hot := c.hot.Load().(map[string]*cookieView)
+	keep := keptOnPublish(len(hot), len(c.recent), viewCacheSize)
+	next := make(map[string]*cookieView, keep+len(c.recent))
+	for k, v := range hot {
+		if len(next) >= keep {
+			break
+		}
+		next[k] = v
+	}
+	for k, v := range c.recent {
+		if v == nil {
+			delete(next, k)
+		} else {
+			next[k] = v
+		}
+	}
+	c.hot.Store(next)
+	c.recent = map[string]*cookieView{}
+	c.published = now
+}
+
+// pathCache maps a request path to whether a request without a session may pass
+// there untouched: true for an open path, false for a protected one. The toggle,
+// callback and sign-out paths are never entered: a path the cache does not hold is
+// worked out by the slow path.
 type pathCache struct {
-	mu      sync.Mutex
-	entries map[string]bool
+	hot       atomic.Value // map[string]bool, never written once stored
+	mu        sync.Mutex   // guards the fields below and every store to hot
+	recent    map[string]bool
+	published time.Time
+}
+
+func newPathCache() *pathCache {
+	c := &pathCache{recent: map[string]bool{}}
+	c.hot.Store(map[string]bool{})
+	return c
+}
+
+// get returns what the cache holds for p; known is false when it holds nothing.
+func (c *pathCache) get(p string, now time.Time) (open, known bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if open, known = c.recent[p]; known && now.Sub(c.published) >= publishAfter {
+		c.publish(now)
+	}
+	if !known {
+		open, known = c.hot.Load().(map[string]bool)[p]
+	}
+	return open, known
+}
+
+// put records whether a request without a session may pass on path p.
+func (c *pathCache) put(p string, open bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recent[p] = open
+	if publishDue(len(c.hot.Load().(map[string]bool)), len(c.recent), now.Sub(c.published)) {
+		c.publish(now)
+	}
+}
+
+// publish is viewCache.publish for paths.
+func (c *pathCache) publish(now time.Time) {
+	hot := c.hot.Load().(map[string]bool)
+	next := make(map[string]bool, len(hot)+len(c.recent))
+	keep := keptOnPublish(len(hot), len(c.recent), pathCacheSize)
+	for p, open := range hot {
+		if len(next) == keep {
+			break
+		}
+		next[p] = open
+	}
+	for p, open := range c.recent {
+		next[p] = open
+	}
+	c.hot.Store(next)
+	c.recent = map[string]bool{}
+	c.published = now
+}
+
+// publishDue reports whether the waiting entries should be published now.
+func publishDue(published, waiting int, age time.Duration) bool {
+	return waiting*publishBatch >= published || age >= publishAfter
+}
+
+// keptOnPublish is how many published entries the next publication keeps.
+func keptOnPublish(published, waiting, size int) int {
+	if published+waiting <= size {
+		return published
+	}
+	return size / 2
 }
 
 // newView works out what a Cookie header means: the slow path, once per header.
 func (m *middleware) newView(line string) *cookieView {
 	if len(line) > maxCookieHeader {
-		return &cookieView{key: line, flagOn: m.cfg.flagDefault, hasOwn: true}
+		v := &cookieView{key: line, flagOn: m.cfg.flagDefault, hasOwn: true}
+		v.settle()
+		return v
 	}
 	r := &http.Request{Header: http.Header{"Cookie": {line}}}
 	v := &cookieView{key: line, flagOn: m.flagOn(r)}
@@ -67,29 +205,48 @@ func (m *middleware) newView(line string) *cookieView {
 		}
 	}
 	v.appCookie, v.hasOwn = m.appCookies(line)
+	v.settle()
+	return v
+}
+
+// settle sets the fields the request path reads from the others.
+func (v *cookieView) settle() {
 	v.fast = v.flagOn && v.id != nil
-	if len(line) > maxCachedCookies {
+	v.plain = v.flagOn && v.id == nil
+	if v.id != nil {
+		v.until = time.Unix(v.id.until, 0)
+	}
+}
+
+// viewOf returns the view of a request's Cookie header (its lines joined), from the
+// cache when it can, else working it out and keeping it.
+func viewOf(m *middleware, r *http.Request) *cookieView {
+	line := strings.Join(r.Header["Cookie"], "; ")
+	c := m.views
+	c.mu.Lock()
+	v := c.get(line, m.now())
+	c.mu.Unlock()
+	if v != nil {
 		return v
 	}
-	m.views.mu.Lock()
-	if len(m.views.entries) >= viewCacheSize {
-		for k := range m.views.entries { // drop one: it is only worked out again
-			delete(m.views.entries, k)
-			break
-		}
+	v = m.newView(line)
+	if len(line) <= maxCachedCookies {
+		c.mu.Lock()
+		c.put(line, v, m.now())
+		c.mu.Unlock()
 	}
-	m.views.entries[line] = v
-	m.views.mu.Unlock()
 	return v
 }
 
 // forgetView drops a view, so its session is not served from the cache again.
 func (m *middleware) forgetView(v *cookieView) {
-	m.views.mu.Lock()
-	if m.views.entries[v.key] == v {
-		delete(m.views.entries, v.key)
+	c := m.views
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := m.now()
+	if c.get(v.key, now) == v {
+		c.put(v.key, nil, now)
 	}
-	m.views.mu.Unlock()
 }
 
 // appCookies is the Cookie header without ags's cookies, and whether it had any.
@@ -119,38 +276,16 @@ func (m *middleware) appCookies(line string) ([]string, bool) {
 	return []string{strings.Join(kept, "; ")}, true
 }
 
-// viewOf returns the view of a request's Cookie header lines, from the cache when
-// it can.
-func viewOf(m *middleware, lines []string) *cookieView {
-	line := lines[0]
-	if len(lines) != 1 {
-		line = strings.Join(lines, "; ")
-	}
-	m.views.mu.Lock()
-	v := m.views.entries[line]
-	m.views.mu.Unlock()
-	if v == nil {
-		v = m.newView(line)
-	}
-	return v
-}
-
-// protectedPath works out whether p needs a signed-in user, and remembers for
-// servePlain whether a request without a session there needs ags at all.
+// protectedPath works out whether p needs a signed-in user, and remembers for the
+// request path whether a request without a session may pass there untouched.
 func protectedPath(m *middleware, p string) bool {
+	if open, _ := m.paths.get(p, m.now()); open {
+		return false
+	}
 	protected := m.isProtected(p)
-	if len(p) > maxCachedPath {
-		return protected
+	if len(p) <= maxCachedPath {
+		m.paths.put(p, !protected && !m.special[p], m.now())
 	}
-	m.paths.mu.Lock()
-	if len(m.paths.entries) >= pathCacheSize {
-		m.paths.entries = map[string]bool{}
-		for s := range m.special {
-			m.paths.entries[s] = true
-		}
-	}
-	m.paths.entries[p] = protected || m.special[p]
-	m.paths.mu.Unlock()
 	return protected
 }
 
@@ -166,7 +301,7 @@ func (m *middleware) renew(w http.ResponseWriter, r *http.Request, v *cookieView
 	m.refreshMu.Lock()
 	defer m.refreshMu.Unlock()
 	m.views.mu.Lock()
-	current := m.views.entries[v.key]
+	current := m.views.get(v.key, m.now())
 	m.views.mu.Unlock()
 	if current != nil && current.id != nil && current.id != v.id && (current.id.refreshAt == 0 || now < current.id.refreshAt) {
 		return current.id // another request renewed it meanwhile
@@ -183,9 +318,9 @@ func (m *middleware) renew(w http.ResponseWriter, r *http.Request, v *cookieView
 	}
 	renewed := *v
 	renewed.id = m.newIdentity(sess)
-	renewed.fast = renewed.flagOn
+	renewed.settle()
 	m.views.mu.Lock()
-	m.views.entries[v.key] = &renewed
+	m.views.put(v.key, &renewed, m.now())
 	m.views.mu.Unlock()
 	return renewed.id
 }

@@ -128,7 +128,7 @@ func TestProviderDownThenUp(t *testing.T) {
 	tp.down = true
 	m, app := newFlow(t, flowConfig(tp))
 	now := time.Now()
-	m.now = func() time.Time { return now }
+	setClock(m, func() time.Time { return now })
 	b := newFlowBrowser(t, m)
 	if rec := b.get("/private"); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "cannot be reached") {
 		t.Fatalf("provider down: got %d %q, want 503 with a clear page", rec.Code, rec.Body.String())

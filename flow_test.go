@@ -1,13 +1,13 @@
 package ags
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // flowBackend is the app behind the middleware; it records what reached it.
@@ -57,11 +57,10 @@ func (l *flowLog) String() string {
 func newFlow(t *testing.T, c *Config) (*middleware, *flowBackend) {
 	t.Helper()
 	backend := &flowBackend{}
-	h, err := New(context.Background(), backend, c, "test")
+	m, err := newMiddleware(backend, c, "test")
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	m := h.(*middleware)
 	log := &flowLog{}
 	m.log.out = log
 	t.Cleanup(func() {
@@ -76,6 +75,13 @@ func newFlow(t *testing.T, c *Config) (*middleware, *flowBackend) {
 		}
 	})
 	return m, backend
+}
+
+// setClock makes the middleware's clock now, on the request path too.
+func setClock(m *middleware, now func() time.Time) {
+	m.now = now
+	m.since = func(t time.Time) time.Duration { return now().Sub(t) }
+	m.serve = m.handler() // the request path holds the clock
 }
 
 // flowBrowser keeps cookies for one host, as a browser would.

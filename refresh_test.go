@@ -17,7 +17,7 @@ func TestSessionLifetime(t *testing.T) {
 	c.SessionLifetime = "1h"
 	m, _ := newFlow(t, c)
 	clock := &flowClock{t: time.Now()}
-	m.now = clock.now
+	setClock(m, clock.now)
 	m.store = newSessionStore(m.cfg.sessionCookie, m.store.sealer, m.cfg.sessionLifetime, m.cfg.cookies, clock.now)
 	b := newFlowBrowser(t, m)
 	b.signIn("/private")
@@ -40,7 +40,7 @@ func TestRefresh(t *testing.T) {
 	c.PassAccessToken = "true"
 	m, app := newFlow(t, c)
 	clock := &flowClock{t: time.Now()}
-	m.now = clock.now
+	setClock(m, clock.now)
 	tp.now = clock.now
 	b := newFlowBrowser(t, m)
 	b.signIn("/private")

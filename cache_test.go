@@ -1,0 +1,191 @@
+package ags
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hotViews is what the request path sees of the view cache.
+func hotViews(c *viewCache) map[string]*cookieView {
+	return c.hot.Load().(map[string]*cookieView)
+}
+
+func TestViewCachePublishes(t *testing.T) {
+	c := newViewCache()
+	start := time.Unix(1700000000, 0)
+	a := &cookieView{key: "a"}
+	c.put("a", a, start)
+	if hotViews(c)["a"] != a {
+		t.Fatal("the first view waits: into an empty cache it must be published at once")
+	}
+	// Fill the published map, so that one new view is not worth a copy of it.
+	for i := 0; i < 200; i++ {
+		k := "fill" + strconv.Itoa(i)
+		c.put(k, &cookieView{key: k}, start)
+	}
+	c.publish(start)
+	waiting := &cookieView{key: "late"}
+	c.put("late", waiting, start)
+	if hotViews(c)["late"] != nil {
+		t.Fatalf("one view among %d was published at once: each new view would copy the whole map", len(hotViews(c)))
+	}
+	if got := c.get("late", start); got != waiting {
+		t.Fatalf("a waiting view is not found: got %v", got)
+	}
+	if got := c.get("late", start.Add(publishAfter)); got != waiting || hotViews(c)["late"] != waiting {
+		t.Fatal("a view waited longer than publishAfter without being published")
+	}
+	// Batches: publishing waits for 1/publishBatch of the published count.
+	published := len(hotViews(c))
+	now := start.Add(publishAfter)
+	for i := 0; len(hotViews(c)) == published; i++ {
+		k := "batch" + strconv.Itoa(i)
+		c.put(k, &cookieView{key: k}, now)
+		if i > published/publishBatch+1 {
+			t.Fatalf("%d new views were not published into %d", i+1, published)
+		}
+	}
+}
+
+func TestViewCacheReplacesAndRemovesAtOnce(t *testing.T) {
+	c := newViewCache()
+	now := time.Unix(1700000000, 0)
+	for i := 0; i < 300; i++ {
+		k := "v" + strconv.Itoa(i)
+		c.put(k, &cookieView{key: k}, now)
+	}
+	renewed := &cookieView{key: "v7"}
+	c.put("v7", renewed, now)
+	if hotViews(c)["v7"] != renewed {
+		t.Error("a replaced view stays on the request path until the next batch")
+	}
+	c.put("v8", nil, now)
+	if v, ok := hotViews(c)["v8"]; ok || v != nil || c.get("v8", now) != nil {
+		t.Error("a removed view stays on the request path")
+	}
+	if hotViews(c)["v9"] == nil {
+		t.Error("removing one view dropped another")
+	}
+}
+
+func TestViewCacheBounded(t *testing.T) {
+	c := newViewCache()
+	now := time.Unix(1700000000, 0)
+	for i := 0; i < 10*viewCacheSize; i++ {
+		k := "line" + strconv.Itoa(i)
+		v := &cookieView{key: k}
+		c.put(k, v, now)
+		if c.get(k, now) != v {
+			t.Fatalf("view %d is not found right after it was put", i)
+		}
+		if n := len(hotViews(c)) + len(c.recent); n > viewCacheSize+viewCacheSize/publishBatch+1 {
+			t.Fatalf("after %d views the cache holds %d, want at most about %d", i+1, n, viewCacheSize)
+		}
+	}
+	if n := len(hotViews(c)); n < viewCacheSize/2 {
+		t.Errorf("the published views fell to %d, want at least half of %d", n, viewCacheSize)
+	}
+}
+
+func TestPathCache(t *testing.T) {
+	c := newPathCache()
+	now := time.Unix(1700000000, 0)
+	if _, known := c.get("/x", now); known {
+		t.Fatal("an empty cache knows /x")
+	}
+	c.put("/open", true, now)
+	c.put("/private", false, now)
+	for p, want := range map[string]bool{"/open": true, "/private": false} {
+		if open, known := c.get(p, now); !known || open != want {
+			t.Errorf("%s: got open=%v known=%v, want open=%v", p, open, known, want)
+		}
+	}
+	for i := 0; i < 10*pathCacheSize; i++ {
+		p := "/p" + strconv.Itoa(i)
+		c.put(p, true, now)
+		if open, known := c.get(p, now); !known || !open {
+			t.Fatalf("%s is not found right after it was put", p)
+		}
+	}
+	hot := c.hot.Load().(map[string]bool)
+	if n := len(hot) + len(c.recent); n > pathCacheSize+pathCacheSize/publishBatch+1 {
+		t.Errorf("the path cache holds %d, want at most about %d", n, pathCacheSize)
+	}
+	c.put("/late", true, now)
+	if _, known := c.get("/late", now.Add(publishAfter)); !known || !c.hot.Load().(map[string]bool)["/late"] {
+		t.Error("a path waited longer than publishAfter without being published")
+	}
+}
+
+// TestCachesConcurrent reads the published maps as the request path does while
+// other goroutines add and remove entries; run it with -race.
+func TestCachesConcurrent(t *testing.T) {
+	views, paths := newViewCache(), newPathCache()
+	now := time.Unix(1700000000, 0)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(2)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				k := fmt.Sprintf("g%d-%d", g, i%300)
+				views.mu.Lock()
+				if i%7 == 0 {
+					views.put(k, nil, now)
+				} else {
+					views.put(k, &cookieView{key: k}, now)
+				}
+				views.mu.Unlock()
+				paths.put("/"+k, i%2 == 0, now)
+			}
+		}(g)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 4000; i++ {
+				k := fmt.Sprintf("g%d-%d", g, i%300)
+				if v := views.hot.Load().(map[string]*cookieView)[k]; v != nil && v.key != k {
+					t.Errorf("view of %s holds %s", k, v.key)
+				}
+				_ = paths.hot.Load().(map[string]bool)["/"+k]
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+// TestRequestPathUsesPublishedViews: a signed-in request is served from the
+// published map, and a request that is not, still is served right.
+func TestRequestPathUsesPublishedViews(t *testing.T) {
+	tp := newTestProvider(t)
+	m, app := newFlow(t, flowConfig(tp))
+	b := newFlowBrowser(t, m)
+	b.signIn("/private")
+	if rec := b.get("/private"); rec.Code != http.StatusOK || app.last.Header.Get(headerUser) == "" {
+		t.Fatalf("signed in: got %d, user %q", rec.Code, app.last.Header.Get(headerUser))
+	}
+	if len(hotViews(m.views)) == 0 {
+		t.Fatal("no view was published")
+	}
+	for _, v := range hotViews(m.views) {
+		if v.fast && v.until.IsZero() {
+			t.Error("a published signed-in view has no end")
+		}
+	}
+	if rec := b.get("/public"); rec.Code != http.StatusOK || app.last.Header.Get(headerUser) == "" {
+		t.Errorf("signed in on an open path: got %d, user %q", rec.Code, app.last.Header.Get(headerUser))
+	}
+	signedOut := newFlowBrowser(t, m)
+	if rec := signedOut.get("/public"); rec.Code != http.StatusOK || app.last.Header.Get(headerUser) != "" {
+		t.Errorf("signed out on an open path: got %d, user %q", rec.Code, app.last.Header.Get(headerUser))
+	}
+	if open, known := m.paths.get("/public", m.now()); !known || !open {
+		t.Errorf("/public: open=%v known=%v, want an open path in the cache", open, known)
+	}
+	if open, _ := m.paths.get("/private", m.now()); open {
+		t.Error("/private is in the cache as open")
+	}
+}
