@@ -6,7 +6,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: test unit fmt-check vet race yaegi-test e2e browser demo bench bench-smoke fuzz
+.PHONY: test unit fmt-check vet race yaegi-test e2e browser demo bench bench-callgrind bench-smoke fuzz
 
 ## test: formatting, vet, unit tests (race), the same tests under Yaegi, then the
 ## end-to-end tests through a real Traefik, a real provider and a real browser, and
@@ -65,10 +65,19 @@ bench:
 	@$(WRK_INSTALL)
 	cd bench && $(GO) run ./traefikbench $(BENCH_FLAGS)
 
-## bench-smoke: the same harness on a tiny load, to catch breakage (no timing checks).
+## bench-callgrind: instructions per request on the hot path, counted by valgrind
+## (bench/callgrind/run.sh): repeatable on a busy machine. About a minute.
+VALGRIND_INSTALL = command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
+bench-callgrind:
+	@$(VALGRIND_INSTALL)
+	bench/callgrind/run.sh
+
+## bench-smoke: the same harness on a tiny load, and the in-process hot path once, to
+## catch breakage (no timing checks).
 bench-smoke:
 	@$(WRK_INSTALL)
 	cd bench && $(GO) vet ./traefikbench && $(GO) test -count=1 ./traefikbench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 >/dev/null
+	cd bench && $(GO) run ./hotpath -n 200 -rounds 1 >/dev/null && $(GO) run ./hotpath -only 'ags signed in, yaegi' -n 200
 
 ## fuzz: every fuzz target (each func Fuzz* of the tests) for FUZZTIME, one after
 ## the other; a failing input lands in testdata/fuzz, which `make test` replays.
