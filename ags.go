@@ -224,8 +224,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reflection, and a call of an interpreted function costs about ten expressions
 // (README.md, Development). So it is one closure over what it reads rather than a
 // method reading fields, and it serves the two common requests only: a live session
-// with the flag on (signedIn, one more call) and a request without a session on a
-// path known to be open. Everything else goes to serveOther. Forged identity headers
+// with the flag on (signedIn, one more call) and any other request on a path known
+// to be open. Everything else goes to serveOther. Forged identity headers
 // go first (step 1): headerCheck tells in one call whether there can be any.
 func (m *middleware) handler() http.HandlerFunc {
 	// Method values and functions held in variables: under Yaegi a selector such as
@@ -265,7 +265,7 @@ func (m *middleware) handler() http.HandlerFunc {
 			signedIn(w, r, v)
 			return
 		}
-		if v.plain && paths().(map[string]bool)[r.URL.Path] {
+		if paths().(map[string]bool)[r.URL.Path] { // no session, or the flag off
 			if v.hasOwn {
 				setAppCookie(h, v)
 			}

@@ -48,11 +48,10 @@ const (
 type cookieView struct {
 	key       string    // the Cookie header it was made from
 	fast      bool      // flag on and a session: the common signed-in request
-	plain     bool      // flag on and no session: an open path needs nothing more
 	flagOn    bool      // ags is on for this browser
 	id        *identity // the valid session's identity; nil without one
 	until     time.Time // id.until: the fast path serves the identity until then
-	hasOwn    bool      // the header carries ags cookies, which the app must not see
+	hasOwn    bool      // the header carries ags cookies, which the app must not see (flag on)
 	appCookie []string  // the Cookie header for the app without them; nil: none left
 }
 
@@ -212,7 +211,10 @@ func (m *middleware) newView(line string) *cookieView {
 // settle sets the fields the request path reads from the others.
 func (v *cookieView) settle() {
 	v.fast = v.flagOn && v.id != nil
-	v.plain = v.flagOn && v.id == nil
+	if !v.flagOn { // the app gets the request untouched, ags's cookies too
+		v.hasOwn = false
+		v.appCookie = nil // not in one assignment with the line above: Yaegi panics
+	}
 	if v.id != nil {
 		v.until = time.Unix(v.id.until, 0)
 	}

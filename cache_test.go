@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +188,27 @@ func TestRequestPathUsesPublishedViews(t *testing.T) {
 	}
 	if open, _ := m.paths.get("/private", m.now()); open {
 		t.Error("/private is in the cache as open")
+	}
+}
+
+// TestFlagOffPassesUntouched: with the flag off, a signed-in browser's request reaches
+// the app as it came, ags's cookies included, on an open and on a protected path, the
+// second time from the caches too.
+func TestFlagOffPassesUntouched(t *testing.T) {
+	tp := newTestProvider(t)
+	m, app := newFlow(t, flowConfig(tp))
+	newFlowBrowser(t, m).get("/public") // the path cache learns that /public is open
+	b := newFlowBrowser(t, m)
+	b.signIn("/private")
+	b.jar["ags_client_active"] = "0"
+	for _, path := range []string{"/public", "/public", "/private", "/private"} {
+		rec := b.get(path)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: got %d, want the app", path, rec.Code)
+		}
+		cookie := app.last.Header.Get("Cookie")
+		if app.last.Header.Get(headerUser) != "" || !strings.Contains(cookie, "ags_client_session=") || !strings.Contains(cookie, "ags_client_active=0") {
+			t.Fatalf("%s: user %q, Cookie %q: want no identity and the Cookie header untouched", path, app.last.Header.Get(headerUser), cookie)
+		}
 	}
 }
