@@ -7,7 +7,7 @@
 // plugin on the same request, and the interpreted/compiled ratio.
 //
 //	go run ./hotpath [-n 20000] [-rounds 3] [-cpuprofile FILE [-profile ROW]]
-//	go run ./hotpath -only ROW -n N     (one row, nothing printed: for valgrind)
+//	go run ./hotpath -only ROW -n N     (one row, no table: for valgrind)
 package main
 
 import (
@@ -41,7 +41,7 @@ func main() {
 	profile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the -profile row's runs to this file")
 	keyFile := flag.String("key", "../testdata/provider_rsa.pem", "the provider's RSA key (PEM, PKCS #8); missing: a new key each run")
-	only := flag.String("only", "", "run this row's requests only, and print nothing (for valgrind)")
+	only := flag.String("only", "", "run this row's requests only and print no table (for valgrind)")
 	profileRow := flag.String("profile", "ags signed in, yaegi", "the row that -cpuprofile profiles")
 	flag.Parse()
 	if *profile != "" {
