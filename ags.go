@@ -224,33 +224,17 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reflection, and a call of an interpreted function costs about ten expressions
 // (README.md, Development). So it is one closure over what it reads rather than a
 // method reading fields, and it serves the two common requests only: a live session
-// with the flag on (signedIn, one more call) and any other request on a path known
-// to be open. Everything else goes to serveOther. Forged identity headers
+// with the flag on (serveSignedIn, one more call) and any other request on a path
+// known to be open. Everything else goes to serveOther. Forged identity headers
 // go first (step 1): headerCheck tells in one call whether there can be any.
 func (m *middleware) handler() http.HandlerFunc {
 	// Method values and functions held in variables: under Yaegi a selector such as
 	// m.next or strings.Join is one more value allocated at every call.
-	stripped, special, since := m.stripped, m.special, m.since
+	stripped := m.stripped
 	check := newHeaderCheck(stripped)
 	common, sink := check.common, check.sink
 	views, paths := m.views.hot.Load, m.paths.hot.Load
 	join, next := strings.Join, m.next
-	signedIn := func(w http.ResponseWriter, r *http.Request, v *cookieView) {
-		if since(v.until) >= 0 || special[r.URL.Path] {
-			serveOther(m, w, r, v)
-			return
-		}
-		h := r.Header
-		for _, hv := range v.id.headers {
-			h[hv.name] = hv.value
-		}
-		if v.appCookie == nil {
-			delete(h, "Cookie")
-		} else {
-			h["Cookie"] = v.appCookie
-		}
-		next.ServeHTTP(w, r)
-	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header
 		if h.WriteSubset(sink, common) != nil {
@@ -262,7 +246,7 @@ func (m *middleware) handler() http.HandlerFunc {
 			return
 		}
 		if v.fast {
-			signedIn(w, r, v)
+			serveSignedIn(m, w, r, v)
 			return
 		}
 		if paths().(map[string]bool)[r.URL.Path] { // no session, or the flag off
@@ -274,6 +258,26 @@ func (m *middleware) handler() http.HandlerFunc {
 		}
 		serveOther(m, w, r, v)
 	}
+}
+
+// serveSignedIn gives a request with a live session its identity, unless the
+// session must be renewed or the path is one of ags's own. It is a function, not a
+// closure: Yaegi calls an interpreted closure through reflection, a function directly.
+func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
+	if m.since(v.until) >= 0 || m.special[r.URL.Path] {
+		serveOther(m, w, r, v)
+		return
+	}
+	h := r.Header
+	for _, hv := range v.id.headers {
+		h[hv.name] = hv.value
+	}
+	if v.appCookie == nil {
+		delete(h, "Cookie")
+	} else {
+		h["Cookie"] = v.appCookie
+	}
+	m.next.ServeHTTP(w, r)
 }
 
 // setAppCookie gives the app the Cookie header without ags's cookies.
