@@ -272,6 +272,7 @@ func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *coo
 	for _, hv := range v.id.headers {
 		h[hv.name] = hv.value
 	}
+	// setAppCookie's steps, inline: one more call would cost more than they do.
 	if v.appCookie == nil {
 		delete(h, "Cookie")
 	} else {

@@ -43,7 +43,6 @@ type settings struct {
 	wrk         string
 	emptyDir    string
 	cpuProfile  string
-	pin         bool
 }
 
 func main() {
@@ -59,7 +58,6 @@ func main() {
 	flag.StringVar(&s.out, "out", "", "also write the report to this file")
 	flag.StringVar(&s.wrk, "wrk", "wrk", "the wrk binary")
 	flag.StringVar(&s.emptyDir, "empty", "", "the empty plugin's folder (default: bench/emptyplugin of the repository)")
-	flag.BoolVar(&s.pin, "pin", false, "run Traefik on the last CPU and everything else (wrk, the backend, the provider) on the others, with taskset")
 	flag.StringVar(&s.cpuProfile, "cpuprofile", "", "write Traefik's CPU profile of each route's run in the first round to this folder, one file per route")
 	flag.Parse()
 	if s.c1Rounds < 0 {
@@ -175,11 +173,6 @@ func run(ctx context.Context, s settings) error {
 	defer tr.Close()
 	pid := tr.PID()
 	fmt.Fprintf(os.Stderr, "traefikbench: Traefik pid %d on %s, log %s\n", pid, tr.URL("/"), tr.LogPath)
-	if s.pin {
-		if r.pinned, err = pin(pid); err != nil {
-			return err
-		}
-	}
 	if r.rssStart, err = readRSS(pid); err != nil {
 		return err
 	}

@@ -185,27 +185,3 @@ func (b *bencher) profile(route int, d time.Duration) <-chan error {
 	}()
 	return done
 }
-
-// pin moves every thread of Traefik (pid) to the last CPU and every thread of this
-// process, whose children (wrk) inherit it, to the others, so that the load
-// generator and the backend do not share Traefik's core. It returns a description.
-func pin(pid int) (string, error) {
-	n := runtime.NumCPU()
-	if n < 2 {
-		return "", fmt.Errorf("-pin needs at least 2 CPUs, this machine has %d", n)
-	}
-	last := strconv.Itoa(n - 1)
-	rest := "0"
-	if n > 2 {
-		rest = "0-" + strconv.Itoa(n-2)
-	}
-	for _, c := range [][]string{
-		{"taskset", "-a", "-p", "-c", last, strconv.Itoa(pid)},
-		{"taskset", "-a", "-p", "-c", rest, strconv.Itoa(os.Getpid())},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out)
-		}
-	}
-	return fmt.Sprintf("Traefik on CPU %s, wrk, the backend and the provider on CPU %s (taskset)", last, rest), nil
-}

@@ -31,7 +31,6 @@ type report struct {
 	machine               string
 	loadBefore, loadAfter string
 	cookieBytes           int
-	pinned                string // how -pin placed the processes; empty: not pinned
 	main, c1              []result
 	rssStart, rssBefore   memory
 	rssAfter, rssMax      memory
@@ -145,9 +144,6 @@ func (r *report) markdown() string {
 	}
 	p("; one Go backend answering 200 with 3 bytes; on every route a browser's headers and a %d-byte Cookie header "+
 		"(the session between `_ga` and `theme`; on the open path the session cookie renamed, same length)\n", r.cookieBytes)
-	if r.pinned != "" {
-		p("- CPUs: %s\n", r.pinned)
-	}
 	p("- load average (1, 5, 15 min): %s before, %s after; the whole run took %s\n\n",
 		r.loadBefore, r.loadAfter, r.took.Round(time.Second))
 
