@@ -6,7 +6,10 @@
 # difference is divided by N2 - N1, so that start-up and sign-in drop out; the
 # garbage collector's share stays in. GOMAXPROCS=1 keeps idle scheduler threads
 # from adding instructions, and asyncpreemptoff keeps valgrind from tripping on
-# Go's preemption signals.
+# Go's preemption signals. cpu.rdtscp=off keeps Go's runtime on RDTSC: valgrind 3.19
+# cannot decode RDTSCP ("unhandled instruction bytes: 0xF 0x1 0xF9"), which Go uses
+# where the processor has it (AMD EPYC), and the program then dies under valgrind.
+# A run that does not finish, or prints no count, stops the script with its output.
 #
 #   bench/callgrind/run.sh [plugin folder]     (default: the repository root)
 set -eu
@@ -15,29 +18,48 @@ plugin=$(cd "${1:-$here/..}" && pwd)
 N1=${N1:-2000}
 N2=${N2:-22000}
 command -v valgrind >/dev/null || { echo "callgrind: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
-bin=$(mktemp -d)/hotpath
-trap 'rm -rf "$(dirname "$bin")"' EXIT
+tmp=$(mktemp -d)
+bin=$tmp/hotpath
+trap 'rm -rf "$tmp"' EXIT
 (cd "$here" && go build -o "$bin" ./hotpath)
 
 count() { # row requests
-	GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+	log="$tmp/$(echo "$1" | tr -c 'a-z0-9' _)-$2.log"
+	if ! GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
+		--callgrind-out-file=/dev/null --error-exitcode=3 \
 		"$bin" -key "$here/../testdata/provider_rsa.pem" -plugin "$plugin" -empty "$here/emptyplugin" \
-		-only "$1" -n "$2" 2>&1 | awk '/Collected/ {print $4}'
+		-only "$1" -n "$2" >"$log" 2>&1; then
+		echo "callgrind: the run of \"$1\" ($2 requests) failed:" >&2
+		tail -20 "$log" >&2
+		return 1
+	fi
+	n=$(awk '/Collected/ {print $4}' "$log")
+	case "$n" in
+	'' | *[!0-9]*)
+		echo "callgrind: the run of \"$1\" ($2 requests) printed no instruction count:" >&2
+		tail -20 "$log" >&2
+		return 1
+		;;
+	esac
+	echo "$n"
 }
 perrequest() {
-	a=$(count "$1" "$N1")
-	b=$(count "$1" "$N2")
+	a=$(count "$1" "$N1") || return 1
+	b=$(count "$1" "$N2") || return 1
+	if [ "$b" -le "$a" ]; then
+		echo "callgrind: \"$1\": $N2 requests counted $b instructions, not more than $N1 requests ($a)" >&2
+		return 1
+	fi
 	echo $(((b - a) / (N2 - N1)))
 }
 
 # Two rows at a time: callgrind runs a process on one core, and counts the same.
-tmp=$(dirname "$bin")
-perrequest "bare, no middleware" >"$tmp/bare" &
-perrequest "empty plugin, cookies, yaegi" >"$tmp/empty"
-wait
-perrequest "ags open path, other cookies, yaegi" >"$tmp/open" &
-perrequest "ags signed in, yaegi" >"$tmp/signed"
-wait
+perrequest "bare, no middleware" >"$tmp/bare" & p1=$!
+perrequest "empty plugin, cookies, yaegi" >"$tmp/empty" & p2=$!
+wait $p1 && wait $p2 || exit 1
+perrequest "ags open path, other cookies, yaegi" >"$tmp/open" & p1=$!
+perrequest "ags signed in, yaegi" >"$tmp/signed" & p2=$!
+wait $p1 && wait $p2 || exit 1
 bare=$(cat "$tmp/bare") empty=$(cat "$tmp/empty") open=$(cat "$tmp/open") signed=$(cat "$tmp/signed")
 printf '%-40s %12s %16s\n' "row (plugin: $plugin)" "instr/request" "above the empty plugin"
 printf '%-40s %12d\n' "bare, no middleware" "$bare"
