@@ -187,8 +187,12 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		now:       time.Now,
 		since:     time.Since,
 	}
-	for _, p := range []string{m.toggle, cfg.callbackPath, m.callback2, cfg.signOutPath, m.signOut2} {
+	for _, p := range []string{cfg.callbackPath, m.callback2, cfg.signOutPath, m.signOut2} {
 		m.special[p] = true
+	}
+	if cfg.flagToggle {
+		m.special[m.toggle] = true
+		m.log.warn("featureFlagToggle is on: any visitor can switch ags off for their own browser at %s and reach the authenticated paths signed out; set featureFlagToggle: false for a strict gate", m.toggle)
 	}
 	secrets := cfg.secrets
 	if len(secrets) == 0 {

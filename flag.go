@@ -5,8 +5,13 @@ import (
 )
 
 // flagOn reports whether ags is on for this browser: the flag cookie says "1" or
-// "0"; without it (or with another value) featureFlagDefault decides.
+// "0"; without it (or with another value) featureFlagDefault decides. Without the
+// toggle the cookie means nothing: the flag is featureFlagDefault for everybody,
+// so that no visitor can switch ags off for their own browser.
 func (m *middleware) flagOn(r *http.Request) bool {
+	if !m.cfg.flagToggle {
+		return m.cfg.flagDefault
+	}
 	c, err := r.Cookie(m.cfg.flagCookie)
 	if err != nil {
 		return m.cfg.flagDefault

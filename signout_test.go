@@ -101,26 +101,6 @@ func TestFeatureFlag(t *testing.T) {
 	}
 }
 
-func TestFeatureFlagDefaultAndFixed(t *testing.T) {
-	tp := newTestProvider(t)
-	c := flowConfig(tp)
-	c.FeatureFlagDefault = "False"
-	c.FeatureFlagToggle = "false"
-	m, app := newFlow(t, c)
-	b := newFlowBrowser(t, m)
-	if rec := b.get("/private"); rec.Code != 200 || app.calls != 1 {
-		t.Errorf("default off: got %d, want the app", rec.Code)
-	}
-	b.get("/toggle-feature/ags_client_active")
-	if app.calls != 2 || b.jar["ags_client_active"] != "" {
-		t.Errorf("with featureFlagToggle false the toggle path must reach the app and set nothing")
-	}
-	b.jar["ags_client_active"] = "1"
-	if rec := b.get("/private"); rec.Code != http.StatusFound {
-		t.Errorf("cookie 1 with default off: got %d, want a login", rec.Code)
-	}
-}
-
 func TestIdentityHeadersAreStripped(t *testing.T) {
 	tp := newTestProvider(t)
 	c := flowConfig(tp)
