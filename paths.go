@@ -30,20 +30,28 @@ func compilePathPatterns(patterns []string) (*regexp.Regexp, error) {
 }
 
 // needsNormalizing lists what a path may hold that the app could read differently
-// from the path as it stands: encodings, matrix parameters, backslashes, dot
-// segments, runs of slashes, and a decoded "?" or "#". A path without any of these is matched as it is,
-// which keeps the common request cheap.
-const needsNormalizing = "%;?#\\\n\r\t"
+// from the path as it stands: encodings, matrix parameters, backslashes, a decoded
+// "?" or "#", white space and control characters. plainPath adds dot segments,
+// runs of slashes and a segment ending in ".". A path without any of these is
+// matched as it is, which keeps the common request cheap.
+const needsNormalizing = "%;?#\\ " + controlChars
+
+// plainPath reports whether p has one reading only: itself.
+func plainPath(p string) bool {
+	return !strings.ContainsAny(p, needsNormalizing) && !strings.Contains(p, "//") &&
+		!strings.Contains(p, "/.") && !strings.Contains(p, "./") && !strings.HasSuffix(p, ".")
+}
 
 // matchPaths returns the forms of the request path to match: the path as the app
-// sees it once decoded and cleaned, and the other readings that a server between
-// Traefik and the app might make of it. When in doubt, protect: a path is protected
-// if any of its forms matches.
+// sees it, decoded up to three more times, each as it stands (an app that does not
+// clean paths acts on /admin/../public as under /admin/) and cleaned, with the
+// other readings that a server between Traefik and the app might make of it. When
+// in doubt, protect: a path is protected if any of its forms matches.
 func matchPaths(p string) []string {
-	if !strings.ContainsAny(p, needsNormalizing) && !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+	if plainPath(p) {
 		return []string{p}
 	}
-	forms := []string{cleanPath(p)}
+	readings := []string{p}
 	decoded := p
 	for i := 0; i < 3 && strings.Contains(decoded, "%"); i++ {
 		d, err := url.PathUnescape(decoded)
@@ -51,19 +59,61 @@ func matchPaths(p string) []string {
 			d = lenientUnescape(decoded)
 		}
 		decoded = d
-		forms = append(forms, cleanPath(decoded))
+		readings = append(readings, decoded)
 	}
-	last := forms[len(forms)-1]
-	if cut := strings.IndexAny(last, "?#"); cut >= 0 {
-		forms = append(forms, cleanPath(last[:cut]))
-	}
-	if strings.Contains(last, ";") {
-		forms = append(forms, cleanPath(stripMatrixParams(last)))
-	}
-	if strings.Contains(last, "\\") {
-		forms = append(forms, cleanPath(strings.ReplaceAll(last, "\\", "/")))
+	seen := map[string]bool{}
+	var forms []string
+	for _, reading := range readings {
+		for _, v := range serverReadings(reading) {
+			for _, form := range []string{v, cleanPath(v)} {
+				if !seen[form] {
+					seen[form] = true
+					forms = append(forms, form)
+				}
+			}
+		}
 	}
 	return forms
+}
+
+// serverReadings returns p and what servers make of it: the part before a decoded
+// "?" or "#", without ";matrix" parameters (Java servers), with "\" read as "/"
+// (Windows servers), and with each segment's trailing dots and spaces dropped (as
+// Windows and some frameworks do). Each reading applies to the ones before it.
+func serverReadings(p string) []string {
+	out := []string{p}
+	apply := func(applies bool, f func(string) string) {
+		if !applies {
+			return
+		}
+		for _, v := range out {
+			if w := f(v); w != v {
+				out = append(out, w)
+			}
+		}
+	}
+	apply(strings.ContainsAny(p, "?#"), func(v string) string {
+		if cut := strings.IndexAny(v, "?#"); cut >= 0 {
+			return v[:cut]
+		}
+		return v
+	})
+	apply(strings.Contains(p, ";"), stripMatrixParams)
+	apply(strings.Contains(p, "\\"), func(v string) string { return strings.ReplaceAll(v, "\\", "/") })
+	apply(strings.ContainsAny(p, ". "), trimSegmentEnds)
+	return out
+}
+
+// trimSegmentEnds drops the trailing dots and spaces of every segment but "." and
+// "..": a Windows server opens /admin. and /admin%20 as /admin.
+func trimSegmentEnds(p string) string {
+	segments := strings.Split(p, "/")
+	for i, seg := range segments {
+		if seg != "." && seg != ".." {
+			segments[i] = strings.TrimRight(seg, ". ")
+		}
+	}
+	return strings.Join(segments, "/")
 }
 
 // lenientUnescape decodes every valid %XX escape and keeps the rest as it is, as
@@ -120,6 +170,11 @@ func (m *middleware) isProtected(p string) bool {
 		return true
 	}
 	for _, form := range matchPaths(p) {
+		// A NUL or another control character: no app's real path, and each
+		// reads it its own way (a C string ends at the NUL).
+		if strings.ContainsAny(form, controlChars) {
+			return true
+		}
 		if m.cfg.protected.MatchString(form) {
 			return true
 		}

@@ -157,3 +157,80 @@ func TestReturnPath(t *testing.T) {
 		}
 	}
 }
+
+// TestPathReadingsTheAppMayActOn: the readings of issue 12, each reaching the app
+// signed out before: the decoded path before cleaning (an app that does not clean
+// paths routes /admin/../public under /admin/), control characters, and a segment's
+// trailing dot or white space. Case stays significant.
+func TestPathReadingsTheAppMayActOn(t *testing.T) {
+	m := &middleware{cfg: &settings{}}
+	var err error
+	m.cfg.protected, err = compilePathPatterns([]string{"admin(/.*)?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path string
+		want bool
+	}{
+		{"/admin%2F..%2Fpublic", true},
+		{"/admin/..%2Fpublic", true},
+		{"/admin/../public", true},
+		{"/admin/x/..%2F..%2Fpublic", true},
+		{"/admin%252F..%252Fpublic", true},
+		{"/admin%00", true},
+		{"/admin%00/x", true},
+		{"/public%00", true},
+		{"/public%01", true},
+		{"/public%7f", true},
+		{"/admin.", true},
+		{"/admin..", true},
+		{"/admin%2e", true},
+		{"/admin%20", true},
+		{"/admin%20./x", true},
+		{"/admin./x", true},
+		{"/admin%09", true},
+		{"/public", false},
+		{"/public/admin", false},
+		{"/public.", false},
+		{"/public%20", false},
+		{"/Admin", false},
+		{"/ADMIN.", false},
+		{"/administrator", false},
+		{"/admin2", false},
+		{"/public/.admin", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			u, err := url.ParseRequestURI(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.isProtected(u.Path); got != tc.want {
+				t.Errorf("isProtected(%q) (decoded %q): got %v, want %v", tc.path, u.Path, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPathReadingsThroughServeHTTP: the same readings, through the whole request
+// path: a browser is sent to sign in and the app is not called.
+func TestPathReadingsThroughServeHTTP(t *testing.T) {
+	tp := newTestProvider(t)
+	c := flowConfig(tp)
+	c.AuthenticatedPaths = []string{"admin(/.*)?"}
+	m, app := newFlow(t, c)
+	for _, target := range []string{"/admin%2F..%2Fpublic", "/admin/..%2Fpublic", "/admin/x/..%2F..%2Fpublic",
+		"/admin%00", "/admin%00/x", "/admin.", "/admin%2e", "/admin%20"} {
+		for round := 0; round < 2; round++ { // the second round reads the path cache
+			rec := httptest.NewRecorder()
+			m.ServeHTTP(rec, atkRequest(http.MethodGet, target, ""))
+			if rec.Code != http.StatusFound || !strings.HasPrefix(rec.Header().Get("Location"), tp.issuer+"/authorize?") {
+				t.Errorf("GET %s (round %d): got %d to %q, want a login", target, round, rec.Code, rec.Header().Get("Location"))
+			}
+		}
+	}
+	if app.calls != 0 {
+		t.Errorf("the app was called %d times, last for %q", app.calls, app.last.URL.RequestURI())
+	}
+}
