@@ -19,33 +19,24 @@ const (
 	headerAuthorization     = "Authorization"
 )
 
-// headerVariants returns every key under which Go's server can store a header that a
-// backend may read as h: any letter case and "_" for any "-". Go canonicalizes the
-// case of a received header name, so each "-"/"_" choice has exactly one key.
-func headerVariants(h string) []string {
-	parts := strings.Split(h, "-")
-	n := 1 << (len(parts) - 1)
-	out := make([]string, 0, n)
-	for mask := 0; mask < n; mask++ {
-		var b strings.Builder
-		b.WriteString(parts[0])
-		for i := 1; i < len(parts); i++ {
-			if mask&(1<<(i-1)) != 0 {
-				b.WriteString("_")
-			} else {
-				b.WriteString("-")
-			}
-			b.WriteString(parts[i])
-		}
-		out = append(out, http.CanonicalHeaderKey(b.String()))
-	}
-	return out
+// pathOverrideHeaders name another path than the request's: IIS URL Rewrite,
+// Symfony and Zend route on them, so a client that sets one reaches /admin through
+// an open path. No client may send them to the app.
+var pathOverrideHeaders = []string{"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri"}
+
+// headerKey is the name a backend reads a header key as: any letter case, and "_"
+// for "-" (CGI, WSGI and PHP turn both into HTTP_X_AUTH_REQUEST_USER). An earlier
+// middleware may have stored a key in any spelling, not only Go's canonical one.
+func headerKey(k string) string {
+	return http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))
 }
 
-// strippedHeaders builds the set of header keys removed from every request.
+// strippedHeaders builds the set of header names (as headerKey gives them) removed
+// from every request: the identity headers and the path-override headers.
 // Authorization is the app's own unless ags passes the access token in it.
 func strippedHeaders(s *settings) map[string]bool {
 	names := []string{headerUser, headerEmail, headerPreferredUsername, headerGroups, headerAccessToken, headerIDToken}
+	names = append(names, pathOverrideHeaders...)
 	if s.passAccessToken {
 		names = append(names, headerAuthorization)
 	}
@@ -54,9 +45,7 @@ func strippedHeaders(s *settings) map[string]bool {
 	}
 	set := map[string]bool{}
 	for _, name := range names {
-		for _, v := range headerVariants(name) {
-			set[v] = true
-		}
+		set[headerKey(name)] = true
 	}
 	return set
 }
@@ -108,11 +97,11 @@ func newHeaderCheck(stripped map[string]bool) headerCheck {
 	return headerCheck{common: common, sink: sink}
 }
 
-// stripIdentityHeaders deletes every identity header the client sent. It walks the
-// request's headers, which are few, rather than the variants, which are many.
+// stripIdentityHeaders deletes every header of the stripped set that the request
+// carries, under any key a backend reads as its name.
 func stripIdentityHeaders(h http.Header, stripped map[string]bool) {
 	for k := range h {
-		if stripped[k] {
+		if stripped[k] || stripped[headerKey(k)] {
 			delete(h, k)
 		}
 	}

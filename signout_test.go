@@ -107,10 +107,9 @@ func TestIdentityHeadersAreStripped(t *testing.T) {
 	c.IdentityHeaders = map[string]string{"name": "X-User-Name"}
 	m, app := newFlow(t, c)
 	forged := http.Header{}
-	for _, h := range []string{headerUser, headerEmail, headerPreferredUsername, headerGroups, headerAccessToken, headerIDToken, "X-User-Name"} {
-		for _, v := range headerVariants(h) {
-			// Go's server stores every received name in this canonical form,
-			// whatever its letter case on the wire.
+	for _, h := range []string{headerUser, headerEmail, headerPreferredUsername, headerGroups, headerAccessToken, headerIDToken, "X-User-Name",
+		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri"} {
+		for _, v := range spellings(h) {
 			forged[v] = []string{"forged"}
 		}
 	}
@@ -138,4 +137,28 @@ func TestIdentityHeadersAreStripped(t *testing.T) {
 	b.get("/toggle-feature/ags_client_active")
 	b.do(http.MethodGet, "/private", forged)
 	check("flag off", "")
+}
+
+// spellings returns keys under which a header named h can reach a backend that
+// reads "_" as "-" in any letter case: every "-"/"_" choice in Go's canonical form
+// (as Go's server stores a received name), and in lower and upper case (as an
+// earlier middleware may store it).
+func spellings(h string) []string {
+	parts := strings.Split(h, "-")
+	var out []string
+	for mask := 0; mask < 1<<(len(parts)-1); mask++ {
+		var b strings.Builder
+		b.WriteString(parts[0])
+		for i := 1; i < len(parts); i++ {
+			if mask&(1<<(i-1)) != 0 {
+				b.WriteString("_")
+			} else {
+				b.WriteString("-")
+			}
+			b.WriteString(parts[i])
+		}
+		k := b.String()
+		out = append(out, http.CanonicalHeaderKey(k), strings.ToLower(k), strings.ToUpper(k))
+	}
+	return out
 }
