@@ -120,6 +120,12 @@ type Config struct {
 	// HS512). Empty: every one of those the provider announces.
 	// Environment: AGS_CLIENT_ALLOWED_ALGORITHMS, comma separated.
 	AllowedAlgorithms []string `json:"allowedAlgorithms,omitempty"`
+	// AllowUnverifiedEmail passes the e-mail address to the app even when the
+	// provider says email_verified is false. It MUST NOT be used when the app keys
+	// accounts on the address and the provider lets users claim any address: anyone
+	// could then sign in as someone else. Default false (an absent email_verified
+	// passes). Environment: AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL.
+	AllowUnverifiedEmail string `json:"allowUnverifiedEmail,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on

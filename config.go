@@ -41,27 +41,29 @@ var envNames = [][2]string{
 	{"timeout", "AGS_CLIENT_TIMEOUT"},
 	{"clockSkew", "AGS_CLIENT_CLOCK_SKEW"},
 	{"refresh", "AGS_CLIENT_REFRESH"},
+	{"allowUnverifiedEmail", "AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL"},
 }
 
 // defaults holds each string option's default, applied after the environment.
 var defaults = map[string]string{
-	"signOutPath":        "sign-out",
-	"debug":              "false",
-	"sessionCookie":      "ags_client_session",
-	"callbackPath":       "oidc_callback",
-	"featureFlagCookie":  "ags_client_active",
-	"featureFlagDefault": "true",
-	"featureFlagToggle":  "true",
-	"verifySSL":          "true",
-	"scopes":             "openid profile email",
-	"sessionLifetime":    "12h",
-	"cookieSecure":       "auto",
-	"sameSite":           "Lax",
-	"passAccessToken":    "false",
-	"passIDToken":        "false",
-	"timeout":            "10s",
-	"clockSkew":          "60s",
-	"refresh":            "false",
+	"signOutPath":          "sign-out",
+	"debug":                "false",
+	"sessionCookie":        "ags_client_session",
+	"callbackPath":         "oidc_callback",
+	"featureFlagCookie":    "ags_client_active",
+	"featureFlagDefault":   "true",
+	"featureFlagToggle":    "true",
+	"verifySSL":            "true",
+	"scopes":               "openid profile email",
+	"sessionLifetime":      "12h",
+	"cookieSecure":         "auto",
+	"sameSite":             "Lax",
+	"passAccessToken":      "false",
+	"passIDToken":          "false",
+	"timeout":              "10s",
+	"clockSkew":            "60s",
+	"refresh":              "false",
+	"allowUnverifiedEmail": "false",
 }
 
 // field returns a pointer to the string option called name.
@@ -117,6 +119,8 @@ func (c *Config) field(name string) *string {
 		return &c.ClockSkew
 	case "refresh":
 		return &c.Refresh
+	case "allowUnverifiedEmail":
+		return &c.AllowUnverifiedEmail
 	}
 	return nil
 }
@@ -163,32 +167,33 @@ func splitList(s string) []string {
 
 // settings is a validated configuration, in the types the middleware works with.
 type settings struct {
-	issuer             string
-	clientID           string
-	clientSecret       string
-	protected          *regexp.Regexp
-	signOutPath        string // "/sign-out"
-	callbackPath       string // "/oidc_callback"
-	debug              bool
-	logPath            string
-	sessionCookie      string
-	secrets            []string // empty: the process-wide generated secret
-	flagCookie         string
-	flagDefault        bool
-	flagToggle         bool
-	verifySSL          bool
-	scopes             string
-	sessionLifetime    time.Duration
-	cookies            cookieSettings
-	identityHeaders    map[string]string // claim -> canonical header
-	passAccessToken    bool
-	passIDToken        bool
-	rootCAs            *x509.CertPool // nil: the system's
-	timeout            time.Duration
-	clockSkew          time.Duration
-	refresh            bool
-	allowedAlgorithms  []string
-	insecureHTTPIssuer bool // plain http to a provider that is not on loopback
+	issuer               string
+	clientID             string
+	clientSecret         string
+	protected            *regexp.Regexp
+	signOutPath          string // "/sign-out"
+	callbackPath         string // "/oidc_callback"
+	debug                bool
+	logPath              string
+	sessionCookie        string
+	secrets              []string // empty: the process-wide generated secret
+	flagCookie           string
+	flagDefault          bool
+	flagToggle           bool
+	verifySSL            bool
+	scopes               string
+	sessionLifetime      time.Duration
+	cookies              cookieSettings
+	identityHeaders      map[string]string // claim -> canonical header
+	passAccessToken      bool
+	passIDToken          bool
+	rootCAs              *x509.CertPool // nil: the system's
+	timeout              time.Duration
+	clockSkew            time.Duration
+	refresh              bool
+	allowedAlgorithms    []string
+	allowUnverifiedEmail bool
+	insecureHTTPIssuer   bool // plain http to a provider that is not on loopback
 }
 
 var (
@@ -331,6 +336,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if s.refresh, err = parseBool("refresh", c.Refresh); err != nil {
+		return nil, err
+	}
+	if s.allowUnverifiedEmail, err = parseBool("allowUnverifiedEmail", c.AllowUnverifiedEmail); err != nil {
 		return nil, err
 	}
 	for _, alg := range c.AllowedAlgorithms {

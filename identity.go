@@ -137,12 +137,19 @@ func (m *middleware) newIdentity(sess *session) *identity {
 			id.headers = append(id.headers, headerValue{name: name, value: []string{value}})
 		}
 	}
-	add(headerUser, claimString(sess, "sub"))
-	add(headerEmail, claimString(sess, "email"))
-	add(headerPreferredUsername, claimString(sess, "preferred_username"))
-	add(headerGroups, claimString(sess, "groups"))
-	for claim, header := range m.cfg.identityHeaders {
-		add(header, claimString(sess, claim))
+	withheld := !m.cfg.allowUnverifiedEmail && emailUnverified(sess)
+	claim := func(name string) string {
+		if name == "email" && withheld {
+			return ""
+		}
+		return claimString(sess, name)
+	}
+	add(headerUser, claim("sub"))
+	add(headerEmail, claim("email"))
+	add(headerPreferredUsername, claim("preferred_username"))
+	add(headerGroups, claim("groups"))
+	for name, header := range m.cfg.identityHeaders {
+		add(header, claim(name))
 	}
 	if m.cfg.passAccessToken && sess.AccessToken != "" {
 		add(headerAccessToken, sess.AccessToken)
@@ -154,15 +161,32 @@ func (m *middleware) newIdentity(sess *session) *identity {
 	return id
 }
 
+// emailUnverified reports whether the provider says the e-mail address is not
+// verified: email_verified false, or "false" as some providers send it. An absent
+// claim is not a no: many providers never send it.
+func emailUnverified(sess *session) bool {
+	switch v := claimValue(sess, "email_verified").(type) {
+	case bool:
+		return !v
+	case string:
+		return strings.EqualFold(v, "false")
+	}
+	return false
+}
+
+// claimValue is a claim from the ID token, else from userinfo; nil when neither has it.
+func claimValue(sess *session, name string) interface{} {
+	if v, ok := sess.Claims[name]; ok && v != nil {
+		return v
+	}
+	return sess.UserInfo[name]
+}
+
 // claimString gives a claim as a header value: from the ID token, else from userinfo;
 // lists are comma separated. Line breaks are dropped so a claim cannot split a header.
 func claimString(sess *session, name string) string {
-	v, ok := sess.Claims[name]
-	if !ok || v == nil {
-		v = sess.UserInfo[name]
-	}
 	var s string
-	switch x := v.(type) {
+	switch x := claimValue(sess, name).(type) {
 	case nil:
 		return ""
 	case string:

@@ -78,3 +78,60 @@ func TestIdentityHeaderAmongCommonHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestUnverifiedEmailNotPassed: an address the provider says is not verified never
+// reaches the app, under X-Auth-Request-Email or a mapped header, unless
+// allowUnverifiedEmail; an absent email_verified passes. Each sign-in logs it once.
+func TestUnverifiedEmailNotPassed(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		verified interface{} // nil: absent from the ID token
+		userinfo string      // "" : the test provider's own userinfo
+		passes   bool
+	}{
+		{name: "absent", passes: true},
+		{name: "true", verified: true, passes: true},
+		{name: "string true", verified: "true", passes: true},
+		{name: "false", verified: false},
+		{name: "string false", verified: "false"},
+		{name: "string FALSE", verified: "FALSE"},
+		{name: "false in userinfo only", userinfo: `{"sub":"user-42","email":"ada@example.org","email_verified":false}`},
+		{name: "true in userinfo only", userinfo: `{"sub":"user-42","email":"ada@example.org","email_verified":true}`, passes: true},
+	} {
+		for _, allow := range []string{"", "false", "true"} {
+			t.Run(tc.name+"/allowUnverifiedEmail="+allow, func(t *testing.T) {
+				tp := newTestProvider(t)
+				tp.set(func(tp *testProvider) {
+					tp.claims = func(c map[string]interface{}) {
+						if tc.verified != nil {
+							c["email_verified"] = tc.verified
+						}
+					}
+					if tc.userinfo != "" {
+						tp.atkUserinfo = []byte(tc.userinfo)
+					}
+				})
+				c := flowConfig(tp)
+				c.AllowUnverifiedEmail = allow
+				c.IdentityHeaders = map[string]string{"email": "X-Mail"}
+				m, app := newFlow(t, c)
+				log := atkCaptureLog(m)
+				b := newFlowBrowser(t, m)
+				b.signIn("/private")
+				b.get("/private")
+				want := ""
+				if tc.passes || allow == "true" {
+					want = "ada@example.org"
+				}
+				for _, h := range []string{headerEmail, "X-Mail"} {
+					if got := app.last.Header.Get(h); got != want {
+						t.Errorf("%s: got %q, want %q", h, got, want)
+					}
+				}
+				if got, wantLines := strings.Count(log.String(), "not verified"), map[bool]int{true: 0, false: 1}[tc.passes]; got != wantLines {
+					t.Errorf("got %d log lines about the unverified address, want %d:\n%s", got, wantLines, log.String())
+				}
+			})
+		}
+	}
+}

@@ -145,6 +145,13 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.log.info("sign-in sub=%q", tok.Subject)
+	if emailUnverified(sess) && claimString(sess, "email") != "" {
+		if m.cfg.allowUnverifiedEmail {
+			m.log.warn("sign-in sub=%q: the e-mail address is not verified (email_verified false) and is passed to the app, as allowUnverifiedEmail says", tok.Subject)
+		} else {
+			m.log.warn("sign-in sub=%q: the e-mail address is not verified (email_verified false): the app does not get it (allowUnverifiedEmail is off)", tok.Subject)
+		}
+	}
 	target := pending.ReturnTo
 	if !isLocalPath(target) {
 		target = "/"
