@@ -60,22 +60,43 @@ func decodePending(b []byte) (*pendingLogin, error) {
 	return &pendingLogin{State: f[0], Nonce: f[1], Verifier: f[2], ReturnTo: f[3]}, nil
 }
 
+// maxCookieLine bounds every Set-Cookie line ags writes, attributes included:
+// browsers drop a cookie of over 4,096 bytes, and a login whose cookie is dropped
+// can never finish.
+const maxCookieLine = 4000
+
 // savePending sets one cookie per login, named from its state, so that tabs
 // signing in at once each finish their own. When maxPending are already in
-// flight, the oldest are expired to make room.
+// flight, the oldest are expired to make room. A place to return to that would
+// not fit the cookie loses its query, and then its path: the sign-in still ends.
 func (s *sessionStore) savePending(w http.ResponseWriter, r *http.Request, p *pendingLogin) error {
 	if !validState(p.State) {
 		return errors.New("save pending login: state is not a base64url token")
 	}
 	now := s.now()
 	name := s.pendingPrefix + p.State
-	value, err := s.sealer.seal(name, encodePending(p), now, now.Add(pendingLifetime))
-	if err != nil {
-		return fmt.Errorf("save pending login: %w", err)
+	var cookie *http.Cookie
+	for _, cut := range []func(string) string{keepReturnTo, dropQuery, func(string) string { return "/" }} {
+		p.ReturnTo = cut(p.ReturnTo)
+		value, err := s.sealer.seal(name, encodePending(p), now, now.Add(pendingLifetime))
+		if err != nil {
+			return fmt.Errorf("save pending login: %w", err)
+		}
+		cookie = s.cookies.cookie(r, name, value, int(pendingLifetime/time.Second), s.cookies.flowSameSite())
+		if len(cookie.String()) <= maxCookieLine {
+			break
+		}
 	}
 	s.prunePending(w, r, now)
-	http.SetCookie(w, s.cookies.cookie(r, name, value, int(pendingLifetime/time.Second), s.cookies.flowSameSite()))
+	http.SetCookie(w, cookie)
 	return nil
+}
+
+func keepReturnTo(target string) string { return target }
+
+func dropQuery(target string) string {
+	path, _, _ := strings.Cut(target, "?")
+	return path
 }
 
 // prunePending expires the pending-login cookies of r that do not open, and

@@ -248,3 +248,39 @@ func TestSignOutState(t *testing.T) {
 		})
 	}
 }
+
+// TestDeepLinkFitsACookie: a protected URL whose query (or path) would make the
+// pending-login cookie larger than a browser keeps still signs in: the query is
+// dropped (then the path), and every cookie ags sets stays under 4,096 bytes.
+func TestDeepLinkFitsACookie(t *testing.T) {
+	tp := newTestProvider(t)
+	m, app := newFlow(t, flowConfig(tp))
+	for _, tc := range []struct{ name, target, want string }{
+		{"short query kept", "/private?q=" + strings.Repeat("a", 100), "/private?q=" + strings.Repeat("a", 100)},
+		{"long query dropped", "/private?q=" + strings.Repeat("a", 6000), "/private"},
+		{"long path", "/admin/" + strings.Repeat("p", 6000), "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newFlowBrowser(t, m)
+			start := b.get(tc.target)
+			for _, line := range start.Header().Values("Set-Cookie") {
+				if len(line) >= 4096 {
+					t.Errorf("a Set-Cookie line of %d bytes: browsers drop it", len(line))
+				}
+			}
+			done := b.get(b.authorize(start))
+			if done.Code != http.StatusFound || done.Header().Get("Location") != tc.want {
+				t.Fatalf("callback: got %d to %.80q, want 302 to %.80q", done.Code, done.Header().Get("Location"), tc.want)
+			}
+			for _, line := range done.Header().Values("Set-Cookie") {
+				if len(line) >= 4096 {
+					t.Errorf("a Set-Cookie line of %d bytes after sign-in", len(line))
+				}
+			}
+			calls := app.calls
+			if rec := b.get(tc.want); rec.Code != http.StatusOK || app.calls != calls+1 {
+				t.Errorf("after sign-in: got %d, want the app", rec.Code)
+			}
+		})
+	}
+}
