@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -153,7 +152,7 @@ type middleware struct {
 	signOut2  string          // the sign-out path with a trailing "/"
 	now       func() time.Time
 	since     func(time.Time) time.Duration // time.Since on m.now's clock
-	refreshMu sync.Mutex
+	renewals  *renewals                     // renewals in flight and their recent outcomes
 }
 
 // New builds the middleware from its configuration. It does no network I/O and
@@ -184,6 +183,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		paths:     newPathCache(),
 		client:    newHTTPClient(cfg),
 		discovery: &discovery{},
+		renewals:  newRenewals(),
 		log:       newLogger(name, cfg.logPath, cfg.debug),
 		stripped:  strippedHeaders(cfg),
 		toggle:    "/toggle-feature/" + cfg.flagCookie,

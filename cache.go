@@ -290,39 +290,3 @@ func protectedPath(m *middleware, p string) bool {
 	}
 	return protected
 }
-
-// renew handles a cached session that has ended or whose access token must be
-// renewed: an ended session is forgotten; with refresh on, the access token is
-// renewed once per process however many requests carry the session at once, and
-// a failed renewal ends the session and clears its cookies on w.
-func (m *middleware) renew(w http.ResponseWriter, r *http.Request, v *cookieView, now int64) *identity {
-	if now >= v.id.expiry {
-		m.forgetView(v)
-		return nil
-	}
-	m.refreshMu.Lock()
-	defer m.refreshMu.Unlock()
-	m.views.mu.Lock()
-	current := m.views.get(v.key, m.now())
-	m.views.mu.Unlock()
-	if current != nil && current.id != nil && current.id != v.id && (current.id.refreshAt == 0 || now < current.id.refreshAt) {
-		return current.id // another request renewed it meanwhile
-	}
-	sess, err := m.refreshSession(r, v.id.sess)
-	if err == nil {
-		err = m.store.save(w, r, sess)
-	}
-	if err != nil {
-		m.log.warn("session ended: %v", err)
-		m.forgetView(v)
-		m.store.clear(w, r)
-		return nil
-	}
-	renewed := *v
-	renewed.id = m.newIdentity(sess)
-	renewed.settle()
-	m.views.mu.Lock()
-	m.views.put(v.key, &renewed, m.now())
-	m.views.mu.Unlock()
-	return renewed.id
-}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 var (
@@ -157,46 +156,4 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		target = "/"
 	}
 	m.redirect(w, target)
-}
-
-// refreshSession asks the token endpoint for new tokens. A new ID token must pass
-// the checks again (without a nonce) and name the same subject.
-func (m *middleware) refreshSession(r *http.Request, old *session) (*session, error) {
-	p, err := m.provider(r.Context())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errRefresh, err)
-	}
-	tr, err := m.tokenRequest(r.Context(), p, url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {old.RefreshToken},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errRefresh, err)
-	}
-	sess := *old
-	sess.AccessToken = tr.AccessToken
-	sess.AccessExpiry = m.accessExpiry(tr)
-	if sess.AccessExpiry.IsZero() {
-		sess.AccessExpiry = m.now().Add(5 * time.Minute)
-	}
-	if tr.RefreshToken != "" {
-		sess.RefreshToken = tr.RefreshToken
-	}
-	if tr.IDToken != "" {
-		// A refreshed ID token carries no nonce, or repeats the original one
-		// (OpenID Connect Core 12.2); every other check applies as at sign-in.
-		tok, verr := p.verifier.verify(r.Context(), tr.IDToken, "", tr.AccessToken)
-		if original, _ := old.Claims["nonce"].(string); errors.Is(verr, errNonce) && original != "" {
-			tok, verr = p.verifier.verify(r.Context(), tr.IDToken, original, tr.AccessToken)
-		}
-		if verr != nil {
-			return nil, fmt.Errorf("%w: %w", errRefresh, verr)
-		}
-		if tok.Subject != claimString(old, "sub") {
-			return nil, fmt.Errorf("%w: the refreshed id token names another subject", errRefresh)
-		}
-		sess.Claims = tok.Claims
-		sess.IDToken = tr.IDToken
-	}
-	return &sess, nil
 }

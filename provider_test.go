@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +75,44 @@ type testProvider struct {
 	atkDelay     map[string]time.Duration               // by path: wait this long, or until the client gives up, before answering
 	atkStall     map[string]bool                        // by path: send the headers and one byte, then nothing until the client gives up
 	atkJWKSCalls int                                    // fetches of /jwks
+
+	// Refresh-token rotation with reuse detection, as Okta, Auth0 and Keycloak do:
+	// each refresh issues a new token, and a spent one presented again revokes the
+	// grant (refreshToken becomes "" and reuses counts it).
+	rotate      bool
+	spent       map[string]bool
+	reuses      int
+	refreshWait *tpBarrier      // refresh requests wait here before they are answered
+	moreGrants  map[string]bool // refresh tokens of other grants, accepted and kept
+}
+
+// tpBarrier holds requests until n have arrived (or a few seconds have passed).
+type tpBarrier struct {
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+	reached bool // all n arrived before any gave up waiting
+	expired bool
+}
+
+func newTPBarrier(n int) *tpBarrier { return &tpBarrier{n: n, all: make(chan struct{})} }
+
+func (b *tpBarrier) wait() {
+	b.mu.Lock()
+	b.arrived++
+	if b.arrived == b.n && !b.expired {
+		b.reached = true
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+	case <-time.After(5 * time.Second):
+		b.mu.Lock()
+		b.expired = true
+		b.mu.Unlock()
+	}
 }
 
 // tpKey loads the provider's fixed RSA key from testdata.
@@ -205,6 +244,12 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	tp.mu.Lock()
+	barrier := tp.refreshWait
+	tp.mu.Unlock()
+	if barrier != nil && r.PostForm.Get("grant_type") == "refresh_token" {
+		barrier.wait()
+	}
+	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	tp.tokenForms = append(tp.tokenForms, r.PostForm)
 	tp.tokenAuth = append(tp.tokenAuth, r.Header.Get("Authorization"))
@@ -238,10 +283,25 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		nonce = g.nonce
 	case "refresh_token":
 		tp.refreshCalls++
-		if r.PostForm.Get("refresh_token") != tp.refreshToken || tp.refreshToken == "" {
+		presented := r.PostForm.Get("refresh_token")
+		if tp.rotate && tp.spent[presented] {
+			tp.reuses++
+			tp.refreshToken = "" // reuse detected: the whole grant is revoked
+		}
+		if tp.moreGrants[presented] {
+			break
+		}
+		if presented != tp.refreshToken || tp.refreshToken == "" {
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"error":"invalid_grant"}`))
 			return
+		}
+		if tp.rotate {
+			if tp.spent == nil {
+				tp.spent = map[string]bool{}
+			}
+			tp.spent[presented] = true
+			tp.refreshToken = "refresh-" + strconv.Itoa(tp.refreshCalls+1)
 		}
 	}
 	access := "access-" + nonce + "-" + tp.now().Format(time.RFC3339Nano)

@@ -2,6 +2,8 @@ package ags
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -92,4 +94,135 @@ func httptestRequestWithJar(b *flowBrowser) *http.Request {
 		r.AddCookie(&http.Cookie{Name: name, Value: value})
 	}
 	return r
+}
+
+// renewalFlow signs a browser in with refresh on, against a provider that rotates
+// refresh tokens with reuse detection, and moves the clock past the access token.
+func renewalFlow(t *testing.T, tp *testProvider, browsers int) (*middleware, *flowBackend, []*flowBrowser, *flowClock) {
+	t.Helper()
+	tp.refreshToken = "refresh-1"
+	tp.rotate = true
+	tp.expiresIn = 60
+	c := flowConfig(tp)
+	c.Refresh = "true"
+	c.PassAccessToken = "true"
+	m, app := newFlow(t, c)
+	clock := &flowClock{t: time.Now()}
+	setClock(m, clock.now)
+	tp.now = clock.now
+	var bs []*flowBrowser
+	for i := 0; i < browsers; i++ {
+		b := newFlowBrowser(t, m)
+		b.signIn("/private")
+		bs = append(bs, b)
+	}
+	clock.t = clock.t.Add(2 * time.Minute)
+	return m, app, bs, clock
+}
+
+// concurrently sends one GET /private per jar at once and returns the answers.
+func concurrently(m *middleware, jars []map[string]string) []*httptest.ResponseRecorder {
+	recs := make([]*httptest.ResponseRecorder, len(jars))
+	var wg sync.WaitGroup
+	for i, jar := range jars {
+		wg.Add(1)
+		go func(i int, jar map[string]string) {
+			defer wg.Done()
+			r := httptest.NewRequest(http.MethodGet, "http://app.example/private", nil)
+			for name, value := range jar {
+				r.AddCookie(&http.Cookie{Name: name, Value: value})
+			}
+			recs[i] = httptest.NewRecorder()
+			m.ServeHTTP(recs[i], r)
+		}(i, jar)
+	}
+	wg.Wait()
+	return recs
+}
+
+// TestRenewalOncePerSession: requests that carry one session at once renew it once;
+// a request still carrying the old cookie afterwards gets the renewed session and
+// never sends the spent refresh token (which would revoke the grant), and no answer
+// clears the cookies that the renewal set.
+func TestRenewalOncePerSession(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.atkDelay = map[string]time.Duration{"/token": 200 * time.Millisecond}
+	m, _, bs, _ := renewalFlow(t, tp, 1)
+	tp.set(func(tp *testProvider) { tp.atkDelay = map[string]time.Duration{} })
+	old := map[string]string{}
+	for k, v := range bs[0].jar {
+		old[k] = v
+	}
+	tp.set(func(tp *testProvider) { tp.atkDelay = map[string]time.Duration{"/token": 200 * time.Millisecond} })
+	jars := make([]map[string]string, 8)
+	for i := range jars {
+		jars[i] = old
+	}
+	for _, rec := range concurrently(m, jars) {
+		if rec.Code != http.StatusOK {
+			t.Errorf("a request during the renewal: got %d, want 200", rec.Code)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if atkSessionCookie(c.Name) && c.MaxAge < 0 {
+				t.Errorf("a request during the renewal cleared cookie %s", c.Name)
+			}
+		}
+	}
+	// Later, the old cookie again, from the cache and from a fresh middleware state.
+	m.views = newViewCache()
+	m.serve = m.handler()
+	for round := 0; round < 2; round++ {
+		rec := concurrently(m, []map[string]string{old})[0]
+		if rec.Code != http.StatusOK {
+			t.Errorf("the old cookie after the renewal (round %d): got %d, want 200", round, rec.Code)
+		}
+	}
+	tp.mu.Lock()
+	calls, reuses := tp.refreshCalls, tp.reuses
+	tp.mu.Unlock()
+	if calls != 1 || reuses != 0 {
+		t.Errorf("got %d refresh calls and %d reuses of a spent refresh token, want 1 and 0", calls, reuses)
+	}
+}
+
+// TestRenewalsOfSessionsRunTogether: two sessions renew at the same time, not one
+// after the other behind one lock: the provider holds each refresh until both have
+// arrived.
+func TestRenewalsOfSessionsRunTogether(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.refreshToken = "refresh-a"
+	tp.expiresIn = 60
+	c := flowConfig(tp)
+	c.Refresh = "true"
+	m, _ := newFlow(t, c)
+	clock := &flowClock{t: time.Now()}
+	setClock(m, clock.now)
+	tp.now = clock.now
+	first := newFlowBrowser(t, m)
+	first.signIn("/private")
+	tp.set(func(tp *testProvider) {
+		tp.refreshToken = "refresh-b"
+		tp.moreGrants = map[string]bool{"refresh-a": true}
+	})
+	second := newFlowBrowser(t, m)
+	second.signIn("/private")
+	clock.t = clock.t.Add(2 * time.Minute)
+
+	barrier := newTPBarrier(2)
+	tp.set(func(tp *testProvider) { tp.refreshWait = barrier })
+	recs := concurrently(m, []map[string]string{first.jar, second.jar})
+	barrier.mu.Lock()
+	reached := barrier.reached
+	barrier.mu.Unlock()
+	if !reached {
+		t.Error("the second renewal did not reach the provider while the first was in flight")
+	}
+	for i, rec := range recs {
+		if rec.Code != http.StatusOK {
+			t.Errorf("session %d: got %d, want 200", i, rec.Code)
+		}
+	}
+	if tp.refreshCalls != 2 {
+		t.Errorf("got %d refresh calls, want one per session", tp.refreshCalls)
+	}
 }
