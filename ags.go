@@ -115,7 +115,7 @@ type Config struct {
 	// Environment: AGS_CLIENT_REFRESH.
 	Refresh string `json:"refresh,omitempty"`
 	// AllowedAlgorithms narrows the ID-token signature algorithms accepted (RS256,
-	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384,
+	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384,
 	// HS512). Empty: every one of those the provider announces.
 	// Environment: AGS_CLIENT_ALLOWED_ALGORITHMS, comma separated.
 	AllowedAlgorithms []string `json:"allowedAlgorithms,omitempty"`

@@ -34,7 +34,7 @@ func jwtAtHash(alg, accessToken string) string {
 	case "ES384":
 		s := sha512.Sum384([]byte(accessToken))
 		sum = s[:]
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		s := sha512.Sum512([]byte(accessToken))
 		sum = s[:]
 	default:
@@ -90,6 +90,9 @@ func TestVerifyIDToken(t *testing.T) {
 		{name: "ES384", token: signed(func(f *jwtFixture) *jwtSigner { return f.es384 }, nil)},
 		{name: "ES512", token: signed(func(f *jwtFixture) *jwtSigner { return f.es512 }, nil)},
 		{name: "EdDSA", token: signed(func(f *jwtFixture) *jwtSigner { return f.ed }, nil)},
+		{name: "Ed25519 (RFC 9864) with a key announced as EdDSA", token: signed(func(f *jwtFixture) *jwtSigner {
+			return &jwtSigner{alg: "Ed25519", kid: "ed-1", key: f.ed.key}
+		}, nil)},
 		{name: "HS256 with the client secret", token: signed(func(f *jwtFixture) *jwtSigner { return f.hs }, nil)},
 		{name: "HS384 with the client secret", token: signed(func(f *jwtFixture) *jwtSigner {
 			return &jwtSigner{alg: "HS384", secret: []byte(jwtTestSecret)}
@@ -402,7 +405,7 @@ func TestSupportedAlgorithm(t *testing.T) {
 			t.Errorf("got unsupported for %q, want supported", name)
 		}
 	}
-	for _, name := range []string{"", "none", "None", "NONE", "rs256", "ES256K", "Ed25519", "Ed448", "RSA-OAEP", "A256GCM", "HS1"} {
+	for _, name := range []string{"", "none", "None", "NONE", "rs256", "ES256K", "ed25519", "Ed448", "RSA-OAEP", "A256GCM", "HS1"} {
 		if supportedAlgorithm(name) {
 			t.Errorf("got supported for %q, want unsupported", name)
 		}

@@ -343,7 +343,7 @@ func (c *Config) validate() (*settings, error) {
 	}
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {
-			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512", alg)
+			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512", alg)
 		}
 		s.allowedAlgorithms = append(s.allowedAlgorithms, alg)
 	}

@@ -256,7 +256,7 @@ func selectJWK(keys []jsonWebKey, kid, alg string) (interface{}, error) {
 		if kid != "" && k.kid != kid {
 			continue
 		}
-		if k.alg != "" && k.alg != alg {
+		if k.alg != "" && k.alg != alg && !(isEd25519Algorithm(k.alg) && isEd25519Algorithm(alg)) {
 			continue
 		}
 		if !keyFitsAlgorithm(k.key, alg) {

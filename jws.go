@@ -116,8 +116,9 @@ func supportedAlgorithm(name string) bool {
 	return ok
 }
 
-// jwsAlgorithmHash returns the hash of a supported algorithm. EdDSA signs the message
-// itself; SHA-512 is what its at_hash uses.
+// jwsAlgorithmHash returns the hash of a supported algorithm. EdDSA and Ed25519 (its
+// fully-specified name, RFC 9864) sign the message itself; SHA-512 is what their
+// at_hash uses.
 func jwsAlgorithmHash(alg string) (crypto.Hash, bool) {
 	switch alg {
 	case "RS256", "PS256", "ES256", "HS256":
@@ -126,10 +127,16 @@ func jwsAlgorithmHash(alg string) (crypto.Hash, bool) {
 		return crypto.SHA384, true
 	case "RS512", "PS512", "ES512", "HS512":
 		return crypto.SHA512, true
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		return crypto.SHA512, true
 	}
 	return 0, false
+}
+
+// isEd25519Algorithm reports whether alg signs with an Ed25519 key: EdDSA, or its
+// fully-specified name Ed25519 (RFC 9864), which a key set may use for the same key.
+func isEd25519Algorithm(alg string) bool {
+	return alg == "EdDSA" || alg == "Ed25519"
 }
 
 // isHMACAlgorithm reports whether alg is keyed by the client secret.
@@ -165,7 +172,7 @@ func keyFitsAlgorithm(key interface{}, alg string) bool {
 		curve, ok := jwsCurve(alg)
 		return ok && k.Curve == curve
 	case ed25519.PublicKey:
-		return alg == "EdDSA"
+		return isEd25519Algorithm(alg)
 	}
 	return false
 }

@@ -31,7 +31,7 @@ const (
 
 // jwtAllAlgorithms is every algorithm ags verifies.
 var jwtAllAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"}
+	"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "HS256", "HS384", "HS512"}
 
 // jwtClock is a settable clock for the injected now.
 type jwtClock struct {
@@ -139,7 +139,7 @@ func (s *jwtSigner) signature(t testing.TB, signed []byte) []byte {
 		mac.Write(signed)
 		return mac.Sum(nil)
 	}
-	if s.alg == "EdDSA" {
+	if isEd25519Algorithm(s.alg) {
 		return ed25519.Sign(s.key.(ed25519.PrivateKey), signed)
 	}
 	h := hash.New()
