@@ -289,6 +289,7 @@ type keySet struct {
 	lastFetch time.Time     // start of the latest fetch; zero before the first
 	lastErr   error         // outcome of the latest fetch
 	inflight  *keySetUpdate // the fetch running now, if any
+	staleAt   time.Time     // when the keys are due to be fetched again
 }
 
 // keySetUpdate is one fetch that requests can wait for.
@@ -303,10 +304,16 @@ func newKeySet(uri string, client *http.Client, now func() time.Time) *keySet {
 
 // keyFor returns the public key (*rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey) to
 // check a token with. It fetches the set on first use; on an unknown kid it fetches again
-// (rate limited) and tries once more.
+// (rate limited) and tries once more. Keys older than their maximum age (Cache-Control
+// max-age, within minDocumentAge and maxDocumentAge) are fetched again in the
+// background, so that a key the provider withdrew stops being trusted, and the keys
+// known are used meanwhile.
 func (k *keySet) keyFor(ctx context.Context, kid, alg string) (interface{}, error) {
 	k.mu.Lock()
 	keys, loaded := k.keys, k.loaded
+	if loaded && k.inflight == nil && !k.now().Before(k.staleAt) && k.now().Sub(k.lastFetch) >= jwksRefetchInterval {
+		go k.refresh(context.Background())
+	}
 	k.mu.Unlock()
 	if loaded {
 		key, err := selectJWK(keys, kid, alg)
@@ -349,12 +356,13 @@ func (k *keySet) refresh(ctx context.Context) error {
 
 		// The fetch is shared: one caller's cancellation must not fail it for the others.
 		// The client's timeout still bounds it.
-		keys, err := k.fetch(context.WithoutCancel(ctx))
+		keys, maxAge, err := k.fetch(context.WithoutCancel(ctx))
 
 		k.mu.Lock()
 		if err == nil {
 			k.keys = keys
 			k.loaded = true
+			k.staleAt = k.now().Add(maxAge)
 		}
 		k.lastErr = err
 		update.err = err
@@ -372,31 +380,31 @@ func (k *keySet) refresh(ctx context.Context) error {
 	}
 }
 
-// fetch downloads and parses the key set.
-func (k *keySet) fetch(ctx context.Context) ([]jsonWebKey, error) {
+// fetch downloads and parses the key set, and says how long it may be used.
+func (k *keySet) fetch(ctx context.Context) ([]jsonWebKey, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.uri, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch jwks: %w: status %d", errKeySet, resp.StatusCode)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: status %d", errKeySet, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSetSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
 	}
 	if len(body) > maxJWKSetSize {
-		return nil, fmt.Errorf("fetch jwks: %w: larger than %d bytes", errKeySet, maxJWKSetSize)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: larger than %d bytes", errKeySet, maxJWKSetSize)
 	}
 	keys, err := parseJWKSet(body)
 	if err != nil {
-		return nil, fmt.Errorf("fetch jwks: %w", err)
+		return nil, 0, fmt.Errorf("fetch jwks: %w", err)
 	}
-	return keys, nil
+	return keys, documentAge(resp.Header), nil
 }

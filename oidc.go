@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -77,14 +78,20 @@ type provider struct {
 }
 
 // discovery loads the provider's metadata on first use, one fetch at a time, and
-// after a failure retries no sooner than the back-off allows.
+// after a failure retries no sooner than the back-off allows. A document older than
+// its maximum age (Cache-Control max-age, within minDocumentAge and maxDocumentAge)
+// is fetched again in the background of the request that finds it so, never on a
+// request's critical path; until then, and when that fetch fails, the one known is
+// used.
 type discovery struct {
-	mu       sync.Mutex
-	p        *provider
-	inflight chan struct{}
-	failures int
-	retryAt  time.Time
-	lastErr  error
+	mu         sync.Mutex
+	p          *provider
+	staleAt    time.Time // when p is due to be fetched again
+	refreshing bool      // a background fetch is running
+	inflight   chan struct{}
+	failures   int
+	retryAt    time.Time
+	lastErr    error
 }
 
 // provider returns the discovered provider, fetching it when due.
@@ -94,6 +101,11 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 		d.mu.Lock()
 		if d.p != nil {
 			p := d.p
+			now := m.now()
+			if !d.refreshing && !now.Before(d.staleAt) && !now.Before(d.retryAt) {
+				d.refreshing = true
+				go m.refreshDiscovery(p)
+			}
 			d.mu.Unlock()
 			return p, nil
 		}
@@ -116,7 +128,10 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 		d.inflight = done
 		d.mu.Unlock()
 
-		p, err := m.discover(ctx)
+		// Shared with every request that waits for it: the first requester going
+		// away must not fail it, nor start a back-off for everybody. The client's
+		// timeout still bounds it.
+		p, maxAge, err := m.discover(context.WithoutCancel(ctx), nil)
 
 		d.mu.Lock()
 		d.inflight = nil
@@ -131,6 +146,7 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 			m.log.warn("discovery failed, next try in %s: %v", backoff, err)
 		} else {
 			d.p = p
+			d.staleAt = m.now().Add(maxAge)
 			d.failures = 0
 			m.log.info("discovered provider %s", p.Issuer)
 		}
@@ -144,31 +160,107 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 	}
 }
 
-// discover fetches and checks the discovery document.
-func (m *middleware) discover(ctx context.Context) (*provider, error) {
-	docURL := strings.TrimSuffix(m.cfg.issuer, "/") + "/.well-known/openid-configuration"
-	body, err := m.get(ctx, docURL, "")
+// refreshDiscovery fetches the discovery document again, in the background, and
+// replaces the one in use when the new one passes every check; otherwise the old
+// one stays, and the next try waits for the back-off.
+func (m *middleware) refreshDiscovery(old *provider) {
+	p, maxAge, err := m.discover(context.Background(), old)
+	d := m.discovery
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.refreshing = false
 	if err != nil {
-		return nil, fmt.Errorf("fetch discovery document: %w", err)
+		backoff := minBackoff << uint(d.failures)
+		if backoff > maxBackoff || backoff <= 0 {
+			backoff = maxBackoff
+		}
+		d.failures++
+		d.retryAt = m.now().Add(backoff)
+		m.log.warn("discovery document could not be renewed, the one known stays in use: %v", err)
+		return
+	}
+	d.p = p
+	d.staleAt = m.now().Add(maxAge)
+	d.failures = 0
+}
+
+// discover fetches and checks the discovery document, and says how long it may be
+// used. A document renewed from old keeps old's key set when jwks_uri is the same.
+func (m *middleware) discover(ctx context.Context, old *provider) (*provider, time.Duration, error) {
+	docURL := strings.TrimSuffix(m.cfg.issuer, "/") + "/.well-known/openid-configuration"
+	body, maxAge, err := m.getDocument(ctx, docURL)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch discovery document: %w", err)
 	}
 	p, err := parseDiscovery(body, m.cfg.issuer)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	algs, err := allowedAlgorithms(p.SigningAlgorithms, m.cfg.allowedAlgorithms, m.cfg.clientSecret != "")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errDiscovery, err)
+		return nil, 0, fmt.Errorf("%w: %v", errDiscovery, err)
+	}
+	keys := newKeySet(p.JWKSURI, m.client, m.now)
+	if old != nil && old.JWKSURI == p.JWKSURI {
+		keys = old.verifier.keys
 	}
 	p.verifier = &idTokenVerifier{
 		issuer:       m.cfg.issuer,
 		clientID:     m.cfg.clientID,
 		clientSecret: m.cfg.clientSecret,
 		algorithms:   algs,
-		keys:         newKeySet(p.JWKSURI, m.client, m.now),
+		keys:         keys,
 		clockSkew:    m.cfg.clockSkew,
 		now:          m.now,
 	}
-	return p, nil
+	return p, maxAge, nil
+}
+
+// Bounds on how long a provider's document (discovery, key set) is used before it
+// is fetched again: its Cache-Control max-age within these, defaultDocumentAge
+// without one. A key the provider withdraws is trusted at most that long.
+const (
+	minDocumentAge     = 5 * time.Minute
+	maxDocumentAge     = 24 * time.Hour
+	defaultDocumentAge = time.Hour
+)
+
+// documentAge reads how long a document may be used from its Cache-Control.
+func documentAge(h http.Header) time.Duration {
+	age := defaultDocumentAge
+	for _, directive := range strings.Split(strings.ToLower(h.Get("Cache-Control")), ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(directive), "=")
+		switch name {
+		case "no-store", "no-cache":
+			return minDocumentAge
+		case "max-age":
+			secs, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64)
+			if err == nil && secs >= 0 {
+				age = time.Duration(secs) * time.Second
+				if secs > int64(maxDocumentAge/time.Second) {
+					age = maxDocumentAge
+				}
+			}
+		}
+	}
+	if age < minDocumentAge {
+		return minDocumentAge
+	}
+	return age
+}
+
+// getDocument fetches a provider's JSON document and how long it may be used.
+func (m *middleware) getDocument(ctx context.Context, target string) ([]byte, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	body, header, err := m.doWithHeader(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	return body, documentAge(header), nil
 }
 
 // parseDiscovery decodes a discovery document and checks what ags relies on.
@@ -234,27 +326,33 @@ func (m *middleware) get(ctx context.Context, target, bearer string) ([]byte, er
 // do sends a request to the provider and reads a 200 answer's body, with a limit.
 // A non-200 answer carrying an OAuth error becomes a *providerError.
 func (m *middleware) do(req *http.Request) ([]byte, error) {
+	body, _, err := m.doWithHeader(req)
+	return body, err
+}
+
+// doWithHeader is do, also returning the answer's header.
+func (m *middleware) doWithHeader(req *http.Request) ([]byte, http.Header, error) {
 	resp, err := m.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read response: %w", err)
+		return nil, nil, fmt.Errorf("read response: %w", err)
 	}
 	if len(body) > maxBodySize {
-		return nil, fmt.Errorf("response larger than %d bytes", maxBodySize)
+		return nil, nil, fmt.Errorf("response larger than %d bytes", maxBodySize)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var pe providerError
 		if json.Unmarshal(body, &pe) == nil && pe.Code != "" {
 			pe.status = resp.StatusCode
-			return nil, &pe
+			return nil, nil, &pe
 		}
-		return nil, fmt.Errorf("status %d from %s", resp.StatusCode, req.URL.Host)
+		return nil, nil, fmt.Errorf("status %d from %s", resp.StatusCode, req.URL.Host)
 	}
-	return body, nil
+	return body, resp.Header, nil
 }
 
 // tokenResponse is a successful answer of the token endpoint.

@@ -84,6 +84,9 @@ type testProvider struct {
 	reuses      int
 	refreshWait *tpBarrier      // refresh requests wait here before they are answered
 	moreGrants  map[string]bool // refresh tokens of other grants, accepted and kept
+
+	cacheControl   string // the Cache-Control of discovery and keys; "" sends none
+	discoveryCalls int
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -191,6 +194,10 @@ func tpDocument(issuer string) map[string]interface{} {
 func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
+	tp.discoveryCalls++
+	if tp.cacheControl != "" {
+		w.Header().Set("Cache-Control", tp.cacheControl)
+	}
 	doc := tpDocument(tp.issuer)
 	if tp.atkDiscovery != nil {
 		w.Write(tp.atkDiscovery)
@@ -218,6 +225,9 @@ func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
 	tp.mu.Lock()
 	tp.atkJWKSCalls++
 	keys := tp.atkKeys
+	if tp.cacheControl != "" {
+		w.Header().Set("Cache-Control", tp.cacheControl)
+	}
 	tp.mu.Unlock()
 	if keys != nil {
 		w.Write(keys)
