@@ -99,7 +99,7 @@ func (d *Dynamic) routerNames() []string {
 
 // staticConfig builds Traefik's static configuration; plugins maps each local plugin's
 // key under experimental.localPlugins to its module path.
-func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string]string, logLevel string, pprof bool) ([]byte, error) {
+func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string]string, logLevel string, pprof, noSanitizePath bool) ([]byte, error) {
 	local := map[string]any{}
 	for name, module := range plugins {
 		local[name] = map[string]any{"moduleName": module}
@@ -125,6 +125,10 @@ func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string
 		"experimental": map[string]any{
 			"localPlugins": local,
 		},
+	}
+	if noSanitizePath {
+		web := doc["entryPoints"].(map[string]any)["web"].(map[string]any)
+		web["http"] = map[string]any{"sanitizePath": false}
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -49,10 +50,12 @@ type Provider struct {
 	Subject  string // its sub claim
 	Email    string
 
-	handler http.Handler
-	store   *storage.Storage
-	mu      sync.Mutex
-	srv     *http.Server
+	handler    http.Handler
+	store      *storage.Storage
+	user       *storage.User
+	unverified bool // say email_verified false
+	mu         sync.Mutex
+	srv        *http.Server
 }
 
 var providerLog sync.Once
@@ -72,8 +75,8 @@ func NewProvider(port int) (*Provider, error) {
 	store := storage.NewStorageWithClients(users, map[string]*storage.Client{ClientID: client})
 	user := users.GetUserByID("id1")
 	p := &Provider{Issuer: issuer, Port: port, Username: user.Username, Subject: user.ID,
-		Email: user.Email, store: store}
-	router := exampleop.SetupServer(issuer, &loopbackStorage{store}, nil, false)
+		Email: user.Email, store: store, user: user}
+	router := exampleop.SetupServer(issuer, &loopbackStorage{Storage: store, p: p}, nil, false)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login/username", p.loginPage(router))
 	mux.HandleFunc("GET /login/cancel", p.cancel)
@@ -138,6 +141,22 @@ func (p *Provider) Close() { p.Stop() }
 // URL returns the issuer followed by path.
 func (p *Provider) URL(path string) string { return p.Issuer + path }
 
+// SetEmailVerified sets the email_verified claim the provider gives the test user
+// from the next sign-in on. (The example storage leaves a false one out, so the
+// provider then states it explicitly, in the ID token and at userinfo.)
+func (p *Provider) SetEmailVerified(verified bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.user.EmailVerified = verified
+	p.unverified = !verified
+}
+
+func (p *Provider) emailUnverified() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.unverified
+}
+
 // loginPage serves the example's login page (GET, and POST after a wrong password)
 // with a Cancel link added to its form.
 func (p *Provider) loginPage(next http.Handler) http.HandlerFunc {
@@ -190,6 +209,31 @@ func (p *Provider) cancel(w http.ResponseWriter, r *http.Request) {
 // on any port: the tests' Traefik processes listen on ports picked at run time.
 type loopbackStorage struct {
 	*storage.Storage
+	p *Provider
+}
+
+// SetUserinfoFromRequest fills the ID token's claims; SetUserinfoFromToken the
+// userinfo answer. Both say email_verified false when the test asks for it.
+func (s *loopbackStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, token op.IDTokenRequest, scopes []string) error {
+	if err := s.Storage.SetUserinfoFromRequest(ctx, info, token, scopes); err != nil {
+		return err
+	}
+	s.unverified(info)
+	return nil
+}
+
+func (s *loopbackStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, origin string) error {
+	if err := s.Storage.SetUserinfoFromToken(ctx, info, tokenID, subject, origin); err != nil {
+		return err
+	}
+	s.unverified(info)
+	return nil
+}
+
+func (s *loopbackStorage) unverified(info *oidc.UserInfo) {
+	if s.p.emailUnverified() && info.Email != "" {
+		info.AppendClaims("email_verified", false)
+	}
 }
 
 func (s *loopbackStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {

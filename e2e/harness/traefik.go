@@ -63,6 +63,9 @@ type TraefikConfig struct {
 	// Pprof serves Go's profiles on the admin port under /debug/pprof/ (api.debug),
 	// for a benchmark that looks into where Traefik's time goes.
 	Pprof bool
+	// NoSanitizePath turns off Traefik's own path cleaning on the web entry point
+	// (entryPoints.web.http.sanitizePath: false), as some deployments do.
+	NoSanitizePath bool
 }
 
 // Traefik is a Traefik process listening on 127.0.0.1:Port (entry point "web"), with
@@ -150,7 +153,7 @@ func (t *Traefik) setup(dyn *Dynamic) error {
 	if t.AdminPort, err = FreePort(); err != nil {
 		return err
 	}
-	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, modules, t.cfg.LogLevel, t.cfg.Pprof)
+	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, modules, t.cfg.LogLevel, t.cfg.Pprof, t.cfg.NoSanitizePath)
 	if err != nil {
 		return err
 	}
