@@ -41,6 +41,11 @@ var envNames = [][2]string{
 	{"timeout", "AGS_CLIENT_TIMEOUT"},
 	{"clockSkew", "AGS_CLIENT_CLOCK_SKEW"},
 	{"refresh", "AGS_CLIENT_REFRESH"},
+	{"clientAuthMethod", "AGS_CLIENT_AUTH_METHOD"},
+	{"clientPrivateKeyFile", "AGS_CLIENT_PRIVATE_KEY_FILE"},
+	{"clientPrivateKey", "AGS_CLIENT_PRIVATE_KEY"},
+	{"clientKeyID", "AGS_CLIENT_KEY_ID"},
+	{"clientSigningAlgorithm", "AGS_CLIENT_SIGNING_ALGORITHM"},
 }
 
 // defaults holds each string option's default, applied after the environment.
@@ -62,6 +67,7 @@ var defaults = map[string]string{
 	"timeout":            "10s",
 	"clockSkew":          "60s",
 	"refresh":            "false",
+	"clientAuthMethod":   "auto",
 }
 
 // field returns a pointer to the string option called name.
@@ -118,7 +124,7 @@ func (c *Config) field(name string) *string {
 	case "refresh":
 		return &c.Refresh
 	}
-	return nil
+	return c.clientAuthField(name)
 }
 
 // resolved returns a copy of c with the environment and the defaults filled in for
@@ -147,6 +153,7 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 			r.IdentityHeaders[strings.TrimSpace(claim)] = strings.TrimSpace(header)
 		}
 	}
+	r.AuthParams = resolveAuthParams(r.AuthParams, getenv)
 	return &r
 }
 
@@ -189,6 +196,8 @@ type settings struct {
 	refresh            bool
 	allowedAlgorithms  []string
 	insecureHTTPIssuer bool // plain http to a provider that is not on loopback
+	clientAuth         *clientAuth
+	authParams         url.Values // extra authorization request parameters
 }
 
 var (
@@ -226,8 +235,11 @@ func (c *Config) validate() (*settings, error) {
 		}
 		s.clientSecret = strings.TrimSpace(string(data))
 	}
-	if s.clientSecret == "" {
-		return nil, fmt.Errorf("clientSecret (or clientSecretFile) is required")
+	if s.clientAuth, err = parseClientAuth(c, s.clientSecret); err != nil {
+		return nil, err
+	}
+	if s.authParams, err = parseAuthParams(c.AuthParams); err != nil {
+		return nil, err
 	}
 
 	if s.protected, err = compilePathPatterns(c.AuthenticatedPaths); err != nil {
