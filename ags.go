@@ -143,6 +143,11 @@ type Config struct {
 	// when the provider announces it; HS384 or HS512 with client_secret_jwt.
 	// Environment: AGS_CLIENT_SIGNING_ALGORITHM.
 	ClientSigningAlgorithm string `json:"clientSigningAlgorithm,omitempty"`
+	// ClientAssertionAudience is the client assertion's aud: token_endpoint (the token
+	// endpoint's URL, as OpenID Connect Core section 9 and GOV.UK One Login ask) or
+	// issuer (the issuer URL, as FAPI 2.0, Auth0 and ZITADEL ask). Default
+	// token_endpoint. Environment: AGS_CLIENT_ASSERTION_AUDIENCE.
+	ClientAssertionAudience string `json:"clientAssertionAudience,omitempty"`
 	// AuthParams are extra parameters of the authorization request, such as vtr,
 	// ui_locales, prompt, acr_values or login_hint; the protocol's own (state, nonce,
 	// redirect_uri, client_id, response_type, scope, code_challenge,

@@ -56,6 +56,7 @@ type clientAuth struct {
 	key       interface{} // *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey; nil: none
 	keyAlg    string      // the assertion's alg with key, e.g. ES256
 	kid       string      // the assertion's kid header
+	audIssuer bool        // aud is the issuer, not the token endpoint
 	publicJWK string      // the key's public JWK, for the debug log
 }
 
@@ -72,6 +73,8 @@ func (c *Config) clientAuthField(name string) *string {
 		return &c.ClientKeyID
 	case "clientSigningAlgorithm":
 		return &c.ClientSigningAlgorithm
+	case "clientAssertionAudience":
+		return &c.ClientAssertionAudience
 	}
 	return nil
 }
@@ -116,6 +119,13 @@ func parseClientAuth(c *Config, secret string) (*clientAuth, error) {
 	case authAuto, authSecretBasic, authSecretPost, authSecretJWT, authPrivateKey:
 	default:
 		return nil, fmt.Errorf("clientAuthMethod must be auto, client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt, got %q", a.method)
+	}
+	switch c.ClientAssertionAudience {
+	case "token_endpoint":
+	case "issuer":
+		a.audIssuer = true
+	default:
+		return nil, fmt.Errorf("clientAssertionAudience must be token_endpoint or issuer, got %q", c.ClientAssertionAudience)
 	}
 	keyPEM := c.ClientPrivateKey
 	if c.ClientPrivateKeyFile != "" {
@@ -325,7 +335,11 @@ func (m *middleware) newTokenRequest(ctx context.Context, p *provider, form url.
 		form.Set("client_id", a.clientID)
 		form.Set("client_secret", a.secret)
 	case authSecretJWT, authPrivateKey:
-		assertion, err := a.assertion(p.TokenEndpoint, p.authAlg, m.now())
+		aud := p.TokenEndpoint
+		if a.audIssuer {
+			aud = p.Issuer
+		}
+		assertion, err := a.assertion(aud, p.authAlg, m.now())
 		if err != nil {
 			return nil, fmt.Errorf("client assertion: %w", err)
 		}
@@ -346,7 +360,7 @@ func (m *middleware) newTokenRequest(ctx context.Context, p *provider, form url.
 	return req, nil
 }
 
-// assertion signs a client assertion for the token endpoint aud (RFC 7523 section 3):
+// assertion signs a client assertion for aud (RFC 7523 section 3):
 // the client is issuer and subject, with a fresh jti and a short life.
 func (a *clientAuth) assertion(aud, alg string, now time.Time) (string, error) {
 	jti, err := randomToken(32)

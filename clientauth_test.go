@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -169,6 +170,7 @@ func TestClientAuthConfigErrors(t *testing.T) {
 		}, "clientSigningAlgorithm must be HS256, HS384 or HS512"},
 		{"authParams state", func(c *Config) { c.AuthParams = map[string]string{"state": "x"} }, `authParams cannot set "state"`},
 		{"authParams Redirect_URI", func(c *Config) { c.AuthParams = map[string]string{"Redirect_URI": "x"} }, `authParams cannot set "Redirect_URI"`},
+		{"bad audience option", func(c *Config) { c.ClientAssertionAudience = "aud" }, "clientAssertionAudience must be token_endpoint or issuer"},
 		{"authParams response_mode", func(c *Config) { c.AuthParams = map[string]string{"response_mode": "form_post"} }, `authParams cannot set "response_mode"`},
 	}
 	for _, tc := range cases {
@@ -392,6 +394,27 @@ func TestPrivateKeyJWTSignIn(t *testing.T) {
 			}
 			if len(tp.assertions) != 2 {
 				t.Errorf("got %d assertions accepted after a refresh, want 2", len(tp.assertions))
+			}
+		})
+	}
+}
+
+// TestAssertionAudienceIssuer: clientAssertionAudience issuer makes aud the issuer,
+// which a provider expecting the token endpoint refuses.
+func TestAssertionAudienceIssuer(t *testing.T) {
+	for _, issuerAud := range []bool{true, false} {
+		t.Run(fmt.Sprintf("provider wants the issuer: %v", issuerAud), func(t *testing.T) {
+			tp := newTestProvider(t)
+			tp.audIsIssuer = issuerAud
+			c := tpAssertionConfig(t, tp, "rsa-2048-pkcs8.pem")
+			c.ClientAssertionAudience = "issuer"
+			m, _ := newFlow(t, c)
+			rec := newFlowBrowser(t, m).signIn("/private")
+			if got, want := rec.Code, map[bool]int{true: http.StatusFound, false: http.StatusBadGateway}[issuerAud]; got != want {
+				t.Fatalf("got %d, want %d; %s", got, want, rec.Body.String())
+			}
+			if issuerAud && tp.assertions[0].claims["aud"] != tp.issuer {
+				t.Errorf("got aud %v, want %q", tp.assertions[0].claims["aud"], tp.issuer)
 			}
 		})
 	}

@@ -69,8 +69,12 @@ func (tp *testProvider) checkAssertion(r *http.Request) error {
 	if iss != tpClientID || sub != tpClientID {
 		return fmt.Errorf("iss %q and sub %q, want the client %q", iss, sub, tpClientID)
 	}
-	if aud, _ := c["aud"].(string); aud != tp.issuer+"/token" {
-		return fmt.Errorf("aud %v, want the token endpoint %q", c["aud"], tp.issuer+"/token")
+	wantAud := tp.issuer + "/token"
+	if tp.audIsIssuer {
+		wantAud = tp.issuer
+	}
+	if aud, _ := c["aud"].(string); aud != wantAud {
+		return fmt.Errorf("aud %v, want the token endpoint %q", c["aud"], wantAud)
 	}
 	exp, okExp := c["exp"].(float64)
 	iat, okIat := c["iat"].(float64)

@@ -80,6 +80,7 @@ type testProvider struct {
 	clientKey       interface{}
 	clientSecretJWT bool
 	authSigningAlgs []string // token_endpoint_auth_signing_alg_values_supported
+	audIsIssuer     bool     // the assertion's aud must be the issuer, not the token endpoint
 	seenJTI         map[string]bool
 	assertions      []tpAssertion // each accepted assertion
 }
