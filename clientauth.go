@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -40,6 +41,12 @@ const assertionLifetime = 5 * time.Minute
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 var errClientAuth = errors.New("client authentication not possible")
+
+// authParamName is what an authorization request parameter's name looks like.
+var authParamName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// keyIDPattern keeps clientKeyID to printable ASCII without spaces, as kid values are.
+var keyIDPattern = regexp.MustCompile(`^[!-~]{1,256}$`)
 
 // reservedAuthParams are the authorization request's own parameters, which ags sets
 // and authParams must not. response_mode is among them because ags reads the answer
@@ -98,8 +105,8 @@ func resolveAuthParams(params map[string]string, getenv func(string) string) map
 func parseAuthParams(params map[string]string) (url.Values, error) {
 	out := url.Values{}
 	for name, value := range params {
-		if name == "" {
-			return nil, fmt.Errorf("authParams has an empty parameter name")
+		if !authParamName.MatchString(name) {
+			return nil, fmt.Errorf("authParams: %q is not a parameter name (letters, digits, _ . -)", name)
 		}
 		for _, r := range reservedAuthParams {
 			if strings.EqualFold(name, r) {
@@ -177,6 +184,10 @@ func parseClientAuth(c *Config, secret string) (*clientAuth, error) {
 			return nil, fmt.Errorf("clientSecret must be at least %d bytes for client_secret_jwt with %s", hash.Size(), alg)
 		}
 		a.keyAlg = alg
+	case a.key == nil && c.ClientKeyID != "":
+		return nil, fmt.Errorf("clientKeyID needs clientPrivateKeyFile or clientPrivateKey")
+	case c.ClientKeyID != "" && !keyIDPattern.MatchString(c.ClientKeyID):
+		return nil, fmt.Errorf("clientKeyID must be printable ASCII without spaces, got %q", c.ClientKeyID)
 	case a.key == nil && c.ClientSigningAlgorithm != "":
 		return nil, fmt.Errorf("clientSigningAlgorithm needs clientPrivateKeyFile or clientPrivateKey (or clientAuthMethod client_secret_jwt)")
 	}

@@ -168,6 +168,9 @@ func TestClientAuthConfigErrors(t *testing.T) {
 			c.ClientSecret = tpClientSecret
 			c.ClientSigningAlgorithm = "RS256"
 		}, "clientSigningAlgorithm must be HS256, HS384 or HS512"},
+		{"kid without key", func(c *Config) { c.ClientKeyID = "k1" }, "clientKeyID needs clientPrivateKeyFile"},
+		{"kid with a space", func(c *Config) { c.ClientPrivateKey = ecPEM; c.ClientKeyID = "key 1" }, "clientKeyID must be printable ASCII"},
+		{"authParams bad name", func(c *Config) { c.AuthParams = map[string]string{"a b": "x"} }, `authParams: "a b" is not a parameter name`},
 		{"authParams state", func(c *Config) { c.AuthParams = map[string]string{"state": "x"} }, `authParams cannot set "state"`},
 		{"authParams Redirect_URI", func(c *Config) { c.AuthParams = map[string]string{"Redirect_URI": "x"} }, `authParams cannot set "Redirect_URI"`},
 		{"bad audience option", func(c *Config) { c.ClientAssertionAudience = "aud" }, "clientAssertionAudience must be token_endpoint or issuer"},
