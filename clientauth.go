@@ -58,7 +58,7 @@ var reservedAuthParams = []string{"client_id", "code_challenge", "code_challenge
 // credentials it may use. The method in effect is settled at discovery (choose).
 type clientAuth struct {
 	method    string      // auto or one of the methods above
-	clientID  string      //
+	clientID  string      // iss and sub of an assertion
 	secret    string      // "" when none is configured
 	key       interface{} // *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey; nil: none
 	keyAlg    string      // the assertion's alg with key, e.g. ES256
@@ -144,6 +144,13 @@ func parseClientAuth(c *Config, secret string) (*clientAuth, error) {
 			return nil, fmt.Errorf("clientPrivateKeyFile cannot be read: %w", err)
 		}
 		keyPEM = string(data)
+	}
+	if keyPEM != "" && a.method == authSecretJWT {
+		return nil, fmt.Errorf("clientAuthMethod client_secret_jwt signs with the client secret: leave clientPrivateKeyFile and clientPrivateKey empty")
+	}
+	if !strings.Contains(keyPEM, "\n") {
+		// A label or an environment variable may carry the PEM on one line, with \n.
+		keyPEM = strings.ReplaceAll(keyPEM, `\n`, "\n")
 	}
 	if keyPEM != "" {
 		key, err := parsePrivateKeyPEM([]byte(keyPEM))

@@ -138,6 +138,12 @@ func TestClientAuthConfigErrors(t *testing.T) {
 		wantErr string // "" = accepted
 	}{
 		{"key only, no secret", func(c *Config) { c.ClientSecret = ""; c.ClientPrivateKey = ecPEM }, ""},
+		{"key on one line", func(c *Config) { c.ClientSecret = ""; c.ClientPrivateKey = strings.ReplaceAll(ecPEM, "\n", `\n`) }, ""},
+		{"client_secret_jwt with a key", func(c *Config) {
+			c.ClientAuthMethod = "client_secret_jwt"
+			c.ClientSecret = tpClientSecret
+			c.ClientPrivateKey = ecPEM
+		}, "leave clientPrivateKeyFile and clientPrivateKey empty"},
 		{"key file", func(c *Config) { c.ClientSecret = ""; c.ClientPrivateKeyFile = "testdata/client/ed25519.pem" }, ""},
 		{"private_key_jwt", func(c *Config) { c.ClientAuthMethod = "private_key_jwt"; c.ClientPrivateKey = ecPEM }, ""},
 		{"PS256 with RSA", func(c *Config) { c.ClientPrivateKey = rsaPEM; c.ClientSigningAlgorithm = "PS256" }, ""},
