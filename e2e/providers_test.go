@@ -134,18 +134,26 @@ func hydraSignIn(t *testing.T, ctx context.Context, tr *harness.Traefik, h *harn
 	return v
 }
 
-// TestHydraClientSecretBasic signs in at Hydra with a client_secret_basic client,
-// then signs out through Hydra's end-session endpoint and its logout app.
+// TestHydraClientSecretBasic signs in at Hydra with a client_secret_basic client
+// (authParams reach Hydra's login request), then signs out through Hydra's end-session endpoint and its logout app.
 func TestHydraClientSecretBasic(t *testing.T) {
 	h := startedHydra(t, "")
 	b := requireBrowser(t)
 	tr := hydraStack(t, h, map[string]any{
 		"client_secret":              hydraSecret,
 		"token_endpoint_auth_method": "client_secret_basic",
-	}, map[string]any{"clientSecret": hydraSecret, "clientAuthMethod": "client_secret_basic"})
+	}, map[string]any{
+		"clientSecret":     hydraSecret,
+		"clientAuthMethod": "client_secret_basic",
+		"authParams":       map[string]any{"ui_locales": "cy en", "login_hint": "ada"},
+	})
 	ctx, nav := tab(t, b.Tab(), "main")
 
 	start := time.Now()
+	openPage(t, ctx, tr.URL("/protected/"))
+	if text := pageText(t, ctx); !strings.Contains(text, "ui_locales: cy en; login_hint: ada") {
+		t.Errorf("Hydra's login page shows %q, want the authParams ui_locales and login_hint", text)
+	}
 	hydraSignIn(t, ctx, tr, h, "/protected/page?x=1")
 	t.Logf("sign-in at Hydra in Chromium: %s", time.Since(start).Round(time.Millisecond))
 

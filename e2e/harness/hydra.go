@@ -69,7 +69,7 @@ type HydraOptions struct {
 // issuer ends in "/"), its admin API, an in-memory SQLite database, and the harness's
 // own login-and-consent app, which signs in HydraUsername with TestPassword through a
 // form with the same fields as the zitadel example's (username, password, a submit
-// button), grants every scope asked for with the claims email, email_verified and
+// button; #context shows the request's ui_locales and login_hint), grants every scope asked for with the claims email, email_verified and
 // preferred_username, and accepts every logout.
 type Hydra struct {
 	Issuer  string // e.g. http://127.0.0.1:4444/
@@ -267,6 +267,7 @@ var hydraLoginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html><head><title>Hydra sign-in</title></head><body>
 <h1>Sign in to Ory Hydra</h1>
 {{if .Error}}<p id="error">{{.Error}}</p>{{end}}
+{{if .Context}}<p id="context">{{.Context}}</p>{{end}}
 <form method="post" action="/login">
 <input type="hidden" name="challenge" value="{{.Challenge}}">
 <label>Username <input id="username" name="username"></label>
@@ -291,6 +292,10 @@ func (h *Hydra) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Skip    bool   `json:"skip"`
 		Subject string `json:"subject"`
+		OIDC    struct {
+			UILocales []string `json:"ui_locales"`
+			LoginHint string   `json:"login_hint"`
+		} `json:"oidc_context"`
 	}
 	if err := h.adminGet("/admin/oauth2/auth/requests/login?login_challenge="+url.QueryEscape(challenge), &req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -300,7 +305,12 @@ func (h *Hydra) login(w http.ResponseWriter, r *http.Request) {
 		h.accept(w, r, "login", challenge, map[string]any{"subject": req.Subject})
 		return
 	}
-	hydraLoginPage.Execute(w, map[string]string{"Challenge": challenge})
+	// What the client asked for beyond the protocol, as Hydra passed it on.
+	context := ""
+	if len(req.OIDC.UILocales) > 0 || req.OIDC.LoginHint != "" {
+		context = fmt.Sprintf("ui_locales: %s; login_hint: %s", strings.Join(req.OIDC.UILocales, " "), req.OIDC.LoginHint)
+	}
+	hydraLoginPage.Execute(w, map[string]string{"Challenge": challenge, "Context": context})
 }
 
 // consent grants what the client asked for, with the test user's claims.
