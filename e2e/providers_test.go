@@ -186,7 +186,7 @@ func TestHydraES256IDToken(t *testing.T) {
 	tr := hydraStack(t, h, map[string]any{
 		"client_secret":              hydraSecret,
 		"token_endpoint_auth_method": "client_secret_post",
-	}, map[string]any{"clientSecret": hydraSecret, "passIDToken": true})
+	}, map[string]any{"clientSecret": hydraSecret, "clientAuthMethod": "client_secret_post", "passIDToken": true})
 	ctx, _ := tab(t, b.Tab(), "main")
 	v := hydraSignIn(t, ctx, tr, h, "/protected/")
 	idToken := v.Headers["X-Auth-Request-Id-Token"]

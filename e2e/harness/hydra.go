@@ -285,7 +285,8 @@ func (h *Hydra) login(w http.ResponseWriter, r *http.Request) {
 			hydraLoginPage.Execute(w, map[string]string{"Challenge": challenge, "Error": "Wrong username or password."})
 			return
 		}
-		h.accept(w, r, "login", challenge, map[string]any{"subject": HydraSubject, "remember": false})
+		// remember: Hydra keeps a login session, which its logout must end.
+		h.accept(w, r, "login", challenge, map[string]any{"subject": HydraSubject, "remember": true})
 		return
 	}
 	challenge := r.URL.Query().Get("login_challenge")
