@@ -193,7 +193,7 @@ func (h *Hydra) SetClientLifespans(id string, lifespans map[string]string) error
 	return h.adminJSON(http.MethodPut, "/admin/clients/"+url.PathEscape(id)+"/lifespans", lifespans, nil)
 }
 
-// Close stops Hydra and its app.
+// Close stops Hydra and its app, and removes its log unless AGS_E2E_KEEP is set.
 func (h *Hydra) Close() {
 	if h.ui != nil {
 		h.ui.Close()
@@ -206,6 +206,9 @@ func (h *Hydra) Close() {
 			h.cmd.Process.Kill()
 			<-h.done
 		}
+	}
+	if h.LogPath != "" && os.Getenv("AGS_E2E_KEEP") == "" {
+		os.Remove(h.LogPath)
 	}
 }
 
