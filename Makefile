@@ -6,7 +6,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: test unit fmt-check vet race yaegi-test e2e browser demo bench bench-callgrind bench-smoke fuzz
+.PHONY: test unit fmt-check vet race yaegi-test e2e browser hydra demo bench bench-callgrind bench-smoke fuzz
 
 ## test: formatting, vet, unit tests (race), the same tests under Yaegi, then the
 ## end-to-end tests through a real Traefik, a real provider and a real browser, and
@@ -38,9 +38,15 @@ yaegi-test: $(YAEGI)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## hydra: Ory Hydra v2.3.0, the second provider of the end-to-end tests, built once
+## into Go's build cache (cgo for its SQLite: gcc is installed when missing).
+hydra:
+	@command -v gcc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	@sh tools/hydra/build.sh >/dev/null
+
 ## e2e: real Traefik v3.6.12 (built once into Go's build cache), the zitadel/oidc
-## example provider and headless Chromium.
-e2e: browser
+## example provider, Ory Hydra and headless Chromium.
+e2e: browser hydra
 	cd e2e && $(GO) test -count=1 -timeout 30m ./...
 
 ## demo: the OpenID provider with a demo user, an app and Traefik v3.6.12 with ags from

@@ -125,12 +125,46 @@ type Config struct {
 	// could then sign in as someone else. Default false (an absent email_verified
 	// passes). Environment: AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL.
 	AllowUnverifiedEmail string `json:"allowUnverifiedEmail,omitempty"`
+
+	// ClientAuthMethod is how ags authenticates at the token endpoint: auto (the first
+	// the provider announces of client_secret_basic, client_secret_post with a secret,
+	// private_key_jwt with a key), client_secret_basic, client_secret_post,
+	// client_secret_jwt (HS256 keyed by the secret) or private_key_jwt (RFC 7523, a JWT
+	// signed by the client's key). Default auto. Environment: AGS_CLIENT_AUTH_METHOD.
+	ClientAuthMethod string `json:"clientAuthMethod,omitempty"`
+	// ClientPrivateKeyFile names a PEM file holding the client's private key for
+	// private_key_jwt: PKCS #8, PKCS #1 or SEC 1; RSA of at least 2048 bits, P-256,
+	// P-384, P-521 or Ed25519. With a key, clientSecret is not required.
+	// Environment: AGS_CLIENT_PRIVATE_KEY_FILE.
+	ClientPrivateKeyFile string `json:"clientPrivateKeyFile,omitempty"`
+	// ClientPrivateKey is the PEM key itself, in place of ClientPrivateKeyFile (so that
+	// a urn:k8s:secret: reference works). Environment: AGS_CLIENT_PRIVATE_KEY.
+	ClientPrivateKey string `json:"clientPrivateKey,omitempty"`
+	// ClientKeyID is the kid header of the client assertion. Empty: the key's RFC 7638
+	// thumbprint. Environment: AGS_CLIENT_KEY_ID.
+	ClientKeyID string `json:"clientKeyID,omitempty"`
+	// ClientSigningAlgorithm is the client assertion's alg. Empty: from the key (RS256,
+	// ES256, ES384, ES512, EdDSA; HS256 with client_secret_jwt); PS256 for an RSA key
+	// when the provider announces it; HS384 or HS512 with client_secret_jwt.
+	// Environment: AGS_CLIENT_SIGNING_ALGORITHM.
+	ClientSigningAlgorithm string `json:"clientSigningAlgorithm,omitempty"`
+	// ClientAssertionAudience is the client assertion's aud: token_endpoint (the token
+	// endpoint's URL, as OpenID Connect Core section 9 and GOV.UK One Login ask) or
+	// issuer (the issuer URL, as FAPI 2.0, Auth0 and ZITADEL ask). Default
+	// token_endpoint. Environment: AGS_CLIENT_ASSERTION_AUDIENCE.
+	ClientAssertionAudience string `json:"clientAssertionAudience,omitempty"`
+	// AuthParams are extra parameters of the authorization request, such as vtr,
+	// ui_locales, prompt, acr_values or login_hint; the protocol's own (state, nonce,
+	// redirect_uri, client_id, response_type, scope, code_challenge,
+	// code_challenge_method, response_mode) are refused.
+	// Environment: AGS_CLIENT_AUTH_PARAMS, as name=value&name=value.
+	AuthParams map[string]string `json:"authParams,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
 // the environment stay empty here and are settled in New.
 func CreateConfig() *Config {
-	return &Config{IdentityHeaders: map[string]string{}}
+	return &Config{IdentityHeaders: map[string]string{}, AuthParams: map[string]string{}}
 }
 
 // middleware is one instance of ags on a router.
@@ -171,7 +205,8 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	if config == nil {
 		config = CreateConfig()
 	}
-	cfg, err := config.resolved(os.Getenv).validate()
+	resolved := config.resolved(os.Getenv)
+	cfg, err := resolved.validate()
 	if err != nil {
 		return nil, fmt.Errorf("ags: middleware %s: %w", name, err)
 	}
@@ -219,6 +254,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	if cfg.insecureHTTPIssuer {
 		m.log.warn("the issuer %s uses plain http to a host that is not loopback: tokens cross the network unencrypted", cfg.issuer)
 	}
+	logEffectiveConfig(m.log, resolved, cfg)
 	m.serve = m.handler()
 	return m, nil
 }

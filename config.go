@@ -42,27 +42,39 @@ var envNames = [][2]string{
 	{"clockSkew", "AGS_CLIENT_CLOCK_SKEW"},
 	{"refresh", "AGS_CLIENT_REFRESH"},
 	{"allowUnverifiedEmail", "AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL"},
+	{"clientAuthMethod", "AGS_CLIENT_AUTH_METHOD"},
+	{"clientPrivateKeyFile", "AGS_CLIENT_PRIVATE_KEY_FILE"},
+	{"clientPrivateKey", "AGS_CLIENT_PRIVATE_KEY"},
+	{"clientKeyID", "AGS_CLIENT_KEY_ID"},
+	{"clientSigningAlgorithm", "AGS_CLIENT_SIGNING_ALGORITHM"},
+	{"clientAssertionAudience", "AGS_CLIENT_ASSERTION_AUDIENCE"},
 }
 
 // defaults holds each string option's default, applied after the environment.
 var defaults = map[string]string{
-	"signOutPath":          "sign-out",
-	"debug":                "false",
-	"sessionCookie":        "ags_client_session",
-	"callbackPath":         "oidc_callback",
-	"featureFlagCookie":    "ags_client_active",
-	"featureFlagDefault":   "true",
-	"featureFlagToggle":    "true",
-	"verifySSL":            "true",
-	"scopes":               "openid profile email",
-	"sessionLifetime":      "12h",
-	"cookieSecure":         "auto",
-	"sameSite":             "Lax",
-	"passAccessToken":      "false",
-	"passIDToken":          "false",
-	"timeout":              "10s",
-	"clockSkew":            "60s",
-	"refresh":              "false",
+	"signOutPath":        "sign-out",
+	"debug":              "false",
+	"sessionCookie":      "ags_client_session",
+	"callbackPath":       "oidc_callback",
+	"featureFlagCookie":  "ags_client_active",
+	"featureFlagDefault": "true",
+	"featureFlagToggle":  "true",
+	"verifySSL":          "true",
+	"scopes":             "openid profile email",
+	"sessionLifetime":    "12h",
+	"cookieSecure":       "auto",
+	"sameSite":           "Lax",
+	"passAccessToken":    "false",
+	"passIDToken":        "false",
+	"timeout":            "10s",
+	"clockSkew":          "60s",
+	"refresh":            "false",
+
+	// client authentication (clientauth.go)
+	"clientAuthMethod":        "auto",
+	"clientAssertionAudience": "token_endpoint",
+
+	// issue 12
 	"allowUnverifiedEmail": "false",
 }
 
@@ -122,7 +134,7 @@ func (c *Config) field(name string) *string {
 	case "allowUnverifiedEmail":
 		return &c.AllowUnverifiedEmail
 	}
-	return nil
+	return c.clientAuthField(name)
 }
 
 // resolved returns a copy of c with the environment and the defaults filled in for
@@ -151,6 +163,7 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 			r.IdentityHeaders[strings.TrimSpace(claim)] = strings.TrimSpace(header)
 		}
 	}
+	r.AuthParams = resolveAuthParams(r.AuthParams, getenv)
 	return &r
 }
 
@@ -194,6 +207,8 @@ type settings struct {
 	allowedAlgorithms    []string
 	allowUnverifiedEmail bool
 	insecureHTTPIssuer   bool // plain http to a provider that is not on loopback
+	clientAuth           *clientAuth
+	authParams           url.Values // extra authorization request parameters
 }
 
 var (
@@ -231,8 +246,11 @@ func (c *Config) validate() (*settings, error) {
 		}
 		s.clientSecret = strings.TrimSpace(string(data))
 	}
-	if s.clientSecret == "" {
-		return nil, fmt.Errorf("clientSecret (or clientSecretFile) is required")
+	if s.clientAuth, err = parseClientAuth(c, s.clientSecret); err != nil {
+		return nil, err
+	}
+	if s.authParams, err = parseAuthParams(c.AuthParams); err != nil {
+		return nil, err
 	}
 
 	if s.protected, err = compilePathPatterns(c.AuthenticatedPaths); err != nil {

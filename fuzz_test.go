@@ -57,6 +57,7 @@ func FuzzParseDiscovery(f *testing.F) {
 				t.Fatalf("got %s %q accepted, want an absolute http(s) URL", e.name, e.value)
 			}
 		}
+		// A client with a secret only: basic first, then post, else no sign-in.
 		basic, post := false, false
 		for _, am := range p.AuthMethods {
 			basic = basic || am == "client_secret_basic"
@@ -66,8 +67,13 @@ func FuzzParseDiscovery(f *testing.F) {
 		if len(p.AuthMethods) > 0 && !basic && post {
 			want = "client_secret_post"
 		}
-		if p.authMethod != want || (len(p.AuthMethods) > 0 && !basic && !post) {
-			t.Fatalf("got auth method %q for %q, want %q", p.authMethod, p.AuthMethods, want)
+		if len(p.AuthMethods) > 0 && !basic && !post {
+			want = ""
+		}
+		ca := &clientAuth{method: authAuto, clientID: "c", secret: "s"}
+		got, _, cerr := ca.choose(p.AuthMethods, p.AuthSigningAlgorithms)
+		if got != want || (cerr != nil) != (want == "") {
+			t.Fatalf("got auth method %q (error %v) for %q, want %q", got, cerr, p.AuthMethods, want)
 		}
 		// The browser is sent to the authorization endpoint with ags's parameters
 		// added: they must land in the query the provider reads, on its host.

@@ -66,6 +66,9 @@ func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 		"code_challenge":        {pkceChallenge(pending.Verifier)},
 		"code_challenge_method": {"S256"},
 	}
+	for name, values := range m.cfg.authParams {
+		params[name] = values // validate refused the protocol's own names
+	}
 	m.redirect(w, withQuery(p.AuthorizationEndpoint, params))
 }
 

@@ -72,8 +72,10 @@ type provider struct {
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
 	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
 	SigningAlgorithms     []string `json:"id_token_signing_alg_values_supported"`
+	AuthSigningAlgorithms []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 
-	authMethod string // client_secret_basic or client_secret_post
+	authMethod string // the client authentication in effect: see clientAuth.choose
+	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
 	verifier   *idTokenVerifier
 }
 
@@ -196,6 +198,9 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	if err != nil {
 		return nil, 0, err
 	}
+	if p.authMethod, p.authAlg, err = m.cfg.clientAuth.choose(p.AuthMethods, p.AuthSigningAlgorithms); err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", errDiscovery, err)
+	}
 	algs, err := allowedAlgorithms(p.SigningAlgorithms, m.cfg.allowedAlgorithms, m.cfg.clientSecret != "")
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", errDiscovery, err)
@@ -293,20 +298,6 @@ func parseDiscovery(body []byte, issuer string) (*provider, error) {
 			return nil, fmt.Errorf("%w: %s must not have a fragment, got %q", errDiscovery, e[0], e[1])
 		}
 	}
-	p.authMethod = "client_secret_basic"
-	if len(p.AuthMethods) > 0 {
-		basic, post := false, false
-		for _, am := range p.AuthMethods {
-			basic = basic || am == "client_secret_basic"
-			post = post || am == "client_secret_post"
-		}
-		if !basic && post {
-			p.authMethod = "client_secret_post"
-		}
-		if !basic && !post {
-			return nil, fmt.Errorf("%w: token endpoint supports neither client_secret_basic nor client_secret_post", errDiscovery)
-		}
-	}
 	return &p, nil
 }
 
@@ -366,19 +357,9 @@ type tokenResponse struct {
 
 // tokenRequest posts a grant to the token endpoint with the client's credentials.
 func (m *middleware) tokenRequest(ctx context.Context, p *provider, form url.Values) (*tokenResponse, error) {
-	if p.authMethod == "client_secret_post" {
-		form.Set("client_id", m.cfg.clientID)
-		form.Set("client_secret", m.cfg.clientSecret)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.TokenEndpoint, strings.NewReader(form.Encode()))
+	req, err := m.newTokenRequest(ctx, p, form)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if p.authMethod == "client_secret_basic" {
-		// RFC 6749 section 2.3.1: both parts are form-encoded before Basic.
-		req.SetBasicAuth(url.QueryEscape(m.cfg.clientID), url.QueryEscape(m.cfg.clientSecret))
 	}
 	body, err := m.do(req)
 	if err != nil {

@@ -87,6 +87,15 @@ type testProvider struct {
 
 	cacheControl   string // the Cache-Control of discovery and keys; "" sends none
 	discoveryCalls int
+
+	// Client assertions (provider_assertion_test.go). With clientKey (a public key)
+	// or clientSecretJWT set, the client must authenticate with an assertion.
+	clientKey       interface{}
+	clientSecretJWT bool
+	authSigningAlgs []string // token_endpoint_auth_signing_alg_values_supported
+	audIsIssuer     bool     // the assertion's aud must be the issuer, not the token endpoint
+	seenJTI         map[string]bool
+	assertions      []tpAssertion // each accepted assertion
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -218,6 +227,9 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	if tp.authMethods != nil {
 		doc["token_endpoint_auth_methods_supported"] = tp.authMethods
 	}
+	if tp.authSigningAlgs != nil {
+		doc["token_endpoint_auth_signing_alg_values_supported"] = tp.authSigningAlgs
+	}
 	json.NewEncoder(w).Encode(doc)
 }
 
@@ -269,14 +281,22 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(tp.tokenBody))
 		return
 	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
-	if id != tpClientID || secret != tpClientSecret {
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`{"error":"invalid_client"}`))
-		return
+	if tp.clientKey != nil || tp.clientSecretJWT || r.PostForm.Get("client_assertion_type") != "" {
+		if err := tp.checkAssertion(r); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": err.Error()})
+			return
+		}
+	} else {
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		}
+		if id != tpClientID || secret != tpClientSecret {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"invalid_client"}`))
+			return
+		}
 	}
 	nonce := ""
 	switch r.PostForm.Get("grant_type") {

@@ -33,6 +33,7 @@ func TestREADMEOptionTable(t *testing.T) {
 		"authenticatedPaths": "AGS_CLIENT_AUTHENTICATED_PATHS",
 		"identityHeaders":    "AGS_CLIENT_IDENTITY_HEADERS",
 		"allowedAlgorithms":  "AGS_CLIENT_ALLOWED_ALGORITHMS",
+		"authParams":         "AGS_CLIENT_AUTH_PARAMS",
 	}
 	for _, e := range envNames {
 		env[e[0]] = e[1]
@@ -40,10 +41,11 @@ func TestREADMEOptionTable(t *testing.T) {
 	// Options without a plain default say what happens instead.
 	noDefault := map[string]string{
 		"issuer": "required", "clientID": "required", "authenticatedPaths": "required",
-		"clientSecret":      "required unless `clientSecretFile",
+		"clientSecret":      "required unless `clientSecretFile` or a private key",
 		"sessionSecret":     "generated per Traefik process, with a warning",
 		"allowedAlgorithms": "the provider's",
 		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "",
+		"clientPrivateKeyFile": "", "clientPrivateKey": "", "clientKeyID": "", "clientSigningAlgorithm": "", "authParams": "",
 	}
 	typ := reflect.TypeOf(Config{})
 	for i := 0; i < typ.NumField(); i++ {

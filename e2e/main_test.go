@@ -25,6 +25,7 @@ var protectedPaths = []string{"/protected(/.*)?"}
 func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.close()
+	closeHydras()
 	os.Exit(code)
 }
 

@@ -390,6 +390,8 @@ func fillFiles(t *testing.T, options map[string]any) {
 			options[key] = writeFile(t, dir, "client-secret", "placeholder-client-secret\n")
 		case "caFile":
 			options[key] = writeFile(t, dir, "ca.pem", testCertificate(t))
+		case "clientPrivateKeyFile":
+			options[key] = writeFile(t, dir, "client-key.pem", testPrivateKey(t))
 		case "logPath":
 			options[key] = filepath.Join(dir, "ags.log")
 		}
@@ -403,6 +405,20 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// testPrivateKey returns a P-256 private key in PEM (PKCS #8).
+func testPrivateKey(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 // testCertificate returns a self-signed CA certificate in PEM.

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -29,6 +30,10 @@ const (
 	ClientSecret = "ags-e2e-client-secret"
 	// TestPassword is the password of the example storage's users.
 	TestPassword = "verysecure"
+	// ClientIDKey is a second client, which authenticates with private_key_jwt only,
+	// signed by the key SetClientKey registers (the storage decides a client's
+	// method and keys). ZITADEL wants the issuer as the assertion's aud.
+	ClientIDKey = "ags-private-key-jwt"
 )
 
 // Provider is an OpenID provider on http://127.0.0.1:{Port}: the zitadel/oidc v3
@@ -56,6 +61,7 @@ type Provider struct {
 	unverified bool // say email_verified false
 	mu         sync.Mutex
 	srv        *http.Server
+	keys       map[string]any // ClientIDKey's public keys by kid
 }
 
 var providerLog sync.Once
@@ -72,10 +78,11 @@ func NewProvider(port int) (*Provider, error) {
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
 	users := storage.NewUserStore(issuer)
 	client := storage.WebClient(ClientID, ClientSecret, "http://127.0.0.1/oidc_callback")
-	store := storage.NewStorageWithClients(users, map[string]*storage.Client{ClientID: client})
+	keyClient := storage.WebClient(ClientIDKey, "", "http://127.0.0.1/oidc_callback")
+	store := storage.NewStorageWithClients(users, map[string]*storage.Client{ClientID: client, ClientIDKey: keyClient})
 	user := users.GetUserByID("id1")
 	p := &Provider{Issuer: issuer, Port: port, Username: user.Username, Subject: user.ID,
-		Email: user.Email, store: store, user: user}
+		Email: user.Email, store: store, user: user, keys: map[string]any{}}
 	router := exampleop.SetupServer(issuer, &loopbackStorage{Storage: store, p: p}, nil, false)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login/username", p.loginPage(router))
@@ -205,8 +212,17 @@ func (p *Provider) cancel(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target+sep+q.Encode(), http.StatusFound)
 }
 
+// SetClientKey registers the public key (an *rsa.PublicKey or *ecdsa.PublicKey) that
+// signs ClientIDKey's assertions, under kid.
+func (p *Provider) SetClientKey(kid string, public any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keys[kid] = public
+}
+
 // loopbackStorage is the example storage whose clients accept loopback redirect URIs
-// on any port: the tests' Traefik processes listen on ports picked at run time.
+// on any port (the tests' Traefik processes listen on ports picked at run time), and
+// where ClientIDKey authenticates with private_key_jwt and the keys of SetClientKey.
 type loopbackStorage struct {
 	*storage.Storage
 	p *Provider
@@ -241,12 +257,36 @@ func (s *loopbackStorage) GetClientByClientID(ctx context.Context, id string) (o
 	if err != nil {
 		return nil, err
 	}
-	return loopbackClient{c}, nil
+	return loopbackClient{c, id == ClientIDKey}, nil
+}
+
+// GetKeyByIDAndClientID is where the op package finds the key of a client assertion.
+func (s *loopbackStorage) GetKeyByIDAndClientID(ctx context.Context, kid, clientID string) (*jose.JSONWebKey, error) {
+	if clientID != ClientIDKey {
+		return s.Storage.GetKeyByIDAndClientID(ctx, kid, clientID)
+	}
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	key, ok := s.p.keys[kid]
+	if !ok {
+		return nil, fmt.Errorf("client %s has no key %q", clientID, kid)
+	}
+	return &jose.JSONWebKey{KeyID: kid, Use: "sig", Key: key}, nil
 }
 
 var loopbackGlobs = []string{"http://127.0.0.1:*/*", "http://localhost:*/*"}
 
-type loopbackClient struct{ op.Client }
+type loopbackClient struct {
+	op.Client
+	privateKeyJWT bool
+}
 
 func (loopbackClient) RedirectURIGlobs() []string           { return loopbackGlobs }
 func (loopbackClient) PostLogoutRedirectURIGlobs() []string { return loopbackGlobs }
+
+func (c loopbackClient) AuthMethod() oidc.AuthMethod {
+	if c.privateKeyJWT {
+		return oidc.AuthMethodPrivateKeyJWT
+	}
+	return c.Client.AuthMethod()
+}

@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ags-client/ags/e2e/harness"
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Sign-in against a second provider implementation, Ory Hydra v2.3.0
+// (tools/hydra/build.sh), and private_key_jwt against both Hydra and the zitadel/oidc
+// op package: two implementations that verify the client assertions ags signs.
+
+const hydraSecret = "ags-e2e-hydra-client-secret"
+
+// hydras are the Hydra processes of the tests, one per ID-token algorithm ("" is
+// Hydra's own RS256), started on first use and stopped by TestMain's cleanup.
+var hydras = struct {
+	mu  sync.Mutex
+	all map[string]*harness.Hydra
+}{all: map[string]*harness.Hydra{}}
+
+func startedHydra(t *testing.T, idTokenAlg string) *harness.Hydra {
+	t.Helper()
+	hydras.mu.Lock()
+	defer hydras.mu.Unlock()
+	if h := hydras.all[idTokenAlg]; h != nil {
+		return h
+	}
+	start := time.Now()
+	h, err := harness.StartHydra(harness.HydraOptions{IDTokenAlg: idTokenAlg})
+	if err != nil {
+		t.Fatalf("start Hydra: %v", err)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: Hydra (ID tokens %q) ready in %s\n", idTokenAlg, time.Since(start).Round(time.Millisecond))
+	hydras.all[idTokenAlg] = h
+	return h
+}
+
+func closeHydras() {
+	hydras.mu.Lock()
+	defer hydras.mu.Unlock()
+	for _, h := range hydras.all {
+		h.Close()
+	}
+}
+
+// hydraStack registers client at Hydra h for a Traefik on a port picked now, and
+// starts that Traefik with ags configured by cfg (issuer and redirect URIs filled in).
+func hydraStack(t *testing.T, h *harness.Hydra, client map[string]any, cfg map[string]any) *harness.Traefik {
+	t.Helper()
+	port, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client["redirect_uris"] = []string{fmt.Sprintf("http://127.0.0.1:%d/oidc_callback", port)}
+	client["post_logout_redirect_uris"] = []string{fmt.Sprintf("http://127.0.0.1:%d/sign-out", port)}
+	client["grant_types"] = []string{"authorization_code", "refresh_token"}
+	client["response_types"] = []string{"code"}
+	client["scope"] = "openid profile email offline_access"
+	id, err := h.CreateClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if life, ok := client["lifespans"].(map[string]string); ok {
+		if err := h.SetClientLifespans(id, life); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app, err := harness.StartApp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+	full := map[string]any{
+		"issuer":             h.Issuer,
+		"clientID":           id,
+		"authenticatedPaths": protectedPaths,
+		"sessionSecret":      sessionSecret,
+		"debug":              true,
+	}
+	for k, v := range cfg {
+		full[k] = v
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- Hydra logged:\n%s", lastLines(h.Log(), 60))
+		}
+	})
+	return startTraefik(t, harness.TraefikConfig{Port: port}, agsDynamic(app, full))
+}
+
+// hydraSignIn opens path through tr, signs in at Hydra's login app and expects the
+// app's page for path with the Hydra user's identity.
+func hydraSignIn(t *testing.T, ctx context.Context, tr *harness.Traefik, h *harness.Hydra, path string) harness.AppView {
+	t.Helper()
+	if status := openPage(t, ctx, tr.URL(path)); status != 200 {
+		t.Fatalf("open %s: the login page answered %d", path, status)
+	}
+	if loc := location(t, ctx); !strings.HasPrefix(loc, h.UI+"/login?login_challenge=") {
+		t.Fatalf("expected Hydra's login page, the browser is at %s showing %q", loc, lastLines(pageText(t, ctx), 20))
+	}
+	if _, err := harness.SubmitLogin(ctx, harness.HydraUsername, harness.TestPassword); err != nil {
+		t.Fatalf("submit the login form: %v", err)
+	}
+	if loc := location(t, ctx); loc != tr.URL(path) {
+		t.Fatalf("expected to be at %s, the browser is at %s showing %q", tr.URL(path), loc, lastLines(pageText(t, ctx), 20))
+	}
+	v := readApp(t, ctx)
+	for header, want := range map[string]string{
+		"X-Auth-Request-User":               harness.HydraSubject,
+		"X-Auth-Request-Email":              harness.HydraEmail,
+		"X-Auth-Request-Preferred-Username": harness.HydraUsername,
+	} {
+		if got := v.Headers[header]; got != want {
+			t.Errorf("the app received %s = %q, want %q", header, got, want)
+		}
+	}
+	return v
+}
+
+// TestHydraClientSecretBasic signs in at Hydra with a client_secret_basic client
+// (authParams reach Hydra's login request), then signs out through Hydra's end-session endpoint and its logout app.
+func TestHydraClientSecretBasic(t *testing.T) {
+	h := startedHydra(t, "")
+	b := requireBrowser(t)
+	tr := hydraStack(t, h, map[string]any{
+		"client_secret":              hydraSecret,
+		"token_endpoint_auth_method": "client_secret_basic",
+	}, map[string]any{
+		"clientSecret":     hydraSecret,
+		"clientAuthMethod": "client_secret_basic",
+		"authParams":       map[string]any{"ui_locales": "cy en", "login_hint": "ada"},
+	})
+	ctx, nav := tab(t, b.Tab(), "main")
+
+	start := time.Now()
+	openPage(t, ctx, tr.URL("/protected/"))
+	if text := pageText(t, ctx); !strings.Contains(text, "ui_locales: cy en; login_hint: ada") {
+		t.Errorf("Hydra's login page shows %q, want the authParams ui_locales and login_hint", text)
+	}
+	hydraSignIn(t, ctx, tr, h, "/protected/page?x=1")
+	t.Logf("sign-in at Hydra in Chromium: %s", time.Since(start).Round(time.Millisecond))
+
+	nav.Reset()
+	if status := openPage(t, ctx, tr.URL("/sign-out")); status != 200 {
+		t.Errorf("sign out: status %d at %s", status, location(t, ctx))
+	}
+	if !nav.Visited(h.URL("/oauth2/sessions/logout")) || !nav.Visited(h.UI+"/logout") {
+		t.Errorf("sign out did not go through Hydra's end-session endpoint and logout app")
+	}
+	if loc := location(t, ctx); !strings.HasPrefix(loc, tr.URL("/sign-out")) {
+		t.Fatalf("after sign out the browser is at %s showing %q", loc, pageText(t, ctx))
+	}
+	v := readApp(t, ctx)
+	if v.View != "signed-out" {
+		t.Fatalf("after sign out: view %q", v.View)
+	}
+	expectNoIdentity(t, v)
+	openPage(t, ctx, tr.URL("/protected/"))
+	if loc := location(t, ctx); !strings.HasPrefix(loc, h.UI+"/login?") {
+		t.Errorf("signed out, the protected page went to %s, want Hydra's login page", loc)
+	}
+}
+
+// TestHydraES256IDToken: Hydra signs ID tokens with an ES256 key set made through its
+// admin API; ags verifies them.
+func TestHydraES256IDToken(t *testing.T) {
+	h := startedHydra(t, "ES256")
+	b := requireBrowser(t)
+	tr := hydraStack(t, h, map[string]any{
+		"client_secret":              hydraSecret,
+		"token_endpoint_auth_method": "client_secret_post",
+	}, map[string]any{"clientSecret": hydraSecret, "clientAuthMethod": "client_secret_post", "passIDToken": true})
+	ctx, _ := tab(t, b.Tab(), "main")
+	v := hydraSignIn(t, ctx, tr, h, "/protected/")
+	idToken := v.Headers["X-Auth-Request-Id-Token"]
+	header, err := base64.RawURLEncoding.DecodeString(strings.Split(idToken, ".")[0])
+	if err != nil {
+		t.Fatalf("the app received the ID token %q: %v", idToken, err)
+	}
+	var hdr struct{ Alg, Kid string }
+	json.Unmarshal(header, &hdr)
+	if hdr.Alg != "ES256" || hdr.Kid != "ags-e2e-es256" {
+		t.Errorf("the ID token's header is %s, want ES256 with kid ags-e2e-es256", header)
+	}
+}
+
+// TestHydraPrivateKeyJWT: a client that Hydra lets authenticate with private_key_jwt
+// only (ES256, its public JWK registered with kid the RFC 7638 thumbprint that
+// go-jose computes: ags's default kid must match it). The code exchange and, once
+// the access token has expired, a refresh are each authenticated by a new assertion.
+func TestHydraPrivateKeyJWT(t *testing.T) {
+	h := startedHydra(t, "")
+	b := requireBrowser(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := publicJWK(t, &key.PublicKey, "ES256")
+	tr := hydraStack(t, h, map[string]any{
+		"token_endpoint_auth_method":      "private_key_jwt",
+		"token_endpoint_auth_signing_alg": "ES256",
+		"jwks":                            map[string]any{"keys": []any{jwk}},
+		"lifespans": map[string]string{
+			"authorization_code_grant_access_token_lifespan": "4s",
+			"refresh_token_grant_access_token_lifespan":      "1h",
+		},
+	}, map[string]any{
+		"clientPrivateKey": privatePEM(t, key),
+		"refresh":          true,
+		"passAccessToken":  true,
+		"scopes":           "openid profile email offline_access",
+	})
+	ctx, _ := tab(t, b.Tab(), "main")
+	first := hydraSignIn(t, ctx, tr, h, "/protected/").Headers["X-Auth-Request-Access-Token"]
+
+	time.Sleep(5 * time.Second) // the access token expires
+	if status := openPage(t, ctx, tr.URL("/protected/")); status != 200 || location(t, ctx) != tr.URL("/protected/") {
+		t.Fatalf("after the access token expired: status %d at %s", status, location(t, ctx))
+	}
+	v := readApp(t, ctx)
+	if v.User != harness.HydraSubject || v.Headers["X-Auth-Request-Access-Token"] == first {
+		t.Errorf("after the access token expired: user %q, access token renewed: %v", v.User, v.Headers["X-Auth-Request-Access-Token"] != first)
+	}
+	log := tr.Log()
+	if !strings.Contains(log, `"clientPrivateKey":"[redacted]"`) || !strings.Contains(log, `public JWK {"crv":"P-256","kty":"EC"`) {
+		t.Errorf("ags did not log its effective configuration with debug on")
+	}
+	if pemBody := strings.Split(privatePEM(t, key), "\n")[1]; strings.Contains(log, pemBody) {
+		t.Errorf("the private key reached Traefik's log")
+	}
+}
+
+// TestZitadelPrivateKeyJWT: the zitadel/oidc op package accepts ags's RS256 client
+// assertion (aud the issuer, as ZITADEL wants) for a client whose storage says
+// private_key_jwt, with kid set by clientKeyID.
+func TestZitadelPrivateKeyJWT(t *testing.T) {
+	p, err := harness.StartProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	app, err := harness.StartApp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetClientKey("ags-e2e-rsa", &key.PublicKey)
+	b := requireBrowser(t)
+	tr := startTraefik(t, harness.TraefikConfig{}, agsDynamic(app, agsConfig(p, map[string]any{
+		"clientID":                harness.ClientIDKey,
+		"clientSecret":            nil,
+		"clientPrivateKey":        privatePEM(t, key),
+		"clientKeyID":             "ags-e2e-rsa",
+		"clientAuthMethod":        "private_key_jwt",
+		"clientAssertionAudience": "issuer",
+	})))
+	ctx, _ := tab(t, b.Tab(), "main")
+	signIn(t, ctx, tr, p, "/protected/")
+}
+
+// publicJWK is key's public JWK with alg and use, and kid its RFC 7638 thumbprint
+// as go-jose computes it.
+func publicJWK(t *testing.T, key crypto.PublicKey, alg string) map[string]any {
+	t.Helper()
+	j := jose.JSONWebKey{Key: key, Algorithm: alg, Use: "sig"}
+	sum, err := j.Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.KeyID = base64.RawURLEncoding.EncodeToString(sum)
+	data, err := j.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// privatePEM is key as a PKCS #8 PEM document.
+func privatePEM(t *testing.T, key crypto.PrivateKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
