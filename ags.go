@@ -125,6 +125,20 @@ type Config struct {
 	// could then sign in as someone else. Default false (an absent email_verified
 	// passes). Environment: AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL.
 	AllowUnverifiedEmail string `json:"allowUnverifiedEmail,omitempty"`
+	// RequiredClaims says who may pass on the authenticated paths: claim name to the
+	// values allowed. Every claim named must equal one of its values or, for an array,
+	// hold one; strings, booleans and numbers compare as their JSON text. A dotted name
+	// is looked up whole, then as a path into nested objects (realm_access.roles).
+	// Empty: no rule. Environment: AGS_CLIENT_REQUIRED_CLAIMS, as
+	// claim=value|value,claim=value.
+	RequiredClaims map[string]interface{} `json:"requiredClaims,omitempty"`
+	// AllowedEmailDomains are the domains the user's e-mail address must be at (an
+	// address whose email_verified is false never matches). Empty: no rule.
+	// Environment: AGS_CLIENT_ALLOWED_EMAIL_DOMAINS, comma separated.
+	AllowedEmailDomains []string `json:"allowedEmailDomains,omitempty"`
+	// AllowedUsers are the users who may pass, by sub or e-mail address. Empty: no
+	// rule. Environment: AGS_CLIENT_ALLOWED_USERS, comma separated.
+	AllowedUsers []string `json:"allowedUsers,omitempty"`
 
 	// ClientAuthMethod is how ags authenticates at the token endpoint: auto (the first
 	// the provider announces of client_secret_basic, client_secret_post with a secret,
@@ -164,7 +178,7 @@ type Config struct {
 // CreateConfig returns the default configuration. Options whose default depends on
 // the environment stay empty here and are settled in New.
 func CreateConfig() *Config {
-	return &Config{IdentityHeaders: map[string]string{}, AuthParams: map[string]string{}}
+	return &Config{IdentityHeaders: map[string]string{}, RequiredClaims: map[string]interface{}{}, AuthParams: map[string]string{}}
 }
 
 // middleware is one instance of ags on a router.
@@ -366,6 +380,10 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 			return
 		}
 		m.passOn(w, r, v)
+		return
+	}
+	if id.refusal != "" && protectedPath(m, p) {
+		m.forbidden(w, r, id)
 		return
 	}
 	for _, hv := range id.headers {

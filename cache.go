@@ -217,6 +217,11 @@ func (v *cookieView) settle() {
 	}
 	if v.id != nil {
 		v.until = time.Unix(v.id.until, 0)
+		if v.id.refusal != "" {
+			// The request path serves a session until v.until; a user the access
+			// rules refuse goes to serveOther at once, where the path decides.
+			v.until = time.Time{}
+		}
 	}
 }
 

@@ -164,6 +164,19 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 		}
 	}
 	r.AuthParams = resolveAuthParams(r.AuthParams, getenv)
+	if len(r.RequiredClaims) == 0 {
+		r.RequiredClaims = map[string]interface{}{}
+		for _, pair := range splitList(getenv("AGS_CLIENT_REQUIRED_CLAIMS")) {
+			claim, values, _ := strings.Cut(pair, "=")
+			r.RequiredClaims[strings.TrimSpace(claim)] = strings.Split(values, "|")
+		}
+	}
+	if len(r.AllowedEmailDomains) == 0 {
+		r.AllowedEmailDomains = splitList(getenv("AGS_CLIENT_ALLOWED_EMAIL_DOMAINS"))
+	}
+	if len(r.AllowedUsers) == 0 {
+		r.AllowedUsers = splitList(getenv("AGS_CLIENT_ALLOWED_USERS"))
+	}
 	return &r
 }
 
@@ -206,7 +219,8 @@ type settings struct {
 	refresh              bool
 	allowedAlgorithms    []string
 	allowUnverifiedEmail bool
-	insecureHTTPIssuer   bool // plain http to a provider that is not on loopback
+	rules                *accessRules // who may pass
+	insecureHTTPIssuer   bool         // plain http to a provider that is not on loopback
 	clientAuth           *clientAuth
 	authParams           url.Values // extra authorization request parameters
 }
@@ -357,6 +371,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if s.allowUnverifiedEmail, err = parseBool("allowUnverifiedEmail", c.AllowUnverifiedEmail); err != nil {
+		return nil, err
+	}
+	if s.rules, err = parseAccessRules(c); err != nil {
 		return nil, err
 	}
 	for _, alg := range c.AllowedAlgorithms {

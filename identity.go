@@ -112,9 +112,10 @@ func stripIdentityHeaders(h http.Header, stripped map[string]bool) {
 type identity struct {
 	sess      *session
 	headers   []headerValue
-	expiry    int64 // the session's end, Unix seconds
-	refreshAt int64 // when the access token must be renewed; 0: never
-	until     int64 // the earlier of the two: the fast path serves the identity until then
+	expiry    int64  // the session's end, Unix seconds
+	refreshAt int64  // when the access token must be renewed; 0: never
+	until     int64  // the earlier of the two: the fast path serves the identity until then
+	refusal   string // the access rule this user fails on this instance; "": none
 }
 
 type headerValue struct {
@@ -129,6 +130,7 @@ func (m *middleware) newIdentity(sess *session) *identity {
 		id.refreshAt = sess.AccessExpiry.Unix()
 	}
 	id.until = id.expiry
+	id.refusal = m.cfg.rules.refusal(sess)
 	if id.refreshAt != 0 && id.refreshAt < id.until {
 		id.until = id.refreshAt
 	}

@@ -40,10 +40,7 @@ func (m *middleware) page(w http.ResponseWriter, r *http.Request, status int, ki
 		m.log.debugf("%s on %s %s", kind.event, r.Method, r.URL.Path)
 	}
 	var b strings.Builder
-	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">")
-	b.WriteString("<title>" + html.EscapeString(kind.title) + "</title>")
-	b.WriteString("<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}code{background:#eee;padding:.1em .3em}</style></head><body>")
-	b.WriteString("<h1>" + html.EscapeString(kind.title) + "</h1>\n<p>" + html.EscapeString(kind.message) + "</p>\n")
+	b.WriteString("<p>" + html.EscapeString(kind.message) + "</p>\n")
 	if perr := asProviderError(err); perr != nil {
 		b.WriteString("<p>The provider said: <code>" + html.EscapeString(perr.Code) + "</code>")
 		if perr.Description != "" {
@@ -54,7 +51,16 @@ func (m *middleware) page(w http.ResponseWriter, r *http.Request, status int, ki
 	if m.cfg.debug && err != nil {
 		b.WriteString("<p>Detail (shown because debug is on): <code>" + html.EscapeString(err.Error()) + "</code></p>\n")
 	}
-	b.WriteString("</body></html>\n")
+	m.writePage(w, r, status, kind.title, b.String())
+}
+
+// writePage answers with an HTML page: title, then body (HTML, escaped by the caller).
+func (m *middleware) writePage(w http.ResponseWriter, r *http.Request, status int, title, body string) {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">")
+	b.WriteString("<title>" + html.EscapeString(title) + "</title>")
+	b.WriteString("<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}code{background:#eee;padding:.1em .3em}</style></head><body>")
+	b.WriteString("<h1>" + html.EscapeString(title) + "</h1>\n" + body + "</body></html>\n")
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -63,6 +69,18 @@ func (m *middleware) page(w http.ResponseWriter, r *http.Request, status int, ki
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write([]byte(b.String()))
+	}
+}
+
+// plainAnswer answers an API call with a line of plain text.
+func plainAnswer(w http.ResponseWriter, r *http.Request, status int, text string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write([]byte(text + "\n"))
 	}
 }
 

@@ -30,10 +30,13 @@ func TestREADMEOptionTable(t *testing.T) {
 		rows[cells[0]] = cells
 	}
 	env := map[string]string{
-		"authenticatedPaths": "AGS_CLIENT_AUTHENTICATED_PATHS",
-		"identityHeaders":    "AGS_CLIENT_IDENTITY_HEADERS",
-		"allowedAlgorithms":  "AGS_CLIENT_ALLOWED_ALGORITHMS",
-		"authParams":         "AGS_CLIENT_AUTH_PARAMS",
+		"authenticatedPaths":  "AGS_CLIENT_AUTHENTICATED_PATHS",
+		"identityHeaders":     "AGS_CLIENT_IDENTITY_HEADERS",
+		"allowedAlgorithms":   "AGS_CLIENT_ALLOWED_ALGORITHMS",
+		"authParams":          "AGS_CLIENT_AUTH_PARAMS",
+		"requiredClaims":      "AGS_CLIENT_REQUIRED_CLAIMS",
+		"allowedEmailDomains": "AGS_CLIENT_ALLOWED_EMAIL_DOMAINS",
+		"allowedUsers":        "AGS_CLIENT_ALLOWED_USERS",
 	}
 	for _, e := range envNames {
 		env[e[0]] = e[1]
@@ -44,7 +47,7 @@ func TestREADMEOptionTable(t *testing.T) {
 		"clientSecret":      "required unless `clientSecretFile` or a private key",
 		"sessionSecret":     "generated per Traefik process, with a warning",
 		"allowedAlgorithms": "the provider's",
-		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "",
+		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "", "requiredClaims": "", "allowedEmailDomains": "", "allowedUsers": "",
 		"clientPrivateKeyFile": "", "clientPrivateKey": "", "clientKeyID": "", "clientSigningAlgorithm": "", "authParams": "",
 	}
 	typ := reflect.TypeOf(Config{})

@@ -1,0 +1,253 @@
+package ags
+
+import (
+	"fmt"
+	"html"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Who may pass (SPEC.md section 11): rules on the signed-in user's claims, per
+// middleware instance. They are evaluated once per session and instance, when its
+// identity is made (after sign-in, after renewal, on a cache miss), and the outcome is
+// kept with the cached view, so the signed-in request path pays nothing for them.
+
+// accessRules are the requiredClaims, allowedEmailDomains and allowedUsers of one
+// instance; a user passes when every kind that is configured lets them.
+type accessRules struct {
+	claims  []claimRule     // every one must hold
+	domains map[string]bool // lower case; the verified address's domain must be one
+	users   map[string]bool // sub or e-mail address; one of the two must be here
+}
+
+// claimRule is one entry of requiredClaims: the claim must equal, or (an array)
+// hold, one of values.
+type claimRule struct {
+	name   string
+	values map[string]bool
+}
+
+// domainPattern is a DNS name of two labels or more, without a trailing dot.
+var domainPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// parseAccessRules validates the rules. A rule that can never match (an empty list,
+// an empty value, a bad domain) is an error naming the option.
+func parseAccessRules(c *Config) (*accessRules, error) {
+	rules := &accessRules{}
+	flat := map[string][]string{}
+	for name, v := range c.RequiredClaims {
+		if err := flattenClaimRule(flat, name, v); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, 0, len(flat))
+	for name := range flat {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("requiredClaims: a claim name is empty")
+		}
+		rule := claimRule{name: name, values: map[string]bool{}}
+		for _, value := range flat[name] {
+			if value == "" {
+				return nil, fmt.Errorf("requiredClaims %s: an allowed value is empty", name)
+			}
+			rule.values[value] = true
+		}
+		if len(rule.values) == 0 {
+			return nil, fmt.Errorf("requiredClaims %s: the list of allowed values is empty, so no one could pass", name)
+		}
+		rules.claims = append(rules.claims, rule)
+	}
+	if len(c.AllowedEmailDomains) > 0 {
+		rules.domains = map[string]bool{}
+	}
+	for _, d := range c.AllowedEmailDomains {
+		domain := strings.ToLower(strings.TrimSpace(d))
+		if !domainPattern.MatchString(domain) {
+			return nil, fmt.Errorf("allowedEmailDomains: %q is not a domain name such as example.org (no @, no leading dot)", d)
+		}
+		rules.domains[domain] = true
+	}
+	if len(c.AllowedUsers) > 0 {
+		rules.users = map[string]bool{}
+	}
+	for _, u := range c.AllowedUsers {
+		if u = strings.TrimSpace(u); u == "" {
+			return nil, fmt.Errorf("allowedUsers: an entry is empty")
+		}
+		rules.users[u] = true
+	}
+	return rules, nil
+}
+
+// flattenClaimRule adds the requiredClaims entry name: v to flat. v is a list (file
+// provider, Kubernetes), a comma-separated string (Docker labels, whose values Traefik
+// does not split for a field it cannot see the type of), or a map: Traefik splits a
+// label key at its dots, so requiredClaims.realm_access.roles arrives nested and is
+// joined here into the claim name realm_access.roles.
+func flattenClaimRule(flat map[string][]string, name string, v interface{}) error {
+	if nested, ok := v.(map[string]interface{}); ok {
+		for k, e := range nested {
+			if err := flattenClaimRule(flat, name+"."+k, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	values := []string{}
+	switch x := v.(type) {
+	case string:
+		values = splitList(x)
+	case []string:
+		for _, e := range x {
+			values = append(values, strings.TrimSpace(e))
+		}
+	case []interface{}:
+		for _, e := range x {
+			s, ok := jsonText(e)
+			if !ok {
+				return fmt.Errorf("requiredClaims %s: allowed values must be strings, numbers or booleans", name)
+			}
+			values = append(values, strings.TrimSpace(s))
+		}
+	default:
+		s, ok := jsonText(x)
+		if !ok {
+			return fmt.Errorf("requiredClaims %s: give a list of allowed values", name)
+		}
+		values = append(values, s)
+	}
+	flat[name] = append(flat[name], values...)
+	if flat[name] == nil {
+		flat[name] = []string{} // an empty list: validation says so
+	}
+	return nil
+}
+
+// jsonText is a claim value as its JSON text: strings as they are, booleans and
+// numbers as JSON writes them (true, 42, 2.5). Objects, arrays and null have none.
+func jsonText(v interface{}) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case bool:
+		return strconv.FormatBool(x), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case int:
+		return strconv.Itoa(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	}
+	return "", false
+}
+
+// none reports whether no rule is configured: every signed-in user passes.
+func (a *accessRules) none() bool {
+	return len(a.claims) == 0 && a.domains == nil && a.users == nil
+}
+
+// refusal returns "" when the session's user may pass, else the rule that fails
+// ("requiredClaims groups", "allowedEmailDomains", "allowedUsers"). An e-mail address
+// whose email_verified is false never matches a rule.
+func (a *accessRules) refusal(sess *session) string {
+	if a.none() {
+		return ""
+	}
+	for _, rule := range a.claims {
+		if !rule.holds(lookupClaim(sess, rule.name)) {
+			return "requiredClaims " + rule.name
+		}
+	}
+	email := ""
+	if e, ok := claimValue(sess, "email").(string); ok && !emailUnverified(sess) {
+		email = e
+	}
+	if a.domains != nil {
+		at := strings.LastIndex(email, "@")
+		if at < 0 || !a.domains[strings.ToLower(email[at+1:])] {
+			return "allowedEmailDomains"
+		}
+	}
+	if a.users != nil {
+		sub, _ := claimValue(sess, "sub").(string)
+		if !a.users[sub] && (email == "" || !a.users[email]) {
+			return "allowedUsers"
+		}
+	}
+	return ""
+}
+
+// holds reports whether a claim's value is allowed: equal to one of the values, or
+// for an array, holding one of them.
+func (rule claimRule) holds(v interface{}) bool {
+	if list, ok := v.([]interface{}); ok {
+		for _, e := range list {
+			if s, ok := jsonText(e); ok && rule.values[s] {
+				return true
+			}
+		}
+		return false
+	}
+	s, ok := jsonText(v)
+	return ok && rule.values[s]
+}
+
+// lookupClaim finds a claim by its whole name (Auth0's namespaced URLs hold dots),
+// from the ID token, then userinfo; a dotted name not found whole is then read as a
+// path into nested objects (Keycloak's realm_access.roles).
+func lookupClaim(sess *session, name string) interface{} {
+	if v := claimValue(sess, name); v != nil || !strings.Contains(name, ".") {
+		return v
+	}
+	parts := strings.Split(name, ".")
+	for _, source := range []map[string]interface{}{sess.Claims, sess.UserInfo} {
+		var v interface{} = source
+		for _, part := range parts {
+			obj, ok := v.(map[string]interface{})
+			if !ok {
+				v = nil
+				break
+			}
+			v = obj[part]
+		}
+		if v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// forbidden answers a signed-in user whom the rules refuse on an authenticated path:
+// 403 every time, never a redirect to the provider (which would loop). A browser gets
+// a page naming who is signed in and a way to sign in as someone else; an API call a
+// plain 403. Without debug the page does not say which values the rule allows.
+func (m *middleware) forbidden(w http.ResponseWriter, r *http.Request, id *identity) {
+	sub := claimString(id.sess, "sub")
+	m.log.warn("access refused sub=%q instance=%s rule=%q on %s %s", sub, m.name, id.refusal, r.Method, r.URL.Path)
+	if !isNavigation(r) {
+		plainAnswer(w, r, http.StatusForbidden, "forbidden: the signed-in user may not use this resource")
+		return
+	}
+	who := claimString(id.sess, "preferred_username")
+	if who == "" {
+		who = claimString(id.sess, "email")
+	}
+	if who == "" {
+		who = sub
+	}
+	var b strings.Builder
+	b.WriteString("<p>You are signed in as <strong>" + html.EscapeString(who) + "</strong>, but this page needs more: ")
+	b.WriteString("your account does not meet this site's access rules.</p>\n")
+	if m.cfg.debug {
+		b.WriteString("<p>Detail (shown because debug is on): the rule that failed is <code>" + html.EscapeString(id.refusal) + "</code>.</p>\n")
+	}
+	b.WriteString(`<p><a href="` + html.EscapeString(m.cfg.signOutPath) + `">Sign out</a> to sign in as someone else, or <a href="/">go to the start page</a>.</p>` + "\n")
+	m.writePage(w, r, http.StatusForbidden, "Access denied", b.String())
+}
