@@ -171,7 +171,7 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .85rem; 
 {{end}}</table>{{else}}<p id="identity" class="none">None: no signed-in user.</p>{{end}}
 <details id="all-headers"><summary>All request headers</summary>
 <table>
-{{range .AllHeaders}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
+{{range .AllHeaders}}<tr data-request-header="{{.Name}}"><th>{{.Name}}</th><td>{{.Value}}</td></tr>
 {{end}}</table>
 </details>
 {{if .Config}}<details id="config"><summary>ags configuration (Traefik's dynamic configuration)</summary>
