@@ -40,12 +40,16 @@ func StartAppWith(opts AppOptions) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	serve := func(w http.ResponseWriter, r *http.Request) { serveApp(w, r, opts) }
 	a := &App{URL: "http://" + ln.Addr().String(), srv: &http.Server{
-		Handler: http.HandlerFunc(serve), ReadHeaderTimeout: 10 * time.Second,
+		Handler: AppHandler(opts), ReadHeaderTimeout: 10 * time.Second,
 	}}
 	go a.srv.Serve(ln)
 	return a, nil
+}
+
+// AppHandler is the app's handler, for a server of one's own (cmd/app, in a container).
+func AppHandler(opts AppOptions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveApp(w, r, opts) })
 }
 
 // Close stops the app.
