@@ -92,7 +92,7 @@ stringData:
   tls.key: %q
 `, appPort, cert.CertPEM, cert.KeyPEM)))
 	apply(t, k, example(t, "secret.yaml", map[string]string{
-		"replace-with-the-client-secret-from-the-provider":        harness.ClientSecret,
+		"replace-with-the-client-secret-from-the-provider":         harness.ClientSecret,
 		"replace-with-48-random-bytes-from-openssl-rand-base64-48": sessionSecret,
 	}))
 	apply(t, k, example(t, "middleware.yaml", map[string]string{
