@@ -154,6 +154,9 @@ stringData:
 	expectSignedInAt(t, ctx, at2("/admin/users"), s.provider)
 
 	// The Middleware changes: a new identity header reaches the app through both.
+	if got := readApp(t, ctx).All["X-User-Email"]; got != "" {
+		t.Fatalf("X-User-Email = %q before the Middleware names it", got)
+	}
 	err = k.Patch("traefik.io/v1alpha1", "Middleware", "my-app", "sign-in", map[string]any{
 		"spec": map[string]any{"plugin": map[string]any{"ags": map[string]any{
 			"identityHeaders": map[string]any{"email": "X-User-Email"},
