@@ -62,7 +62,7 @@ type appHeader struct{ Name, Value string }
 
 type appPage struct {
 	View, Title, Intro, Host, Path, User, Flag, FlagState, Config string
-	FlagOn                                                        bool
+	FlagOn, SignedIn                                              bool
 	Headers, AllHeaders                                           []appHeader
 	Cookies                                                       []string
 }
@@ -80,6 +80,8 @@ var appIntros = map[string]string{
 	"signed-out": "The app's own sign-out view. ags ended the session and signed out at the provider before passing this request on.",
 }
 
+const appIntroProtectedOff = "An authenticated path, but no signed-in user: ags is off for this browser (its feature-flag cookie), so it passed the request on without a sign-in and without identity headers."
+
 var onOff = map[bool]string{true: "on", false: "off"}
 
 func serveApp(w http.ResponseWriter, r *http.Request, opts AppOptions) {
@@ -93,7 +95,6 @@ func serveApp(w http.ResponseWriter, r *http.Request, opts AppOptions) {
 	case r.URL.Path == "/sign-out" || strings.HasPrefix(r.URL.Path, "/sign-out/"):
 		p.View, p.Title = "signed-out", "You are signed out"
 	}
-	p.Intro = appIntros[p.View]
 	for name, values := range r.Header {
 		h := appHeader{name, strings.Join(values, ", ")}
 		if IsIdentityHeader(name) {
@@ -117,6 +118,12 @@ func serveApp(w http.ResponseWriter, r *http.Request, opts AppOptions) {
 			p.FlagOn = c.Value != "0"
 			p.FlagState = onOff[p.FlagOn] + " (cookie " + FlagCookie + "=" + c.Value + ")"
 		}
+	}
+	p.SignedIn = p.User != "(none)"
+	p.Intro = appIntros[p.View]
+	if p.View == "protected" && !p.SignedIn {
+		// Only a browser for which ags is off gets here without an identity.
+		p.Intro = appIntroProtectedOff
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -164,7 +171,8 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .85rem; 
 <a id="link-toggle" href="/toggle-feature/{{.Flag}}">Toggle ags for this browser</a>
 </nav>
 <dl class="status">
-<dt>Signed in as</dt><dd class="user"><strong id="user">{{.User}}</strong></dd>
+{{if .SignedIn}}<dt>Signed in as</dt><dd class="user"><strong id="user">{{.User}}</strong></dd>
+{{else}}<dt>Signed in</dt><dd class="user">no{{if not .FlagOn}}: ags is off for this browser{{end}} <span id="user" hidden>{{.User}}</span></dd>{{end}}
 <dt>ags for this browser</dt><dd id="flag" class="{{if .FlagOn}}on{{else}}off{{end}}">{{.FlagState}}</dd>
 <dt>Host, path</dt><dd><code id="host">{{.Host}}</code> <code id="path">{{.Path}}</code></dd>
 <dt>Cookies received</dt><dd><code id="cookies">{{range $i, $c := .Cookies}}{{if $i}}, {{end}}{{$c}}{{else}}(none){{end}}</code></dd>
