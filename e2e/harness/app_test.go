@@ -17,7 +17,7 @@ func TestAppSaysWhetherSignedIn(t *testing.T) {
 		{name: "signed in", path: "/protected/", user: "id1",
 			want: []string{"Signed in as", "because this browser is signed in"}, notWant: []string{"ags is off"}},
 		{name: "ags off", path: "/protected/", flagCookie: "0",
-			want: []string{"Signed in</dt>", "no: ags is off for this browser", "ags is off for this browser (its feature-flag cookie)"},
+			want:    []string{"Signed in</dt>", "no: ags is off for this browser", "ags is off for this browser (its feature-flag cookie)"},
 			notWant: []string{"Signed in as", "because this browser is signed in"}},
 		{name: "open page signed out", path: "/open/",
 			want: []string{"Signed in</dt>", ">no <"}, notWant: []string{"Signed in as", "ags is off"}},
