@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/ags-client/ags/e2e/harness"
 )
 
@@ -248,10 +250,28 @@ func example(t *testing.T, name string, change map[string]string) []byte {
 	return []byte(s)
 }
 
-func apply(t *testing.T, k *harness.Kube, yaml []byte) {
+// apply creates each object of a YAML stream (documents separated by ---), as
+// kubectl create -f does.
+func apply(t *testing.T, k *harness.Kube, stream []byte) {
 	t.Helper()
-	if err := k.Apply(yaml); err != nil {
-		t.Fatal(err)
+	for _, doc := range strings.Split("\n"+string(stream)+"\n", "\n---\n") {
+		var o struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+			Metadata   struct {
+				Name      string `yaml:"name"`
+				Namespace string `yaml:"namespace"`
+			} `yaml:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		if o.Kind == "" {
+			continue // a document of comments only
+		}
+		if err := k.Create(o.APIVersion, o.Kind, o.Metadata.Namespace, []byte(doc)); err != nil {
+			t.Fatalf("create %s %s: %v", o.Kind, o.Metadata.Name, err)
+		}
 	}
 }
 

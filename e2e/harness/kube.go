@@ -16,8 +16,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // KubeVersion is the kube-apiserver release the harness runs (tools/kube-apiserver/go.mod).
@@ -201,58 +199,35 @@ func (k *Kube) Do(method, path, contentType string, body []byte) ([]byte, error)
 	return data, nil
 }
 
-// kubeObject is the part of an object that says where it lives in the API.
-type kubeObject struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name      string `yaml:"name"`
-		Namespace string `yaml:"namespace"`
-	} `yaml:"metadata"`
-}
-
-// collection is the API path of the object's kind in its namespace. Every kind the
-// tests use makes its plural with an s.
-func (o kubeObject) collection() string {
-	group := "/api/" + o.APIVersion
-	if strings.Contains(o.APIVersion, "/") {
-		group = "/apis/" + o.APIVersion
+// collection is the API path of a kind in a namespace ("" for cluster objects).
+// Every kind the tests use makes its plural with an s.
+func collection(apiVersion, kind, namespace string) string {
+	group := "/api/" + apiVersion
+	if strings.Contains(apiVersion, "/") {
+		group = "/apis/" + apiVersion
 	}
 	ns := ""
-	if o.Metadata.Namespace != "" {
-		ns = "/namespaces/" + o.Metadata.Namespace
+	if namespace != "" {
+		ns = "/namespaces/" + namespace
 	}
-	return group + ns + "/" + strings.ToLower(o.Kind) + "s"
+	return group + ns + "/" + strings.ToLower(kind) + "s"
 }
 
-// Apply creates each object of a YAML stream (documents separated by ---), as
-// kubectl create -f does: the API takes YAML as it is.
-func (k *Kube) Apply(stream []byte) error {
-	for _, doc := range splitYAML(stream) {
-		var o kubeObject
-		if err := yaml.Unmarshal(doc, &o); err != nil {
-			return fmt.Errorf("apply: %w", err)
-		}
-		if o.Kind == "" {
-			continue // a document of comments only
-		}
-		if _, err := k.Do(http.MethodPost, o.collection(), "application/yaml", doc); err != nil {
-			return fmt.Errorf("create %s %s: %w", o.Kind, o.Metadata.Name, err)
-		}
-	}
-	return nil
+// Create creates an object from its YAML (or JSON) document, as kubectl create -f
+// does: the API takes YAML as it is.
+func (k *Kube) Create(apiVersion, kind, namespace string, doc []byte) error {
+	_, err := k.Do(http.MethodPost, collection(apiVersion, kind, namespace), "application/yaml", doc)
+	return err
 }
 
 // Patch changes an object with a JSON merge patch (RFC 7386), as kubectl patch
 // --type=merge does.
 func (k *Kube) Patch(apiVersion, kind, namespace, name string, patch any) error {
-	o := kubeObject{APIVersion: apiVersion, Kind: kind}
-	o.Metadata.Namespace = namespace
 	body, err := json.Marshal(patch)
 	if err != nil {
 		return err
 	}
-	_, err = k.Do(http.MethodPatch, o.collection()+"/"+name, "application/merge-patch+json", body)
+	_, err = k.Do(http.MethodPatch, collection(apiVersion, kind, namespace)+"/"+name, "application/merge-patch+json", body)
 	return err
 }
 
@@ -316,21 +291,6 @@ func (k *Kube) Logs(n int) string {
 		}
 	}
 	return b.String()
-}
-
-// splitYAML splits a YAML stream at its "---" lines.
-func splitYAML(stream []byte) [][]byte {
-	var docs [][]byte
-	var cur []string
-	for _, line := range strings.Split(string(stream), "\n") {
-		if strings.TrimRight(line, " \t\r") == "---" {
-			docs = append(docs, []byte(strings.Join(cur, "\n")))
-			cur = nil
-			continue
-		}
-		cur = append(cur, line)
-	}
-	return append(docs, []byte(strings.Join(cur, "\n")))
 }
 
 // process is a server the harness started, its output in logPath.
