@@ -9,8 +9,8 @@ GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclu
 .PHONY: test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-callgrind bench-smoke fuzz
 
 # Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
-# the sum at the end.
-COUNTS := $(or $(TMPDIR),/tmp)/ags-test-counts
+# the sum at the end. One file per working tree: several may run tests at once.
+COUNTS := $(or $(TMPDIR),/tmp)/ags-test-counts-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
 SUMMARY = (cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -name $(1))
 
 ## test: formatting, vet, unit tests (race), the same tests under Yaegi, then the
@@ -20,7 +20,7 @@ SUMMARY = (cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -name $(1))
 test:
 	@rm -f $(COUNTS)
 	@$(MAKE) --no-print-directory unit e2e bench-smoke
-	@$(call SUMMARY,total) -total
+	@cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -total
 
 unit: fmt-check vet race yaegi-test
 
