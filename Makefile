@@ -6,12 +6,21 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: test unit fmt-check vet race yaegi-test e2e browser hydra demo bench bench-callgrind bench-smoke fuzz
+.PHONY: test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-callgrind bench-smoke fuzz
+
+# Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
+# the sum at the end. One file per working tree: several may run tests at once.
+COUNTS := $(or $(TMPDIR),/tmp)/ags-test-counts-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
+SUMMARY = (cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -name $(1))
 
 ## test: formatting, vet, unit tests (race), the same tests under Yaegi, then the
-## end-to-end tests through a real Traefik, a real provider and a real browser, and
-## the benchmark harness once on a tiny load so that it cannot rot.
-test: unit e2e bench-smoke
+## end-to-end tests through a real Traefik, a real provider, a real browser, a real
+## Kubernetes API and a real Docker daemon, and the benchmark harness once on a tiny
+## load so that it cannot rot. Ends with the number of tests run.
+test:
+	@rm -f $(COUNTS)
+	@$(MAKE) --no-print-directory unit e2e bench-smoke
+	@cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -total
 
 unit: fmt-check vet race yaegi-test
 
@@ -24,7 +33,7 @@ vet:
 	cd bench && $(GO) vet ./...
 
 race:
-	$(GO) test -race -count=1 ./...
+	set -o pipefail; $(GO) test -race -count=1 -json ./... | $(call SUMMARY,unit)
 
 $(YAEGI):
 	$(GO) install github.com/traefik/yaegi/cmd/yaegi@$(YAEGI_VERSION)
@@ -32,22 +41,36 @@ $(YAEGI):
 ## yaegi-test: the unit tests inside Traefik's interpreter.
 yaegi-test: $(YAEGI)
 	@$(GO) version -m $(YAEGI) | grep -q 'yaegi	$(YAEGI_VERSION)' || $(GO) install github.com/traefik/yaegi/cmd/yaegi@$(YAEGI_VERSION)
-	$(YAEGI) test .
+	set -o pipefail; $(YAEGI) test -v . 2>&1 | $(GO) tool test2json -p 'yaegi test .' | $(call SUMMARY,yaegi)
 
-## browser: Debian's chromium for the end-to-end tests, installed when missing.
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+## tools: the programs the end-to-end tests run, each built once into Go's build cache
+## by tools/NAME/build.sh, before the tests and not inside their timeout. A fresh
+## machine builds them in about 25 minutes on 2 cores (README, "Running the tests");
+## later runs take a second. One more: add its folder's name to TOOLS.
+TOOLS := traefik hydra kube-apiserver
+tools: $(addprefix tool-,$(TOOLS))
+tool-%:
+	@sh tools/$*/build.sh >/dev/null
 
-## hydra: Ory Hydra v2.3.0, the second provider of the end-to-end tests, built once
-## into Go's build cache (cgo for its SQLite: gcc is installed when missing).
-hydra:
-	@command -v gcc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
-	@sh tools/hydra/build.sh >/dev/null
+## e2e-deps: Debian's chromium, etcd-server and docker.io for the end-to-end tests,
+## installed when missing (apt-get, as root; README, "Without root").
+E2E_PACKAGES := chromium:chromium etcd:etcd-server dockerd:docker.io gcc:gcc
+e2e-deps:
+	@missing=""; for p in $(E2E_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "e2e: missing$$missing; as root: apt-get install -y$$missing (README, \"Without root\")"; exit 1; fi; \
+		echo "e2e: installing$$missing (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
-## e2e: real Traefik v3.6.12 (built once into Go's build cache), the zitadel/oidc
-## example provider, Ory Hydra and headless Chromium.
-e2e: browser hydra
-	cd e2e && $(GO) test -count=1 -timeout 30m ./...
+# browser: kept for scripts that call it; e2e-deps installs Chromium too.
+browser: e2e-deps
+
+## e2e: real Traefik v3.6.12 (with the file, Docker and Kubernetes providers), the
+## zitadel/oidc example provider, Ory Hydra v2.3.0 (cgo for its SQLite: gcc),
+## headless Chromium, kube-apiserver v1.34.4 with etcd, and dockerd. The programs are built first (make tools); the timeout is the tests'.
+e2e: e2e-deps tools
+	set -o pipefail; (cd e2e && $(GO) test -count=1 -timeout 30m -json ./...) | $(call SUMMARY,e2e)
 
 ## demo: the OpenID provider with a demo user, an app and Traefik v3.6.12 with ags from
 ## this working tree, on 127.0.0.1; prints the address, user and password; Ctrl-C
@@ -56,8 +79,7 @@ e2e: browser hydra
 DEMO_PORT ?= 8080
 DEMO_PROVIDER_PORT ?= 8081
 DEMO_APP_PORT ?= 0
-demo:
-	@sh tools/traefik/build.sh >/dev/null
+demo: tool-traefik
 	@echo "ags demo: compiling the demo (a minute the first time)"
 	@cd e2e && $(GO) build -o "$$($(GO) env GOCACHE)/ags-demo/demo" ./cmd/demo
 	@cd e2e && exec "$$($(GO) env GOCACHE)/ags-demo/demo" -port $(DEMO_PORT) -provider-port $(DEMO_PROVIDER_PORT) -app-port $(DEMO_APP_PORT)
@@ -80,9 +102,10 @@ bench-callgrind:
 
 ## bench-smoke: the same harness on a tiny load, and the in-process hot path once, to
 ## catch breakage (no timing checks).
-bench-smoke:
+bench-smoke: tool-traefik
 	@$(WRK_INSTALL)
-	cd bench && $(GO) vet ./traefikbench && $(GO) test -count=1 ./traefikbench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 >/dev/null
+	set -o pipefail; (cd bench && $(GO) vet ./traefikbench && $(GO) test -count=1 -json ./traefikbench) | $(call SUMMARY,bench)
+	cd bench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 >/dev/null
 	cd bench && $(GO) run ./hotpath -n 200 -rounds 1 >/dev/null && $(GO) run ./hotpath -only 'ags signed in, yaegi' -n 200
 
 ## fuzz: every fuzz target (each func Fuzz* of the tests) for FUZZTIME, one after

@@ -80,7 +80,14 @@ func startGate(t *testing.T) *gateStack {
 	}
 	plugins := map[string]string{"setheader": filepath.Join("harness", "testdata", "setheader")}
 	for name, off := range map[string]bool{"sanitizePath on": false, "sanitizePath off": true} {
-		g.traefiks[name] = startTraefik(t, harness.TraefikConfig{MorePlugins: plugins, NoSanitizePath: off}, dyn)
+		cfg := harness.TraefikConfig{MorePlugins: plugins}
+		if off {
+			cfg.Static = func(static map[string]any) {
+				web := static["entryPoints"].(map[string]any)["web"].(map[string]any)
+				web["http"] = map[string]any{"sanitizePath": false}
+			}
+		}
+		g.traefiks[name] = startTraefik(t, cfg, dyn)
 	}
 	return g
 }

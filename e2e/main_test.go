@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -155,18 +156,38 @@ func lastLines(s string, n int) string {
 // when the CI environment variable is set and is skipped otherwise.
 func requireBrowser(t *testing.T) *harness.Browser {
 	t.Helper()
+	return requireBrowserWith(t, harness.BrowserOptions{})
+}
+
+// requireBrowserWith is requireBrowser with options (host names, certificates).
+func requireBrowserWith(t *testing.T, opts harness.BrowserOptions) *harness.Browser {
+	t.Helper()
 	if _, err := harness.FindChromium(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI is set and %v", err)
 		}
 		t.Skipf("skipped: %v", err)
 	}
-	b, err := harness.StartBrowser()
+	b, err := harness.StartBrowserWith(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
 	return b
+}
+
+// requireCommand checks that a program the test runs is on PATH (make e2e installs
+// it). Without it, the test fails when the CI environment variable is set and is
+// skipped otherwise.
+func requireCommand(t *testing.T, name, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		msg := fmt.Sprintf("no %s on PATH: install Debian's %s (apt-get install -y %s), or run make e2e as root", name, pkg, pkg)
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and %s", msg)
+		}
+		t.Skip("skipped: " + msg)
+	}
 }
 
 // tab is a browser tab with a deadline of a minute for the test, recording its

@@ -67,21 +67,27 @@ func expectLoginPage(t *testing.T, ctx context.Context, p *harness.Provider) {
 // and that the session cookies did not reach the app.
 func expectSignedIn(t *testing.T, ctx context.Context, tr *harness.Traefik, p *harness.Provider, path string) harness.AppView {
 	t.Helper()
-	if loc := location(t, ctx); loc != tr.URL(path) {
-		t.Fatalf("expected to be at %s, the browser is at %s showing %q", tr.URL(path), loc, lastLines(pageText(t, ctx), 20))
+	return expectSignedInAt(t, ctx, tr.URL(path), p)
+}
+
+// expectSignedInAt is expectSignedIn for the page at URL u.
+func expectSignedInAt(t *testing.T, ctx context.Context, u string, p *harness.Provider) harness.AppView {
+	t.Helper()
+	if loc := location(t, ctx); loc != u {
+		t.Fatalf("expected to be at %s, the browser is at %s showing %q", u, loc, lastLines(pageText(t, ctx), 20))
 	}
 	v := readApp(t, ctx)
 	if v.User != p.Subject {
-		t.Fatalf("%s: the app shows user %q, want %q (headers %v)", path, v.User, p.Subject, v.Headers)
+		t.Fatalf("%s: the app shows user %q, want %q (headers %v)", u, v.User, p.Subject, v.Headers)
 	}
 	if got := v.Headers["X-Auth-Request-Email"]; got != p.Email {
-		t.Errorf("%s: X-Auth-Request-Email = %q, want %q", path, got, p.Email)
+		t.Errorf("%s: X-Auth-Request-Email = %q, want %q", u, got, p.Email)
 	}
 	if got := v.Headers["X-Auth-Request-Preferred-Username"]; got != p.Username {
-		t.Errorf("%s: X-Auth-Request-Preferred-Username = %q, want %q", path, got, p.Username)
+		t.Errorf("%s: X-Auth-Request-Preferred-Username = %q, want %q", u, got, p.Username)
 	}
 	if strings.Contains(v.Cookies, "ags_client_session") {
-		t.Errorf("%s: the app received the session cookie (cookies: %s)", path, v.Cookies)
+		t.Errorf("%s: the app received the session cookie (cookies: %s)", u, v.Cookies)
 	}
 	return v
 }
@@ -99,16 +105,22 @@ func expectNoIdentity(t *testing.T, v harness.AppView) {
 // from the first request to the signed-in page.
 func signIn(t *testing.T, ctx context.Context, tr *harness.Traefik, p *harness.Provider, path string) time.Duration {
 	t.Helper()
+	return signInAt(t, ctx, tr.URL(path), p)
+}
+
+// signInAt is signIn for the protected page at URL u.
+func signInAt(t *testing.T, ctx context.Context, u string, p *harness.Provider) time.Duration {
+	t.Helper()
 	start := time.Now()
-	if status := openPage(t, ctx, tr.URL(path)); status != 200 {
-		t.Fatalf("open %s: the login page answered %d", path, status)
+	if status := openPage(t, ctx, u); status != 200 {
+		t.Fatalf("open %s: the login page answered %d", u, status)
 	}
 	expectLoginPage(t, ctx, p)
 	if status := submitLogin(t, ctx, p, harness.TestPassword); status != 200 {
 		t.Errorf("after the login form: status %d at %s", status, location(t, ctx))
 	}
 	took := time.Since(start)
-	expectSignedIn(t, ctx, tr, p, path)
+	expectSignedInAt(t, ctx, u, p)
 	return took
 }
 

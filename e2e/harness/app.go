@@ -40,12 +40,16 @@ func StartAppWith(opts AppOptions) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	serve := func(w http.ResponseWriter, r *http.Request) { serveApp(w, r, opts) }
 	a := &App{URL: "http://" + ln.Addr().String(), srv: &http.Server{
-		Handler: http.HandlerFunc(serve), ReadHeaderTimeout: 10 * time.Second,
+		Handler: AppHandler(opts), ReadHeaderTimeout: 10 * time.Second,
 	}}
 	go a.srv.Serve(ln)
 	return a, nil
+}
+
+// AppHandler is the app's handler, for a server of one's own (cmd/app, in a container).
+func AppHandler(opts AppOptions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveApp(w, r, opts) })
 }
 
 // Close stops the app.
@@ -58,7 +62,7 @@ type appHeader struct{ Name, Value string }
 
 type appPage struct {
 	View, Title, Intro, Host, Path, User, Flag, FlagState, Config string
-	FlagOn                                                        bool
+	FlagOn, SignedIn                                              bool
 	Headers, AllHeaders                                           []appHeader
 	Cookies                                                       []string
 }
@@ -76,6 +80,8 @@ var appIntros = map[string]string{
 	"signed-out": "The app's own sign-out view. ags ended the session and signed out at the provider before passing this request on.",
 }
 
+const appIntroProtectedOff = "An authenticated path, but no signed-in user: ags is off for this browser (its feature-flag cookie), so it passed the request on without a sign-in and without identity headers."
+
 var onOff = map[bool]string{true: "on", false: "off"}
 
 func serveApp(w http.ResponseWriter, r *http.Request, opts AppOptions) {
@@ -89,7 +95,6 @@ func serveApp(w http.ResponseWriter, r *http.Request, opts AppOptions) {
 	case r.URL.Path == "/sign-out" || strings.HasPrefix(r.URL.Path, "/sign-out/"):
 		p.View, p.Title = "signed-out", "You are signed out"
 	}
-	p.Intro = appIntros[p.View]
 	for name, values := range r.Header {
 		h := appHeader{name, strings.Join(values, ", ")}
 		if IsIdentityHeader(name) {
@@ -113,6 +118,12 @@ func serveApp(w http.ResponseWriter, r *http.Request, opts AppOptions) {
 			p.FlagOn = c.Value != "0"
 			p.FlagState = onOff[p.FlagOn] + " (cookie " + FlagCookie + "=" + c.Value + ")"
 		}
+	}
+	p.SignedIn = p.User != "(none)"
+	p.Intro = appIntros[p.View]
+	if p.View == "protected" && !p.SignedIn {
+		// Only a browser for which ags is off gets here without an identity.
+		p.Intro = appIntroProtectedOff
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -160,7 +171,8 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .85rem; 
 <a id="link-toggle" href="/toggle-feature/{{.Flag}}">Toggle ags for this browser</a>
 </nav>
 <dl class="status">
-<dt>Signed in as</dt><dd class="user"><strong id="user">{{.User}}</strong></dd>
+{{if .SignedIn}}<dt>Signed in as</dt><dd class="user"><strong id="user">{{.User}}</strong></dd>
+{{else}}<dt>Signed in</dt><dd class="user">no{{if not .FlagOn}}: ags is off for this browser{{end}} <span id="user" hidden>{{.User}}</span></dd>{{end}}
 <dt>ags for this browser</dt><dd id="flag" class="{{if .FlagOn}}on{{else}}off{{end}}">{{.FlagState}}</dd>
 <dt>Host, path</dt><dd><code id="host">{{.Host}}</code> <code id="path">{{.Path}}</code></dd>
 <dt>Cookies received</dt><dd><code id="cookies">{{range $i, $c := .Cookies}}{{if $i}}, {{end}}{{$c}}{{else}}(none){{end}}</code></dd>
@@ -171,7 +183,7 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .85rem; 
 {{end}}</table>{{else}}<p id="identity" class="none">None: no signed-in user.</p>{{end}}
 <details id="all-headers"><summary>All request headers</summary>
 <table>
-{{range .AllHeaders}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
+{{range .AllHeaders}}<tr data-request-header="{{.Name}}"><th>{{.Name}}</th><td>{{.Value}}</td></tr>
 {{end}}</table>
 </details>
 {{if .Config}}<details id="config"><summary>ags configuration (Traefik's dynamic configuration)</summary>

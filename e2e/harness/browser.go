@@ -39,9 +39,22 @@ type Browser struct {
 	dir         string
 }
 
+// BrowserOptions says how to run Chromium.
+type BrowserOptions struct {
+	// Hosts are host names that resolve to 127.0.0.1 in this browser (as a DNS entry
+	// would in a deployment), e.g. app.example.org.
+	Hosts []string
+	// TrustSPKI are base64 SHA-256 hashes of public keys (SPKIHash) whose certificates
+	// the browser accepts though no CA it knows signed them.
+	TrustSPKI []string
+}
+
 // StartBrowser starts a headless Chromium (flags for running as root on a machine
 // without network) with a new, empty user data folder.
-func StartBrowser() (*Browser, error) {
+func StartBrowser() (*Browser, error) { return StartBrowserWith(BrowserOptions{}) }
+
+// StartBrowserWith starts a headless Chromium as opts says.
+func StartBrowserWith(bo BrowserOptions) (*Browser, error) {
 	path, err := FindChromium()
 	if err != nil {
 		return nil, err
@@ -63,6 +76,16 @@ func StartBrowser() (*Browser, error) {
 		chromedp.Flag("password-store", "basic"),
 		chromedp.WindowSize(1024, 768),
 	)
+	if len(bo.Hosts) > 0 {
+		rules := make([]string, len(bo.Hosts))
+		for i, h := range bo.Hosts {
+			rules[i] = "MAP " + h + " 127.0.0.1"
+		}
+		opts = append(opts, chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")))
+	}
+	if len(bo.TrustSPKI) > 0 {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(bo.TrustSPKI, ",")))
+	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	b := &Browser{ctx: ctx, cancel: cancel, allocCancel: allocCancel, dir: dir}

@@ -1,8 +1,12 @@
 package harness
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -50,6 +54,28 @@ func NewClient() *Client {
 		Timeout:       15 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+// ResolveTo127 makes the client connect to 127.0.0.1 for the given host names (as a
+// DNS entry would in a deployment), on the port of the URL, and trust roots for
+// HTTPS when not nil.
+func (c *Client) ResolveTo127(roots *x509.CertPool, hosts ...string) {
+	local := map[string]bool{}
+	for _, h := range hosts {
+		local[h] = true
+	}
+	var d net.Dialer
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && local[host] {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	if roots != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	}
+	c.HTTP.Transport = tr
 }
 
 // Do sends req and follows up to 20 redirects (303 and 302 after a POST become GETs).
@@ -190,12 +216,13 @@ type AppView struct {
 	Path    string            // the path and query the app received
 	User    string            // X-Auth-Request-User, "(none)" without
 	Headers map[string]string // identity headers received
+	All     map[string]string // every request header received but Cookie
 	Cookies string            // the names of the cookies received, comma separated
 }
 
 // ParseAppView reads the app's page. View is "" when body is not the app's page.
 func ParseAppView(body string) AppView {
-	v := AppView{Headers: map[string]string{}}
+	v := AppView{Headers: map[string]string{}, All: map[string]string{}}
 	doc, err := html.Parse(strings.NewReader(body))
 	if err != nil {
 		return v
@@ -214,6 +241,12 @@ func ParseAppView(body string) AppView {
 			eachElement(n, func(td *html.Node) {
 				if td.Data == "td" {
 					v.Headers[attr(n, "data-header")] = textOf(td)
+				}
+			})
+		case n.Data == "tr" && attr(n, "data-request-header") != "":
+			eachElement(n, func(td *html.Node) {
+				if td.Data == "td" {
+					v.All[attr(n, "data-request-header")] = textOf(td)
 				}
 			})
 		}

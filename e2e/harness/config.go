@@ -89,6 +89,9 @@ func (d *Dynamic) render(gen int) ([]byte, error) {
 
 // routerNames lists the routers of d as Traefik's API names them.
 func (d *Dynamic) routerNames() []string {
+	if d == nil {
+		return nil
+	}
 	var names []string
 	for name := range d.Routes {
 		names = append(names, name+"@file")
@@ -98,8 +101,9 @@ func (d *Dynamic) routerNames() []string {
 }
 
 // staticConfig builds Traefik's static configuration; plugins maps each local plugin's
-// key under experimental.localPlugins to its module path.
-func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string]string, logLevel string, pprof, noSanitizePath bool) ([]byte, error) {
+// key under experimental.localPlugins to its module path. Without a dynamicFile there
+// is no file provider; edit, if not nil, changes the document last.
+func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string]string, logLevel string, pprof bool, edit func(map[string]any)) ([]byte, error) {
 	local := map[string]any{}
 	for name, module := range plugins {
 		local[name] = map[string]any{"moduleName": module}
@@ -115,20 +119,23 @@ func staticConfig(webPort, adminPort int, dynamicFile string, plugins map[string
 			},
 			"traefik": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", adminPort)},
 		},
-		"ping": map[string]any{"entryPoint": "traefik", "manualRouting": true},
+		// With a file provider, the readiness router of each generation routes to ping
+		// (manualRouting); without one, Start waits for /ping on the admin port.
+		"ping": map[string]any{"entryPoint": "traefik", "manualRouting": dynamicFile != ""},
 		"api":  map[string]any{"insecure": true, "dashboard": false, "debug": pprof},
 		"log":  map[string]any{"level": logLevel, "noColor": true},
 		"providers": map[string]any{
 			"providersThrottleDuration": "100ms",
-			"file":                      map[string]any{"filename": dynamicFile, "watch": true},
 		},
 		"experimental": map[string]any{
 			"localPlugins": local,
 		},
 	}
-	if noSanitizePath {
-		web := doc["entryPoints"].(map[string]any)["web"].(map[string]any)
-		web["http"] = map[string]any{"sanitizePath": false}
+	if dynamicFile != "" {
+		doc["providers"].(map[string]any)["file"] = map[string]any{"filename": dynamicFile, "watch": true}
+	}
+	if edit != nil {
+		edit(doc)
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

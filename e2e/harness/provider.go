@@ -26,8 +26,11 @@ import (
 
 // The client that ags uses at the provider.
 const (
-	ClientID     = "ags"
-	ClientSecret = "ags-e2e-client-secret"
+	ClientID = "ags"
+	// ExampleClientID is the client of the files in examples/ (same secret), so that
+	// a test runs them with only the issuer and the secrets changed.
+	ExampleClientID = "my-app"
+	ClientSecret    = "ags-e2e-client-secret"
 	// TestPassword is the password of the example storage's users.
 	TestPassword = "verysecure"
 	// ClientIDKey is a second client, which authenticates with private_key_jwt only,
@@ -41,7 +44,8 @@ const (
 // user Username (password TestPassword) signs in through the example's login form
 // (fields username and password, a Login button); its confidential web client
 // ClientID/ClientSecret (client_secret_basic, code flow, PKCE) accepts any redirect
-// and post-logout redirect URI of the form http://127.0.0.1:{any port}/{one segment}.
+// and post-logout redirect URI of the form http://127.0.0.1:{any port}/{one segment}
+// (or an example.org host); ExampleClientID is the same client under the examples' ID.
 //
 // Beyond the example, the login page has a Cancel link (id "cancel") that sends the
 // browser back to the client with error=access_denied, as a user who declines would.
@@ -77,9 +81,12 @@ func NewProvider(port int) (*Provider, error) {
 	providerLog.Do(quietProviderLog)
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
 	users := storage.NewUserStore(issuer)
-	client := storage.WebClient(ClientID, ClientSecret, "http://127.0.0.1/oidc_callback")
-	keyClient := storage.WebClient(ClientIDKey, "", "http://127.0.0.1/oidc_callback")
-	store := storage.NewStorageWithClients(users, map[string]*storage.Client{ClientID: client, ClientIDKey: keyClient})
+	clients := map[string]*storage.Client{}
+	for _, id := range []string{ClientID, ExampleClientID} {
+		clients[id] = storage.WebClient(id, ClientSecret, "http://127.0.0.1/oidc_callback")
+	}
+	clients[ClientIDKey] = storage.WebClient(ClientIDKey, "", "http://127.0.0.1/oidc_callback")
+	store := storage.NewStorageWithClients(users, clients)
 	user := users.GetUserByID("id1")
 	p := &Provider{Issuer: issuer, Port: port, Username: user.Username, Subject: user.ID,
 		Email: user.Email, store: store, user: user, keys: map[string]any{}}
@@ -274,7 +281,10 @@ func (s *loopbackStorage) GetKeyByIDAndClientID(ctx context.Context, kid, client
 	return &jose.JSONWebKey{KeyID: kid, Use: "sig", Key: key}, nil
 }
 
-var loopbackGlobs = []string{"http://127.0.0.1:*/*", "http://localhost:*/*"}
+// The examples' hosts (app.example.org, ...) resolve to 127.0.0.1 in the tests that
+// run them (BrowserOptions.Hosts, Client.ResolveTo127).
+var loopbackGlobs = []string{"http://127.0.0.1:*/*", "http://localhost:*/*",
+	"http://*.example.org:*/*", "https://*.example.org:*/*"}
 
 type loopbackClient struct {
 	op.Client

@@ -63,9 +63,10 @@ type TraefikConfig struct {
 	// Pprof serves Go's profiles on the admin port under /debug/pprof/ (api.debug),
 	// for a benchmark that looks into where Traefik's time goes.
 	Pprof bool
-	// NoSanitizePath turns off Traefik's own path cleaning on the web entry point
-	// (entryPoints.web.http.sanitizePath: false), as some deployments do.
-	NoSanitizePath bool
+	// Static, if not nil, changes the static configuration before it is written: more
+	// entry points, the Docker or Kubernetes provider. With a nil Dynamic there is no
+	// file provider, and Start waits only for Traefik's ping on AdminPort.
+	Static func(static map[string]any)
 }
 
 // Traefik is a Traefik process listening on 127.0.0.1:Port (entry point "web"), with
@@ -153,7 +154,10 @@ func (t *Traefik) setup(dyn *Dynamic) error {
 	if t.AdminPort, err = FreePort(); err != nil {
 		return err
 	}
-	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, modules, t.cfg.LogLevel, t.cfg.Pprof, t.cfg.NoSanitizePath)
+	if dyn == nil {
+		t.dynPath = ""
+	}
+	static, err := staticConfig(t.Port, t.AdminPort, t.dynPath, modules, t.cfg.LogLevel, t.cfg.Pprof, t.cfg.Static)
 	if err != nil {
 		return err
 	}
@@ -238,6 +242,12 @@ func (t *Traefik) Dynamic() *Dynamic {
 func (t *Traefik) writeDynamic(dyn *Dynamic) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.dynPath == "" {
+		if dyn != nil {
+			return errors.New("this Traefik has no file provider (started with a nil Dynamic)")
+		}
+		return nil
+	}
 	data, err := dyn.render(t.gen + 1)
 	if err != nil {
 		return err
@@ -258,20 +268,24 @@ func (t *Traefik) waitLoaded(gen int, timeout time.Duration) error {
 	routers := t.dynamic.routerNames()
 	t.mu.Unlock()
 	client := &http.Client{Timeout: 2 * time.Second}
+	ready := t.URL(readyPath(gen))
+	if t.dynPath == "" {
+		ready = fmt.Sprintf("http://127.0.0.1:%d/ping", t.AdminPort)
+	}
 	err := waitUntil(timeout, 50*time.Millisecond, func() error {
 		select {
 		case <-done:
 			return stopError{fmt.Errorf("traefik exited: %v", t.ExitErr())}
 		default:
 		}
-		resp, err := client.Get(t.URL(readyPath(gen)))
+		resp, err := client.Get(ready)
 		if err != nil {
 			return err
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || string(body) != "OK" {
-			return fmt.Errorf("GET %s: %s (not yet the ping service)", readyPath(gen), resp.Status)
+			return fmt.Errorf("GET %s: %s (not yet the ping service)", ready, resp.Status)
 		}
 		return nil
 	})
@@ -303,6 +317,45 @@ func (t *Traefik) checkRouters(client *http.Client, names []string) error {
 		if info.Status != "enabled" || len(info.Err) > 0 {
 			return fmt.Errorf("router %s is %q: %s", name, info.Status, strings.Join(info.Err, "; "))
 		}
+	}
+	return nil
+}
+
+// WaitRouter waits until Traefik's API lists a router whose name starts with prefix
+// (e.g. "app@docker", or "my-app-app-" for an IngressRoute) as enabled, without
+// errors. It is how a test knows that a provider other than the file provider has
+// delivered its configuration.
+func (t *Traefik) WaitRouter(prefix string, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	err := waitUntil(timeout, 100*time.Millisecond, func() error {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/api/http/routers", t.AdminPort))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var routers []struct {
+			Name   string   `json:"name"`
+			Status string   `json:"status"`
+			Err    []string `json:"error"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&routers); err != nil {
+			return fmt.Errorf("GET /api/http/routers: %s: %w", resp.Status, err)
+		}
+		var seen []string
+		for _, r := range routers {
+			if !strings.HasPrefix(r.Name, prefix) {
+				seen = append(seen, r.Name)
+				continue
+			}
+			if r.Status != "enabled" || len(r.Err) > 0 {
+				return fmt.Errorf("router %s is %q: %s", r.Name, r.Status, strings.Join(r.Err, "; "))
+			}
+			return nil
+		}
+		return fmt.Errorf("no router %s* yet (routers: %s)", prefix, strings.Join(seen, ", "))
+	})
+	if err != nil {
+		return fmt.Errorf("traefik on port %d: %w\n--- %s (tail):\n%s", t.Port, err, t.LogPath, tail(t.Log(), 60))
 	}
 	return nil
 }
