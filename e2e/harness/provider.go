@@ -58,11 +58,14 @@ type Provider struct {
 	Username string // the test user (id1), e.g. test-user@127.0.0.1
 	Subject  string // its sub claim
 	Email    string
+	// The second user (id2), for tests where two users differ.
+	Username2, Subject2, Email2 string
 
 	handler    http.Handler
 	store      *storage.Storage
 	user       *storage.User
-	unverified bool // say email_verified false
+	unverified bool                       // say email_verified false
+	claims     map[string]map[string]any // more claims by user ID (SetClaims)
 	mu         sync.Mutex
 	srv        *http.Server
 	keys       map[string]any // ClientIDKey's public keys by kid
@@ -88,8 +91,10 @@ func NewProvider(port int) (*Provider, error) {
 	clients[ClientIDKey] = storage.WebClient(ClientIDKey, "", "http://127.0.0.1/oidc_callback")
 	store := storage.NewStorageWithClients(users, clients)
 	user := users.GetUserByID("id1")
+	user2 := users.GetUserByID("id2")
 	p := &Provider{Issuer: issuer, Port: port, Username: user.Username, Subject: user.ID,
-		Email: user.Email, store: store, user: user, keys: map[string]any{}}
+		Email: user.Email, Username2: user2.Username, Subject2: user2.ID, Email2: user2.Email,
+		store: store, user: user, keys: map[string]any{}, claims: map[string]map[string]any{}}
 	router := exampleop.SetupServer(issuer, &loopbackStorage{Storage: store, p: p}, nil, false)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login/username", p.loginPage(router))
@@ -163,6 +168,20 @@ func (p *Provider) SetEmailVerified(verified bool) {
 	defer p.mu.Unlock()
 	p.user.EmailVerified = verified
 	p.unverified = !verified
+}
+
+// SetClaims gives user userID (Subject or Subject2) more claims, in the ID token and
+// at userinfo, from the next sign-in on: groups, roles, whatever a test needs.
+func (p *Provider) SetClaims(userID string, claims map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.claims[userID] = claims
+}
+
+func (p *Provider) claimsOf(userID string) map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.claims[userID]
 }
 
 func (p *Provider) emailUnverified() bool {
@@ -241,7 +260,7 @@ func (s *loopbackStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc
 	if err := s.Storage.SetUserinfoFromRequest(ctx, info, token, scopes); err != nil {
 		return err
 	}
-	s.unverified(info)
+	s.addClaims(info, token.GetSubject())
 	return nil
 }
 
@@ -249,13 +268,17 @@ func (s *loopbackStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.U
 	if err := s.Storage.SetUserinfoFromToken(ctx, info, tokenID, subject, origin); err != nil {
 		return err
 	}
-	s.unverified(info)
+	s.addClaims(info, subject)
 	return nil
 }
 
-func (s *loopbackStorage) unverified(info *oidc.UserInfo) {
+// addClaims adds what the test set: email_verified false, and SetClaims's claims.
+func (s *loopbackStorage) addClaims(info *oidc.UserInfo, userID string) {
 	if s.p.emailUnverified() && info.Email != "" {
 		info.AppendClaims("email_verified", false)
+	}
+	for k, v := range s.p.claimsOf(userID) {
+		info.AppendClaims(k, v)
 	}
 }
 
