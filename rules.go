@@ -81,6 +81,9 @@ func parseAccessRules(c *Config) (*accessRules, error) {
 		if u = strings.TrimSpace(u); u == "" {
 			return nil, fmt.Errorf("allowedUsers: an entry is empty")
 		}
+		if strings.ContainsAny(u, " \t\r\n") {
+			return nil, fmt.Errorf("allowedUsers: %q is not a sub or an e-mail address (it holds white space)", u)
+		}
 		rules.users[u] = true
 	}
 	return rules, nil

@@ -56,6 +56,8 @@ func TestDockerLabels(t *testing.T) {
 	}
 	labels := composeLabels(t, map[string]string{
 		"traefik.http.middlewares.sign-in.plugin.ags.issuer": s.provider.Issuer,
+		// The test user's address is at the example provider's domain.
+		"traefik.http.middlewares.sign-in.plugin.ags.allowedEmailDomains": "zitadel.ch",
 	})
 	if _, err := d.Run("app", image, network, labels); err != nil {
 		t.Fatal(err)
@@ -108,6 +110,9 @@ func TestDockerLabels(t *testing.T) {
 		"traefik.http.middlewares.other-sign-in.plugin.ags.clientID":           harness.ExampleClientID,
 		"traefik.http.middlewares.other-sign-in.plugin.ags.authenticatedPaths": "/.*",
 		"traefik.http.middlewares.other-sign-in.plugin.ags.callbackPath":       "auth-callback",
+		// Access rules by label: a list, and a nested claim (the key's dots nest).
+		"traefik.http.middlewares.other-sign-in.plugin.ags.requiredClaims.groups":             "staff,ops",
+		"traefik.http.middlewares.other-sign-in.plugin.ags.requiredClaims.realm_access.roles": "wiki-editor",
 	}
 	started := time.Now()
 	if _, err := d.Run("other", image, network, other); err != nil {
@@ -125,6 +130,24 @@ func TestDockerLabels(t *testing.T) {
 	// The first app's router and session are as they were.
 	openPage(t, ctx, appURL("/open/"))
 	expectSignedInAt(t, ctx, appURL("/open/"), s.provider)
+	// The second app's rules took effect: a user in ops without the wiki-editor role is
+	// refused, every time; with the role (a new sign-in) they pass.
+	t.Cleanup(func() { s.provider.SetClaims(s.provider.Subject, nil) })
+	s.provider.SetClaims(s.provider.Subject, map[string]any{
+		"groups": []string{"ops"}, "realm_access": map[string]any{"roles": []string{"reader"}}})
+	if status := openPage(t, ctx, otherURL("/open/")); status != 200 {
+		t.Fatalf("open the second app: the login page answered %d", status)
+	}
+	expectLoginPage(t, ctx, s.provider)
+	if status := submitLogin(t, ctx, s.provider, harness.TestPassword); status != 403 {
+		t.Fatalf("without the role: got %d at %s, want 403 (%q)", status, location(t, ctx), lastLines(pageText(t, ctx), 5))
+	}
+	if status := openPage(t, ctx, otherURL("/open/")); status != 403 || !strings.Contains(pageText(t, ctx), "Access denied") {
+		t.Fatalf("without the role, again: got %d, want the 403 page", status)
+	}
+	s.provider.SetClaims(s.provider.Subject, map[string]any{
+		"groups": []string{"ops"}, "realm_access": map[string]any{"roles": []string{"wiki-editor"}}})
+	openPage(t, ctx, otherURL("/sign-out"))
 	took = signInAt(t, ctx, otherURL("/open/"), s.provider)
 	t.Logf("sign-in through the second container's middleware: %s", took)
 }

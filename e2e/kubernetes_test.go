@@ -99,6 +99,7 @@ stringData:
 	}))
 	apply(t, k, example(t, "middleware.yaml", map[string]string{
 		"issuer: https://id.example.org": "issuer: " + s.provider.Issuer,
+		"- example.org":                  "- zitadel.ch", // allowedEmailDomains: the test user's
 	}))
 	apply(t, k, example(t, "ingressroute.yaml", map[string]string{
 		"port: 80": "port: " + appPort,

@@ -64,7 +64,7 @@ type Provider struct {
 	handler    http.Handler
 	store      *storage.Storage
 	user       *storage.User
-	unverified bool                       // say email_verified false
+	unverified bool                      // say email_verified false
 	claims     map[string]map[string]any // more claims by user ID (SetClaims)
 	mu         sync.Mutex
 	srv        *http.Server
