@@ -139,6 +139,12 @@ type Config struct {
 	// AllowedUsers are the users who may pass, by sub or e-mail address. Empty: no
 	// rule. Environment: AGS_CLIENT_ALLOWED_USERS, comma separated.
 	AllowedUsers []string `json:"allowedUsers,omitempty"`
+	// CacheSize bounds the memory each middleware instance gives to the sessions it
+	// has opened, so that a signed-in request neither decrypts nor decodes: 64MiB,
+	// 512KiB, or bytes (KB, MB, GB count as KiB, MiB, GiB). A site with more browsers
+	// active at once than it holds (about 7 KB each) opens sessions again.
+	// Default 64MiB. Environment: AGS_CLIENT_CACHE_SIZE.
+	CacheSize string `json:"cacheSize,omitempty"`
 
 	// ClientAuthMethod is how ags authenticates at the token endpoint: auto (the first
 	// the provider announces of client_secret_basic, client_secret_post with a secret,
@@ -183,24 +189,25 @@ func CreateConfig() *Config {
 
 // middleware is one instance of ags on a router.
 type middleware struct {
-	next      http.Handler
-	name      string
-	cfg       *settings
-	store     *sessionStore
-	serve     http.HandlerFunc // the request path: see handler
-	views     *viewCache
-	paths     *pathCache
-	client    *http.Client
-	discovery *discovery
-	log       *logger
-	stripped  map[string]bool // identity header keys removed from every request
-	toggle    string          // the toggle's path
-	special   map[string]bool // the toggle, callback and sign-out paths
-	callback2 string          // the callback path with a trailing "/"
-	signOut2  string          // the sign-out path with a trailing "/"
-	now       func() time.Time
-	since     func(time.Time) time.Duration // time.Since on m.now's clock
-	renewals  *renewals                     // renewals in flight and their recent outcomes
+	next         http.Handler
+	name         string
+	cfg          *settings
+	store        *sessionStore
+	serve        http.HandlerFunc // the request path: see handler
+	views        *viewCache
+	paths        *pathCache
+	client       *http.Client
+	discovery    *discovery
+	log          *logger
+	stripped     map[string]bool // identity header keys removed from every request
+	claimHeaders []claimHeader   // the claims passed to the app, and their headers
+	toggle       string          // the toggle's path
+	special      map[string]bool // the toggle, callback and sign-out paths
+	callback2    string          // the callback path with a trailing "/"
+	signOut2     string          // the sign-out path with a trailing "/"
+	now          func() time.Time
+	since        func(time.Time) time.Duration // time.Since on m.now's clock
+	renewals     *renewals                     // renewals in flight and their recent outcomes
 }
 
 // New builds the middleware from its configuration. It does no network I/O and
@@ -225,22 +232,23 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		return nil, fmt.Errorf("ags: middleware %s: %w", name, err)
 	}
 	m := &middleware{
-		next:      next,
-		name:      name,
-		cfg:       cfg,
-		views:     newViewCache(),
-		paths:     newPathCache(),
-		client:    newHTTPClient(cfg),
-		discovery: &discovery{},
-		renewals:  newRenewals(),
-		log:       newLogger(name, cfg.logPath, cfg.debug),
-		stripped:  strippedHeaders(cfg),
-		toggle:    "/toggle-feature/" + cfg.flagCookie,
-		callback2: cfg.callbackPath + "/",
-		signOut2:  cfg.signOutPath + "/",
-		special:   map[string]bool{},
-		now:       time.Now,
-		since:     time.Since,
+		next:         next,
+		name:         name,
+		cfg:          cfg,
+		views:        newViewCache(cfg.cacheSize),
+		paths:        newPathCache(),
+		client:       newHTTPClient(cfg),
+		discovery:    &discovery{},
+		renewals:     newRenewals(),
+		log:          newLogger(name, cfg.logPath, cfg.debug),
+		stripped:     strippedHeaders(cfg),
+		claimHeaders: claimHeaders(cfg),
+		toggle:       "/toggle-feature/" + cfg.flagCookie,
+		callback2:    cfg.callbackPath + "/",
+		signOut2:     cfg.signOutPath + "/",
+		special:      map[string]bool{},
+		now:          time.Now,
+		since:        time.Since,
 	}
 	for _, p := range []string{cfg.callbackPath, m.callback2, cfg.signOutPath, m.signOut2} {
 		m.special[p] = true

@@ -16,7 +16,7 @@ func hotViews(c *viewCache) map[string]*cookieView {
 }
 
 func TestViewCachePublishes(t *testing.T) {
-	c := newViewCache()
+	c := newViewCache(defaultCacheSize)
 	start := time.Unix(1700000000, 0)
 	a := &cookieView{key: "a"}
 	c.put("a", a, start)
@@ -53,7 +53,7 @@ func TestViewCachePublishes(t *testing.T) {
 }
 
 func TestViewCacheReplacesAndRemovesAtOnce(t *testing.T) {
-	c := newViewCache()
+	c := newViewCache(defaultCacheSize)
 	now := time.Unix(1700000000, 0)
 	for i := 0; i < 300; i++ {
 		k := "v" + strconv.Itoa(i)
@@ -73,22 +73,63 @@ func TestViewCacheReplacesAndRemovesAtOnce(t *testing.T) {
 	}
 }
 
-func TestViewCacheBounded(t *testing.T) {
-	c := newViewCache()
+func TestViewCacheBoundedInBytes(t *testing.T) {
+	const entries = 300
+	sample := &cookieView{key: "ags_client_session=" + strings.Repeat("x", 1600) + "0000"}
+	budget := entries * viewBytes(sample)
+	c := newViewCache(budget)
 	now := time.Unix(1700000000, 0)
-	for i := 0; i < 10*viewCacheSize; i++ {
-		k := "line" + strconv.Itoa(i)
+	bytesOf := func(m map[string]*cookieView) int {
+		n := 0
+		for _, v := range m {
+			if v != nil {
+				n += viewBytes(v)
+			}
+		}
+		return n
+	}
+	for i := 0; i < 10*entries; i++ {
+		k := sample.key[:len(sample.key)-4] + fmt.Sprintf("%04d", i)
 		v := &cookieView{key: k}
 		c.put(k, v, now)
 		if c.get(k, now) != v {
 			t.Fatalf("view %d is not found right after it was put", i)
 		}
-		if n := len(hotViews(c)) + len(c.recent); n > viewCacheSize+viewCacheSize/publishBatch+1 {
-			t.Fatalf("after %d views the cache holds %d, want at most about %d", i+1, n, viewCacheSize)
+		if got := bytesOf(hotViews(c)); got != c.hotBytes {
+			t.Fatalf("after %d views the published views take %d bytes, the cache counts %d", i+1, got, c.hotBytes)
+		}
+		if n := c.hotBytes + bytesOf(c.recent); n > budget+budget/publishBatch+viewBytes(v) {
+			t.Fatalf("after %d views the cache holds %d bytes, want at most about %d", i+1, n, budget)
 		}
 	}
-	if n := len(hotViews(c)); n < viewCacheSize/2 {
-		t.Errorf("the published views fell to %d, want at least half of %d", n, viewCacheSize)
+	if n := c.hotBytes; n < budget/2-viewBytes(sample) {
+		t.Errorf("the published views fell to %d bytes, want at least half of %d", n, budget)
+	}
+}
+
+func TestCacheSizeOption(t *testing.T) {
+	tp := newTestProvider(t)
+	for _, tc := range []struct {
+		value string
+		want  int
+	}{{"", 64 << 20}, {"64MiB", 64 << 20}, {"512KiB", 0}, {"2MB", 2 << 20}, {"1GiB", 1 << 30}, {"3145728", 3 << 20},
+		{"16GiB", 16 << 30}, {"17GiB", 0}, {"0", 0}, {"-1MiB", 0}, {"lots", 0}, {"1.5MiB", 0}} {
+		c := flowConfig(tp)
+		c.CacheSize = tc.value
+		m, err := newMiddleware(http.NotFoundHandler(), c, "size")
+		if tc.want == 0 {
+			if err == nil || !strings.Contains(err.Error(), "cacheSize") {
+				t.Errorf("cacheSize %q: got %v, want an error naming cacheSize", tc.value, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("cacheSize %q: %v", tc.value, err)
+			continue
+		}
+		if m.views.budget != tc.want {
+			t.Errorf("cacheSize %q: the view cache's budget is %d, want %d", tc.value, m.views.budget, tc.want)
+		}
 	}
 }
 
@@ -125,7 +166,7 @@ func TestPathCache(t *testing.T) {
 // TestCachesConcurrent reads the published maps as the request path does while
 // other goroutines add and remove entries; run it with -race.
 func TestCachesConcurrent(t *testing.T) {
-	views, paths := newViewCache(), newPathCache()
+	views, paths := newViewCache(defaultCacheSize), newPathCache()
 	now := time.Unix(1700000000, 0)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {

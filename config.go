@@ -42,6 +42,7 @@ var envNames = [][2]string{
 	{"clockSkew", "AGS_CLIENT_CLOCK_SKEW"},
 	{"refresh", "AGS_CLIENT_REFRESH"},
 	{"allowUnverifiedEmail", "AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL"},
+	{"cacheSize", "AGS_CLIENT_CACHE_SIZE"},
 	{"clientAuthMethod", "AGS_CLIENT_AUTH_METHOD"},
 	{"clientPrivateKeyFile", "AGS_CLIENT_PRIVATE_KEY_FILE"},
 	{"clientPrivateKey", "AGS_CLIENT_PRIVATE_KEY"},
@@ -76,6 +77,7 @@ var defaults = map[string]string{
 
 	// issue 12
 	"allowUnverifiedEmail": "false",
+	"cacheSize":            "64MiB",
 }
 
 // field returns a pointer to the string option called name.
@@ -133,6 +135,8 @@ func (c *Config) field(name string) *string {
 		return &c.Refresh
 	case "allowUnverifiedEmail":
 		return &c.AllowUnverifiedEmail
+	case "cacheSize":
+		return &c.CacheSize
 	}
 	return c.clientAuthField(name)
 }
@@ -220,6 +224,7 @@ type settings struct {
 	allowedAlgorithms    []string
 	allowUnverifiedEmail bool
 	rules                *accessRules // who may pass
+	cacheSize            int          // bytes for the view cache
 	insecureHTTPIssuer   bool         // plain http to a provider that is not on loopback
 	clientAuth           *clientAuth
 	authParams           url.Values // extra authorization request parameters
@@ -376,6 +381,9 @@ func (c *Config) validate() (*settings, error) {
 	if s.rules, err = parseAccessRules(c); err != nil {
 		return nil, err
 	}
+	if s.cacheSize, err = parseByteSize("cacheSize", c.CacheSize); err != nil {
+		return nil, err
+	}
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {
 			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512", alg)
@@ -424,6 +432,27 @@ func parseBool(option, v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%s must be true or false, got %q", option, v)
+}
+
+// parseByteSize accepts a size such as 64MiB, 512KiB, 1GB (KB, MB and GB count as
+// KiB, MiB and GiB) or whole bytes, from 1 MiB to 16 GiB.
+func parseByteSize(option, v string) (int, error) {
+	s := strings.TrimSpace(v)
+	unit := int64(1)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"KiB", 1 << 10}, {"KB", 1 << 10}, {"MiB", 1 << 20}, {"MB", 1 << 20}, {"GiB", 1 << 30}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, unit = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (16<<30)/unit || n*unit < 1<<20 {
+		return 0, fmt.Errorf("%s must be a size from 1MiB to 16GiB, such as 64MiB, got %q", option, v)
+	}
+	return int(n * unit), nil
 }
 
 // parseDuration accepts a Go duration or whole seconds; it must be positive.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // ckSignedInRequest returns a store and a request carrying a session with an
@@ -60,6 +61,66 @@ func benchmarkSaveSession(b *testing.B, idTokenSize int) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := st.save(httptest.NewRecorder(), r, sess); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bnMiss is a middleware and the Cookie header of a browser signed in to it (a
+// session with an ID token of about 900 bytes among other cookies), for the cost of
+// a request whose session is not cached: the first one on this Traefik, after a
+// reload, after eviction.
+func bnMiss(b *testing.B) (*middleware, string) {
+	b.Helper()
+	c := CreateConfig()
+	c.Issuer, c.ClientID, c.ClientSecret = ckIssuer, ckClientID, "bench-client-secret"
+	c.SessionSecret = "0123456789abcdef0123456789abcdef-bench-secret"
+	c.AuthenticatedPaths = []string{"admin/.*"}
+	c.FeatureFlagToggle = "false"
+	m, err := newMiddleware(http.NotFoundHandler(), c, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.now = func() time.Time { return ckNow }
+	m.store.now = m.now
+	r := ckRequest()
+	cookies := []*http.Cookie{{Name: "_ga", Value: "GA1.2.1234567890.1234567890"}}
+	cookies = append(cookies, ckLive(ckSave(b, m.store, r, ckSession(b, 900)))...)
+	cookies = append(cookies, &http.Cookie{Name: "theme", Value: "dark"})
+	return m, ckRequest(cookies...).Header.Get("Cookie")
+}
+
+// BenchmarkCacheMiss is what a request whose session is not cached costs in ags
+// before the request path proper: the view of its Cookie header.
+func BenchmarkCacheMiss(b *testing.B) {
+	m, line := bnMiss(b)
+	if v := m.newView(line); v.id == nil {
+		b.Fatal("the session did not open")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.newView(line)
+	}
+}
+
+// BenchmarkCacheMissDecode is the session decoding step of a cache miss alone.
+func BenchmarkCacheMissDecode(b *testing.B) {
+	m, line := bnMiss(b)
+	r := &http.Request{Header: http.Header{"Cookie": {line}}}
+	sealed, err := m.store.sealedValue(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain, _, _, err := m.store.sealer.openWith(m.store.sessionAD, sealed, ckNow.Unix())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(len(plain)), "plain-bytes")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := decodeSession(plain); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -118,6 +118,21 @@ type identity struct {
 	refusal   string // the access rule this user fails on this instance; "": none
 }
 
+// claimHeader is a claim that reaches the app as a header.
+type claimHeader struct {
+	claim, header string
+}
+
+// claimHeaders lists the claims passed to the app: the standard four, then
+// identityHeaders.
+func claimHeaders(s *settings) []claimHeader {
+	out := []claimHeader{{"sub", headerUser}, {"email", headerEmail}, {"preferred_username", headerPreferredUsername}, {"groups", headerGroups}}
+	for claim, header := range s.identityHeaders {
+		out = append(out, claimHeader{claim: claim, header: header})
+	}
+	return out
+}
+
 type headerValue struct {
 	name  string
 	value []string
@@ -134,31 +149,24 @@ func (m *middleware) newIdentity(sess *session) *identity {
 	if id.refreshAt != 0 && id.refreshAt < id.until {
 		id.until = id.refreshAt
 	}
-	add := func(name, value string) {
-		if value != "" {
-			id.headers = append(id.headers, headerValue{name: name, value: []string{value}})
-		}
-	}
 	withheld := !m.cfg.allowUnverifiedEmail && emailUnverified(sess)
-	claim := func(name string) string {
-		if name == "email" && withheld {
-			return ""
+	// A cache miss makes an identity, and under Yaegi a closure call goes through
+	// reflection: plain loops over the claims to pass, worked out in New.
+	id.headers = make([]headerValue, 0, len(m.claimHeaders)+3)
+	for _, ch := range m.claimHeaders {
+		if ch.claim == "email" && withheld {
+			continue
 		}
-		return claimString(sess, name)
-	}
-	add(headerUser, claim("sub"))
-	add(headerEmail, claim("email"))
-	add(headerPreferredUsername, claim("preferred_username"))
-	add(headerGroups, claim("groups"))
-	for name, header := range m.cfg.identityHeaders {
-		add(header, claim(name))
+		if value := claimString(sess, ch.claim); value != "" {
+			id.headers = append(id.headers, headerValue{name: ch.header, value: []string{value}})
+		}
 	}
 	if m.cfg.passAccessToken && sess.AccessToken != "" {
-		add(headerAccessToken, sess.AccessToken)
-		add(headerAuthorization, "Bearer "+sess.AccessToken)
+		id.headers = append(id.headers, headerValue{name: headerAccessToken, value: []string{sess.AccessToken}},
+			headerValue{name: headerAuthorization, value: []string{"Bearer " + sess.AccessToken}})
 	}
-	if m.cfg.passIDToken {
-		add(headerIDToken, sess.IDToken)
+	if m.cfg.passIDToken && sess.IDToken != "" {
+		id.headers = append(id.headers, headerValue{name: headerIDToken, value: []string{sess.IDToken}})
 	}
 	return id
 }
@@ -184,6 +192,9 @@ func claimValue(sess *session, name string) interface{} {
 	return sess.UserInfo[name]
 }
 
+// lineBreaks are the white space besides " " that strings.Fields splits at.
+const lineBreaks = "\t\n\v\f\r\u0085\u00a0"
+
 // claimString gives a claim as a header value: from the ID token, else from userinfo;
 // lists are comma separated. Line breaks are dropped so a claim cannot split a header.
 func claimString(sess *session, name string) string {
@@ -192,11 +203,18 @@ func claimString(sess *session, name string) string {
 	case nil:
 		return ""
 	case string:
+		if !strings.ContainsAny(x, lineBreaks) {
+			return x // the common claim, with one call
+		}
 		s = x
 	case []interface{}:
 		parts := make([]string, 0, len(x))
 		for _, e := range x {
-			parts = append(parts, fmt.Sprint(e))
+			text, ok := jsonText(e)
+			if !ok {
+				text = fmt.Sprint(e)
+			}
+			parts = append(parts, text)
 		}
 		s = strings.Join(parts, ",")
 	case float64:

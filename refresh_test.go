@@ -169,7 +169,7 @@ func TestRenewalOncePerSession(t *testing.T) {
 		}
 	}
 	// Later, the old cookie again, from the cache and from a fresh middleware state.
-	m.views = newViewCache()
+	m.views = newViewCache(defaultCacheSize)
 	m.serve = m.handler()
 	for round := 0; round < 2; round++ {
 		rec := concurrently(m, []map[string]string{old})[0]
