@@ -439,12 +439,14 @@ func parseBool(option, v string) (bool, error) {
 func parseByteSize(option, v string) (int, error) {
 	s := strings.TrimSpace(v)
 	unit := int64(1)
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"KiB", 1 << 10}, {"KB", 1 << 10}, {"MiB", 1 << 20}, {"MB", 1 << 20}, {"GiB", 1 << 30}, {"GB", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, unit = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.size
+	// Separate statements: under Yaegi v0.16.1, "s, unit = ..., sizes[i]" in this
+	// loop left unit unchanged.
+	suffixes := []string{"KiB", "KB", "MiB", "MB", "GiB", "GB", "B"}
+	sizes := []int64{1 << 10, 1 << 10, 1 << 20, 1 << 20, 1 << 30, 1 << 30, 1}
+	for i, suffix := range suffixes {
+		if strings.HasSuffix(s, suffix) {
+			s = strings.TrimSpace(strings.TrimSuffix(s, suffix))
+			unit = sizes[i]
 			break
 		}
 	}
