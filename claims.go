@@ -39,13 +39,13 @@ func allowedAlgorithms(provider, configured []string, hmacAllowed bool) ([]strin
 	}
 	var allowed []string
 	for _, name := range provider {
-		if !supportedAlgorithm(name) || jwsListContains(allowed, name) {
+		if !supportedAlgorithm(name) || listContains(allowed, name) {
 			continue
 		}
 		if isHMACAlgorithm(name) && !hmacAllowed {
 			continue
 		}
-		if len(configured) > 0 && !jwsListContains(configured, name) {
+		if len(configured) > 0 && !listContains(configured, name) {
 			continue
 		}
 		allowed = append(allowed, name)
@@ -69,11 +69,9 @@ type idTokenVerifier struct {
 
 // idToken is a verified ID token.
 type idToken struct {
-	Raw      string
-	Subject  string
-	Expiry   time.Time
-	IssuedAt time.Time
-	Claims   map[string]interface{} // every claim of the payload, decoded with encoding/json
+	Raw     string
+	Subject string
+	Claims  map[string]interface{} // every claim of the payload, decoded with encoding/json
 }
 
 // verify checks the signature and every claim of the token. nonce is the one sent with the
@@ -107,7 +105,7 @@ func (v *idTokenVerifier) verify(ctx context.Context, raw, nonce, accessToken st
 // the key it calls for: the client secret for HS*, else a key from the key set.
 func (v *idTokenVerifier) verifySignature(ctx context.Context, t *jws) error {
 	alg := t.header.Alg
-	if !jwsListContains(v.algorithms, alg) || !supportedAlgorithm(alg) {
+	if !listContains(v.algorithms, alg) || !supportedAlgorithm(alg) {
 		return fmt.Errorf("%w: %q", errAlgorithmNotAllowed, jwsTruncate(alg))
 	}
 	if isHMACAlgorithm(alg) {
@@ -127,7 +125,7 @@ func (v *idTokenVerifier) verifySignature(ctx context.Context, t *jws) error {
 }
 
 // checkClaims runs the claim checks in the order of OpenID Connect Core 3.1.3.7 and fills
-// tok's Subject, Expiry and IssuedAt.
+// tok's Subject.
 func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken string) error {
 	c := tok.Claims
 	iss, _ := c["iss"].(string)
@@ -146,7 +144,6 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 	if !ok {
 		return fmt.Errorf("%w: exp missing or not a number", errExpired)
 	}
-	tok.Expiry = numericDateTime(exp)
 	if !numericDateBefore(now.Add(-skew), exp) {
 		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
 	}
@@ -154,7 +151,6 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 	if !ok {
 		return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
 	}
-	tok.IssuedAt = numericDateTime(iat)
 	if numericDateBefore(now.Add(skew), iat) {
 		return fmt.Errorf("%w: iat %s is in the future, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
 	}

@@ -316,7 +316,7 @@ func (a *clientAuth) choose(methods, signingAlgs []string) (string, string, erro
 			if m == authPrivateKey {
 				usable = a.key != nil
 			}
-			if usable && jwsListContains(methods, m) {
+			if usable && listContains(methods, m) {
 				method = m
 				break
 			}
@@ -328,7 +328,7 @@ func (a *clientAuth) choose(methods, signingAlgs []string) (string, string, erro
 			}
 			return "", "", fmt.Errorf("%w: the token endpoint supports %s, ags has %s (see clientAuthMethod)", errClientAuth, strings.Join(methods, ", "), have)
 		}
-	} else if !jwsListContains(methods, method) {
+	} else if !listContains(methods, method) {
 		return "", "", fmt.Errorf("%w: clientAuthMethod is %s, the token endpoint supports %s", errClientAuth, method, strings.Join(methods, ", "))
 	}
 	alg := ""
@@ -336,7 +336,7 @@ func (a *clientAuth) choose(methods, signingAlgs []string) (string, string, erro
 		alg = a.keyAlg
 		// PS256 only where announced: it is the one alg the key allows that a
 		// provider may well not verify.
-		announced := jwsListContains(signingAlgs, alg)
+		announced := listContains(signingAlgs, alg)
 		if (len(signingAlgs) > 0 || alg == "PS256") && !announced {
 			return "", "", fmt.Errorf("%w: the client assertion would be signed with %s, the token endpoint accepts %s", errClientAuth, alg, strings.Join(signingAlgs, ", "))
 		}

@@ -184,6 +184,17 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	return &r
 }
 
+// listContains reports whether list holds s: option lists, a provider's announced
+// methods and algorithms.
+func listContains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
 // splitList splits a comma-separated value, dropping empty entries.
 func splitList(s string) []string {
 	var out []string

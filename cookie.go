@@ -192,12 +192,7 @@ func (c cookieSettings) isSecure(r *http.Request) bool {
 	if c.secure != "" {
 		return c.secure == "true"
 	}
-	if r.TLS != nil {
-		return true
-	}
-	// Behind several proxies the header is a list; the first is the client's.
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	return strings.EqualFold(strings.TrimSpace(proto), "https")
+	return requestScheme(r) == "https"
 }
 
 // cookie returns an ags cookie; maxAge < 0 expires it.

@@ -32,30 +32,10 @@ func (m *middleware) toggleFlag(w http.ResponseWriter, r *http.Request, wasOn bo
 	if on {
 		value, word = "1", "True"
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     m.cfg.flagCookie,
-		Value:    value,
-		Path:     "/",
-		Domain:   m.cfg.cookies.domain,
-		MaxAge:   365 * 24 * 3600,
-		HttpOnly: true,
-		Secure:   m.secureCookie(r),
-		SameSite: m.cfg.cookies.sameSite,
-	})
+	http.SetCookie(w, m.cfg.cookies.cookie(r, m.cfg.flagCookie, value, 365*24*3600, m.cfg.cookies.sameSite))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	w.Write([]byte(m.cfg.flagCookie + " feature flag set to: " + word))
 	m.log.info("feature flag %s set to %s", m.cfg.flagCookie, word)
-}
-
-// secureCookie reports whether a cookie set in answer to r gets the Secure attribute.
-func (m *middleware) secureCookie(r *http.Request) bool {
-	switch m.cfg.cookies.secure {
-	case "true":
-		return true
-	case "false":
-		return m.cfg.cookies.sameSite == http.SameSiteNoneMode
-	}
-	return requestScheme(r) == "https" || m.cfg.cookies.sameSite == http.SameSiteNoneMode
 }

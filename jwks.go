@@ -94,7 +94,7 @@ func parseJWK(raw []byte) (jsonWebKey, error) {
 	if j.Use != "" && j.Use != "sig" {
 		return jsonWebKey{}, nil
 	}
-	if j.KeyOps != nil && !jwsListContains(j.KeyOps, "verify") {
+	if j.KeyOps != nil && !listContains(j.KeyOps, "verify") {
 		return jsonWebKey{}, nil
 	}
 	var key interface{}
@@ -121,15 +121,6 @@ func parseJWK(raw []byte) (jsonWebKey, error) {
 		return jsonWebKey{}, fmt.Errorf("jwk %q: alg %q does not fit the key", jwsTruncate(j.Kid), jwsTruncate(j.Alg))
 	}
 	return jsonWebKey{kid: j.Kid, alg: j.Alg, key: key}, nil
-}
-
-func jwsListContains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // decodeJWKInt decodes a base64url big-endian unsigned integer.

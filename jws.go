@@ -38,7 +38,7 @@ const maxJWSSize = 1 << 20
 type jwsHeader struct {
 	Alg  string          `json:"alg"`
 	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
+	Typ  string          `json:"typ"` // never read: decoded so that a typ that is not a string is malformed
 	Crit json.RawMessage `json:"crit"`
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,6 @@ var (
 type providerError struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description"`
-	status      int
 }
 
 func (e *providerError) Error() string {
@@ -50,16 +50,37 @@ func (e *providerError) Error() string {
 	return "provider answered " + e.Code + ": " + e.Description
 }
 
-// asProviderError finds a *providerError in err's chain of single wraps. (Under
-// Yaegi, errors.As cannot take a pointer to an interpreted type.)
+// asProviderError finds a *providerError among the errors err wraps, through
+// fmt.Errorf's "%w: %w" too (the class, then the cause). Under Yaegi v0.16.1,
+// errors.As cannot take a pointer to an interpreted type, and a compiled error does
+// not satisfy an interpreted interface{ Unwrap() []error }: reflection finds the
+// method instead (on the error path only).
 func asProviderError(err error) *providerError {
-	for err != nil {
-		if pe, ok := err.(*providerError); ok {
-			return pe
-		}
-		err = errors.Unwrap(err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if pe, ok := err.(*providerError); ok {
+		return pe
+	}
+	if errs, ok := unwrapAll(err); ok {
+		for _, e := range errs {
+			if pe := asProviderError(e); pe != nil {
+				return pe
+			}
+		}
+		return nil
+	}
+	return asProviderError(errors.Unwrap(err))
+}
+
+// unwrapAll returns the errors a "%w: %w" error wraps.
+func unwrapAll(err error) ([]error, bool) {
+	method := reflect.ValueOf(err).MethodByName("Unwrap")
+	if !method.IsValid() || method.Type().NumIn() != 0 || method.Type().NumOut() != 1 {
+		return nil, false
+	}
+	errs, ok := method.Call(nil)[0].Interface().([]error)
+	return errs, ok
 }
 
 // provider is what discovery learnt about the identity provider.
@@ -338,7 +359,6 @@ func (m *middleware) doWithHeader(req *http.Request) ([]byte, http.Header, error
 	if resp.StatusCode != http.StatusOK {
 		var pe providerError
 		if json.Unmarshal(body, &pe) == nil && pe.Code != "" {
-			pe.status = resp.StatusCode
 			return nil, nil, &pe
 		}
 		return nil, nil, fmt.Errorf("status %d from %s", resp.StatusCode, req.URL.Host)
@@ -441,8 +461,11 @@ func externalURL(r *http.Request, path string) string {
 	return requestScheme(r) + "://" + r.Host + path
 }
 
-// requestScheme is https when the request came over TLS, directly or through a proxy
-// that says so in X-Forwarded-Proto (Traefik sets it).
+// requestScheme is the one answer to "did this request come over https?": what
+// X-Forwarded-Proto says when it is there (Traefik sets it from the entry point;
+// behind several proxies it is a list, and the first is the client's), else whether
+// it came over TLS. Cookies' Secure attribute and the absolute URLs ags sends to
+// the provider both follow it.
 func requestScheme(r *http.Request) string {
 	if proto := r.Header.Get("X-Forwarded-Proto"); proto != "" {
 		first, _, _ := strings.Cut(proto, ",")

@@ -17,6 +17,8 @@ var (
 	errNoPendingLogin = errors.New("no pending login for this state")
 	// errStateMismatch: the sign-out state does not match the one we sent.
 	errStateMismatch = errors.New("state mismatch")
+	// errPendingEncoding: a pending-login cookie opened but does not hold one.
+	errPendingEncoding = errors.New("bad pending-login encoding")
 )
 
 const (
@@ -55,7 +57,7 @@ func encodePending(p *pendingLogin) []byte {
 func decodePending(b []byte) (*pendingLogin, error) {
 	var f []string
 	if err := json.Unmarshal(b, &f); err != nil || len(f) != 4 {
-		return nil, errSessionEncoding
+		return nil, errPendingEncoding
 	}
 	return &pendingLogin{State: f[0], Nonce: f[1], Verifier: f[2], ReturnTo: f[3]}, nil
 }

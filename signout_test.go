@@ -1,6 +1,8 @@
 package ags
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -161,4 +163,26 @@ func spellings(h string) []string {
 		out = append(out, http.CanonicalHeaderKey(k), strings.ToLower(k), strings.ToUpper(k))
 	}
 	return out
+}
+
+// TestProviderErrorThroughEveryWrap: the provider's error reaches the page whether
+// a step wrapped it once or as "%w: %w" (the class, then the cause).
+func TestProviderErrorThroughEveryWrap(t *testing.T) {
+	pe := &providerError{Code: "invalid_grant", Description: "expired"}
+	// As the steps hold it: in a variable of type error. (Under Yaegi, a pointer
+	// to an interpreted type passed to fmt.Errorf as itself is not an error to %w.)
+	var perr error = pe
+	for _, err := range []error{
+		perr,
+		fmt.Errorf("code exchange: %w", perr),
+		fmt.Errorf("%w: %w", errRefresh, perr),
+		fmt.Errorf("outer: %w", fmt.Errorf("%w: %w", errUserinfo, fmt.Errorf("inner: %w", perr))),
+	} {
+		if got := asProviderError(err); got != pe {
+			t.Errorf("asProviderError(%q): got %v, want the provider's error", err, got)
+		}
+	}
+	if got := asProviderError(fmt.Errorf("%w: %w", errRefresh, errors.New("other"))); got != nil {
+		t.Errorf("got %v from an error without one", got)
+	}
 }
