@@ -189,25 +189,25 @@ func CreateConfig() *Config {
 
 // middleware is one instance of ags on a router.
 type middleware struct {
-	next         http.Handler
-	name         string
-	cfg          *settings
-	store        *sessionStore
-	serve        http.HandlerFunc // the request path: see handler
-	views        *viewCache
-	paths        *pathCache
-	client       *http.Client
-	discovery    *discovery
-	log          *logger
-	stripped     map[string]bool // identity header keys removed from every request
-	claimHeaders []claimHeader   // the claims passed to the app, and their headers
-	toggle       string          // the toggle's path
-	special      map[string]bool // the toggle, callback and sign-out paths
-	callback2    string          // the callback path with a trailing "/"
-	signOut2     string          // the sign-out path with a trailing "/"
-	now          func() time.Time
-	since        func(time.Time) time.Duration // time.Since on m.now's clock
-	renewals     *renewals                     // renewals in flight and their recent outcomes
+	next           http.Handler
+	name           string
+	cfg            *settings
+	store          *sessionStore
+	serve          http.HandlerFunc // the request path: see handler
+	views          *viewCache
+	paths          *pathCache
+	client         *http.Client
+	discovery      *discovery
+	log            *logger
+	removedHeaders map[string]bool // identity header keys removed from every request
+	claimHeaders   []claimHeader   // the claims passed to the app, and their headers
+	toggle         string          // the toggle's path
+	ownPaths       map[string]bool // the toggle, callback and sign-out paths
+	callbackSlash  string          // the callback path with a trailing "/"
+	signOutSlash   string          // the sign-out path with a trailing "/"
+	now            func() time.Time
+	since          func(time.Time) time.Duration // time.Since on m.now's clock
+	renewals       *renewals                     // renewals in flight and their recent outcomes
 }
 
 // New builds the middleware from its configuration. It does no network I/O and
@@ -232,29 +232,29 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		return nil, fmt.Errorf("ags: middleware %s: %w", name, err)
 	}
 	m := &middleware{
-		next:         next,
-		name:         name,
-		cfg:          cfg,
-		views:        newViewCache(cfg.cacheSize),
-		paths:        newPathCache(),
-		client:       newHTTPClient(cfg),
-		discovery:    &discovery{},
-		renewals:     newRenewals(),
-		log:          newLogger(name, cfg.logPath, cfg.debug),
-		stripped:     strippedHeaders(cfg),
-		claimHeaders: claimHeaders(cfg),
-		toggle:       "/toggle-feature/" + cfg.flagCookie,
-		callback2:    cfg.callbackPath + "/",
-		signOut2:     cfg.signOutPath + "/",
-		special:      map[string]bool{},
-		now:          time.Now,
-		since:        time.Since,
+		next:           next,
+		name:           name,
+		cfg:            cfg,
+		views:          newViewCache(cfg.cacheSize),
+		paths:          newPathCache(),
+		client:         newHTTPClient(cfg),
+		discovery:      &discovery{},
+		renewals:       newRenewals(),
+		log:            newLogger(name, cfg.logPath, cfg.debug),
+		removedHeaders: strippedHeaders(cfg),
+		claimHeaders:   claimHeaders(cfg),
+		toggle:         "/toggle-feature/" + cfg.flagCookie,
+		callbackSlash:  cfg.callbackPath + "/",
+		signOutSlash:   cfg.signOutPath + "/",
+		ownPaths:       map[string]bool{},
+		now:            time.Now,
+		since:          time.Since,
 	}
-	for _, p := range []string{cfg.callbackPath, m.callback2, cfg.signOutPath, m.signOut2} {
-		m.special[p] = true
+	for _, p := range []string{cfg.callbackPath, m.callbackSlash, cfg.signOutPath, m.signOutSlash} {
+		m.ownPaths[p] = true
 	}
 	if cfg.flagToggle {
-		m.special[m.toggle] = true
+		m.ownPaths[m.toggle] = true
 		m.log.warn("featureFlagToggle is on: any visitor can switch ags off for their own browser at %s and reach the authenticated paths signed out; set featureFlagToggle: false for a strict gate", m.toggle)
 	}
 	secrets := cfg.secrets
@@ -298,27 +298,27 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (m *middleware) handler() http.HandlerFunc {
 	// Method values and functions held in variables: under Yaegi a selector such as
 	// m.next or strings.Join is one more value allocated at every call.
-	stripped := m.stripped
-	check := newHeaderCheck(stripped)
+	removedHeaders := m.removedHeaders
+	check := newHeaderCheck(removedHeaders)
 	common, sink := check.common, check.sink
 	views, paths := m.views.hot.Load, m.paths.hot.Load
 	join, next := strings.Join, m.next
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header
 		if h.WriteSubset(sink, common) != nil {
-			stripIdentityHeaders(h, stripped)
+			stripIdentityHeaders(h, removedHeaders)
 		}
 		v := views().(map[string]*cookieView)[join(h["Cookie"], "; ")]
 		if v == nil {
 			serveOther(m, w, r, viewOf(m, r))
 			return
 		}
-		if v.fast {
+		if v.signedIn {
 			serveSignedIn(m, w, r, v)
 			return
 		}
 		if paths().(map[string]bool)[r.URL.Path] { // no session, or the flag off
-			if v.hasOwn {
+			if v.hasAgsCookies {
 				setAppCookie(h, v)
 			}
 			next.ServeHTTP(w, r)
@@ -332,7 +332,7 @@ func (m *middleware) handler() http.HandlerFunc {
 // session must be renewed or the path is one of ags's own. It is a function, not a
 // closure: Yaegi calls an interpreted closure through reflection, a function directly.
 func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if m.since(v.until) >= 0 || m.special[r.URL.Path] {
+	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] {
 		serveOther(m, w, r, v)
 		return
 	}
@@ -370,17 +370,17 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 		m.next.ServeHTTP(w, r)
 		return
 	}
-	if p == m.cfg.callbackPath || p == m.callback2 {
+	if p == m.cfg.callbackPath || p == m.callbackSlash {
 		m.callback(w, r)
 		return
 	}
-	if p == m.cfg.signOutPath || p == m.signOut2 {
+	if p == m.cfg.signOutPath || p == m.signOutSlash {
 		m.signOut(w, r, v)
 		return
 	}
 	id := v.id
 	if now := m.now().Unix(); id != nil && now >= id.until {
-		id = m.renew(w, r, v, now)
+		id = m.endOrRenew(w, r, v, now)
 	}
 	if id == nil {
 		if protectedPath(m, p) {
@@ -402,7 +402,7 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 
 // passOn sends the request to the app without ags's cookies.
 func (m *middleware) passOn(w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if v.hasOwn {
+	if v.hasAgsCookies {
 		setAppCookie(r.Header, v)
 	}
 	m.next.ServeHTTP(w, r)

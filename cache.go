@@ -47,13 +47,13 @@ const (
 
 // cookieView is what one Cookie header means to ags.
 type cookieView struct {
-	key       string    // the Cookie header it was made from
-	fast      bool      // flag on and a session: the common signed-in request
-	flagOn    bool      // ags is on for this browser
-	id        *identity // the valid session's identity; nil without one
-	until     time.Time // id.until: the fast path serves the identity until then
-	hasOwn    bool      // the header carries ags cookies, which the app must not see (flag on)
-	appCookie []string  // the Cookie header for the app without them; nil: none left
+	key           string    // the Cookie header it was made from
+	signedIn      bool      // flag on and a session: the common signed-in request
+	flagOn        bool      // ags is on for this browser
+	id            *identity // the valid session's identity; nil without one
+	until         time.Time // id.until: the fast path serves the identity until then
+	hasAgsCookies bool      // the header carries ags cookies, which the app must not see (flag on)
+	appCookie     []string  // the Cookie header for the app without them; nil: none left
 }
 
 // viewCache maps a Cookie header to its view. The sealed value inside is
@@ -215,8 +215,8 @@ func keptOnPublish(published, waiting, size int) int {
 // newView works out what a Cookie header means: the slow path, once per header.
 func (m *middleware) newView(line string) *cookieView {
 	if len(line) > maxCookieHeader {
-		v := &cookieView{key: line, flagOn: m.cfg.flagDefault, hasOwn: true}
-		v.settle()
+		v := &cookieView{key: line, flagOn: m.cfg.flagDefault, hasAgsCookies: true}
+		v.derive()
 		return v
 	}
 	r := &http.Request{Header: http.Header{"Cookie": {line}}}
@@ -226,16 +226,16 @@ func (m *middleware) newView(line string) *cookieView {
 			v.id = m.newIdentity(sess)
 		}
 	}
-	v.appCookie, v.hasOwn = m.appCookies(line)
-	v.settle()
+	v.appCookie, v.hasAgsCookies = m.appCookies(line)
+	v.derive()
 	return v
 }
 
-// settle sets the fields the request path reads from the others.
-func (v *cookieView) settle() {
-	v.fast = v.flagOn && v.id != nil
+// derive sets the fields the request path reads from the others.
+func (v *cookieView) derive() {
+	v.signedIn = v.flagOn && v.id != nil
 	if !v.flagOn { // the app gets the request untouched, ags's cookies too
-		v.hasOwn = false
+		v.hasAgsCookies = false
 		v.appCookie = nil // not in one assignment with the line above: Yaegi panics
 	}
 	if v.id != nil {
@@ -314,7 +314,7 @@ func protectedPath(m *middleware, p string) bool {
 	}
 	protected := m.isProtected(p)
 	if len(p) <= maxCachedPath {
-		m.paths.put(p, !protected && !m.special[p], m.now())
+		m.paths.put(p, !protected && !m.ownPaths[p], m.now())
 	}
 	return protected
 }

@@ -213,7 +213,7 @@ func TestRequestPathUsesPublishedViews(t *testing.T) {
 		t.Fatal("no view was published")
 	}
 	for _, v := range hotViews(m.views) {
-		if v.fast && v.until.IsZero() {
+		if v.signedIn && v.until.IsZero() {
 			t.Error("a published signed-in view has no end")
 		}
 	}

@@ -399,7 +399,7 @@ func TestPrivateKeyJWTSignIn(t *testing.T) {
 				t.Errorf("got Authorization %q, client_secret %q, client_id %q: want the assertion alone", tp.tokenAuth[0], tp.tokenForms[0].Get("client_secret"), tp.tokenForms[0].Get("client_id"))
 			}
 			// Refresh authenticates with a new assertion (the provider refuses a replay).
-			if _, err := m.refreshSession(context.Background(), &session{RefreshToken: "refresh-1", Claims: map[string]interface{}{"sub": "user-42"}}); err != nil {
+			if _, err := m.refreshGrant(context.Background(), &session{RefreshToken: "refresh-1", Claims: map[string]interface{}{"sub": "user-42"}}); err != nil {
 				t.Fatalf("refresh: %v", err)
 			}
 			if len(tp.assertions) != 2 {

@@ -102,7 +102,7 @@ func TestProviderDocumentsAge(t *testing.T) {
 	tp.set(func(tp *testProvider) { tp.atkDelay = nil })
 	b := newFlowBrowser(t, m)
 	if done := b.signIn("/private"); done.Code != http.StatusFound {
-		t.Fatalf("sign-in with stale keys: got %d, want it to pass while the keys renew", done.Code)
+		t.Fatalf("sign-in with stale keys: got %d, want it to pass while the keys endOrRenew", done.Code)
 	}
 	waitFor(t, "the key set to be renewed", func() bool { _, k := calls(); return k >= 2 })
 	waitFor(t, "the renewal to finish", func() bool {

@@ -85,10 +85,10 @@ type headerCheck struct {
 	sink   io.Writer       // fails every write
 }
 
-func newHeaderCheck(stripped map[string]bool) headerCheck {
+func newHeaderCheck(removedHeaders map[string]bool) headerCheck {
 	common := map[string]bool{}
 	for _, k := range commonHeaders {
-		if !stripped[k] {
+		if !removedHeaders[k] {
 			common[k] = true
 		}
 	}
@@ -97,11 +97,11 @@ func newHeaderCheck(stripped map[string]bool) headerCheck {
 	return headerCheck{common: common, sink: sink}
 }
 
-// stripIdentityHeaders deletes every header of the stripped set that the request
+// stripIdentityHeaders deletes every header of the removed set that the request
 // carries, under any key a backend reads as its name.
-func stripIdentityHeaders(h http.Header, stripped map[string]bool) {
+func stripIdentityHeaders(h http.Header, removedHeaders map[string]bool) {
 	for k := range h {
-		if stripped[k] || stripped[headerKey(k)] {
+		if removedHeaders[k] || removedHeaders[headerKey(k)] {
 			delete(h, k)
 		}
 	}

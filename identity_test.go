@@ -15,15 +15,15 @@ func TestHeaderCheckNeverTrustsAnIdentityHeader(t *testing.T) {
 	c.IdentityHeaders = map[string]string{"name": "X-Request-Id", "email": "Via"}
 	c.PassAccessToken = "true"
 	m, _ := newFlow(t, c)
-	check := newHeaderCheck(m.stripped)
-	for k := range m.stripped {
+	check := newHeaderCheck(m.removedHeaders)
+	for k := range m.removedHeaders {
 		if check.common[k] {
 			t.Errorf("%s is an identity header and in the common set", k)
 		}
 	}
 	for _, k := range []string{"X-Request-Id", "Via", "Authorization", "X-Auth-Request-User"} {
-		if !m.stripped[k] || check.common[k] {
-			t.Errorf("%s: stripped %v, common %v", k, m.stripped[k], check.common[k])
+		if !m.removedHeaders[k] || check.common[k] {
+			t.Errorf("%s: removedHeaders %v, common %v", k, m.removedHeaders[k], check.common[k])
 		}
 	}
 	if !check.common["Accept"] || !check.common["X-Forwarded-For"] {

@@ -61,8 +61,8 @@ func TestREADMEOptionTable(t *testing.T) {
 		if row[1] != env[key] {
 			t.Errorf("%s: README names %q, want environment variable %q", key, row[1], env[key])
 		}
-		want, special := noDefault[key]
-		if !special {
+		want, ownPaths := noDefault[key]
+		if !ownPaths {
 			want = defaults[key]
 		}
 		if row[2] != want {

@@ -94,11 +94,11 @@ func (rs *renewals) prune(now time.Time) {
 	}
 }
 
-// renew handles a cached session that has ended or whose access token must be
+// endOrRenew handles a cached session that has ended or whose access token must be
 // renewed: an ended session is forgotten; with refresh on, the access token is
 // renewed once however many requests carry the session, and a failed renewal ends
 // the session and clears its cookies on w.
-func (m *middleware) renew(w http.ResponseWriter, r *http.Request, v *cookieView, now int64) *identity {
+func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cookieView, now int64) *identity {
 	if now >= v.id.expiry {
 		m.forgetView(v)
 		return nil
@@ -108,7 +108,7 @@ func (m *middleware) renew(w http.ResponseWriter, r *http.Request, v *cookieView
 	if first {
 		// Shared with every request that waits for it: one client going away must
 		// not fail it for the others. The client's timeout still bounds it.
-		sess, err := m.refreshSession(context.WithoutCancel(r.Context()), old)
+		sess, err := m.refreshGrant(context.WithoutCancel(r.Context()), old)
 		m.renewals.finish(rn, sess, err, m.now())
 	} else {
 		select {
@@ -131,16 +131,16 @@ func (m *middleware) renew(w http.ResponseWriter, r *http.Request, v *cookieView
 	}
 	renewed := *v
 	renewed.id = m.newIdentity(rn.sess)
-	renewed.settle()
+	renewed.derive()
 	m.views.mu.Lock()
 	m.views.put(v.key, &renewed, m.now())
 	m.views.mu.Unlock()
 	return renewed.id
 }
 
-// refreshSession asks the token endpoint for new tokens. A new ID token must pass
+// refreshGrant asks the token endpoint for new tokens. A new ID token must pass
 // the checks again (without a nonce) and name the same subject.
-func (m *middleware) refreshSession(ctx context.Context, old *session) (*session, error) {
+func (m *middleware) refreshGrant(ctx context.Context, old *session) (*session, error) {
 	p, err := m.provider(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errRefresh, err)
