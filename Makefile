@@ -6,12 +6,17 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-callgrind bench-smoke fuzz
+.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-callgrind bench-smoke fuzz
 
 # Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
 # the sum at the end. One file per working tree: several may run tests at once.
 COUNTS := $(or $(TMPDIR),/tmp)/ags-test-counts-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
 SUMMARY = (cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -name $(1))
+
+## help: each target with the first line of what it does.
+help:
+	@awk '/^## [a-z0-9-]+:/ { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
+		printf "  %-16s %s\n", name, substr($$0, length(name) + 3) }' $(MAKEFILE_LIST)
 
 ## test: formatting, vet, unit tests (race), the same tests under Yaegi, then the
 ## end-to-end tests through a real Traefik, a real provider, a real browser, a real
@@ -22,6 +27,7 @@ test:
 	@$(MAKE) --no-print-directory unit e2e bench-smoke
 	@cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -total
 
+## unit: formatting, vet, the unit tests with -race, and the same under Yaegi.
 unit: fmt-check vet race yaegi-test
 
 fmt-check:
