@@ -33,8 +33,8 @@ type session struct {
 // JSON rather than fields with length prefixes: the sizes are about the same
 // (the tokens are base64url, which JSON does not escape, and the claims are
 // JSON either way), and under Yaegi one call to json.Unmarshal beats the
-// dozens of small calls a binary decoder makes (measured on a typical
-// session: 27 µs against 44 µs; compiled it is the other way, 20 against 9).
+// dozens of small calls a binary decoder makes (compiled it is the other way;
+// bench/README.md, "Figures behind the code").
 //
 // The claims are usually exactly the ID token's payload; then, with
 // flagClaimsInIDToken, they are not stored twice but decoded from the token,
@@ -46,8 +46,8 @@ const (
 
 	// deflateFrom is the encoded size from which deflate is tried, a little
 	// under what one cookie holds: below it a session fits one cookie anyway,
-	// and opening it skips the inflater (about 44 KB allocated and 25 µs per
-	// open, measured). Above it, deflate saves a cookie or two.
+	// and opening it skips the inflater, which allocates tens of KB per open
+	// (bench/README.md). Above it, deflate saves a cookie or two.
 	deflateFrom = 2600
 	// maxInflated bounds what a deflated session may grow to (a
 	// decompression bomb otherwise): more than ten chunks ever hold.
