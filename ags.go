@@ -205,9 +205,13 @@ type middleware struct {
 	ownPaths       map[string]bool // the toggle, callback and sign-out paths
 	callbackSlash  string          // the callback path with a trailing "/"
 	signOutSlash   string          // the sign-out path with a trailing "/"
-	now            func() time.Time
-	since          func(time.Time) time.Duration // time.Since on m.now's clock
-	renewals       *renewals                     // renewals in flight and their recent outcomes
+	// The one clock: now. since is the request path's form of it (time.Since, one
+	// compiled call, while now is time.Now), and clock is now for the session store,
+	// the key set and the verifier, which read m.now when called. setClock sets all.
+	now      func() time.Time
+	since    func(time.Time) time.Duration
+	clock    func() time.Time
+	renewals *renewals // renewals in flight and their recent outcomes
 }
 
 // New builds the middleware from its configuration. It does no network I/O and
@@ -250,6 +254,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		now:            time.Now,
 		since:          time.Since,
 	}
+	m.clock = func() time.Time { return m.now() }
 	for _, p := range []string{cfg.callbackPath, m.callbackSlash, cfg.signOutPath, m.signOutSlash} {
 		m.ownPaths[p] = true
 	}
@@ -269,7 +274,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	if err != nil {
 		return nil, fmt.Errorf("ags: middleware %s: sessionSecret: %w", name, err)
 	}
-	m.store = newSessionStore(cfg.sessionCookie, sealer, cfg.sessionLifetime, cfg.cookies, m.now)
+	m.store = newSessionStore(cfg.sessionCookie, sealer, cfg.sessionLifetime, cfg.cookies, m.clock)
 	if !cfg.verifySSL {
 		m.log.warn("verifySSL is false: the provider's TLS certificate is not checked")
 	}
@@ -279,6 +284,14 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	logEffectiveConfig(m.log, resolved, cfg)
 	m.serve = m.handler()
 	return m, nil
+}
+
+// setClock makes now the middleware's clock everywhere: the request path, the
+// session store, the key set and the ID-token checks (for tests).
+func (m *middleware) setClock(now func() time.Time) {
+	m.now = now
+	m.since = func(t time.Time) time.Duration { return now().Sub(t) }
+	m.serve = m.handler() // the request path holds what it reads
 }
 
 // ServeHTTP serves a request as the handler that New returns does.
@@ -379,7 +392,7 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 		return
 	}
 	id := v.id
-	if now := m.now().Unix(); id != nil && now >= id.until {
+	if now := m.now(); id != nil && !now.Before(id.until) {
 		id = m.endOrRenew(w, r, v, now)
 	}
 	if id == nil {

@@ -51,7 +51,7 @@ type cookieView struct {
 	signedIn      bool      // flag on and a session: the common signed-in request
 	flagOn        bool      // ags is on for this browser
 	id            *identity // the valid session's identity; nil without one
-	until         time.Time // id.until: the fast path serves the identity until then
+	until         time.Time // the request path's copy of id.until; zero when the rules refuse the user
 	hasAgsCookies bool      // the header carries ags cookies, which the app must not see (flag on)
 	appCookie     []string  // the Cookie header for the app without them; nil: none left
 }
@@ -239,7 +239,7 @@ func (v *cookieView) derive() {
 		v.appCookie = nil // not in one assignment with the line above: Yaegi panics
 	}
 	if v.id != nil {
-		v.until = time.Unix(v.id.until, 0)
+		v.until = v.id.until
 		if v.id.refusal != "" {
 			// The request path serves a session until v.until; a user the access
 			// rules refuse goes to serveOther at once, where the path decides.

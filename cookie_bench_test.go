@@ -81,8 +81,7 @@ func bnMiss(b *testing.B) (*middleware, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m.now = func() time.Time { return ckNow }
-	m.store.now = m.now
+	m.setClock(func() time.Time { return ckNow })
 	r := ckRequest()
 	cookies := []*http.Cookie{{Name: "_ga", Value: "GA1.2.1234567890.1234567890"}}
 	cookies = append(cookies, ckLive(ckSave(b, m.store, r, ckSession(b, 900)))...)

@@ -77,11 +77,9 @@ func newFlow(t *testing.T, c *Config) (*middleware, *flowBackend) {
 	return m, backend
 }
 
-// setClock makes the middleware's clock now, on the request path too.
+// setClock makes now the middleware's one clock.
 func setClock(m *middleware, now func() time.Time) {
-	m.now = now
-	m.since = func(t time.Time) time.Duration { return now().Sub(t) }
-	m.serve = m.handler() // the request path holds the clock
+	m.setClock(now)
 }
 
 // flowBrowser keeps cookies for one host, as a browser would.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // The identity headers ags sets for the app. A request never reaches the app with one
@@ -112,10 +113,10 @@ func stripIdentityHeaders(h http.Header, removedHeaders map[string]bool) {
 type identity struct {
 	sess      *session
 	headers   []headerValue
-	expiry    int64  // the session's end, Unix seconds
-	refreshAt int64  // when the access token must be renewed; 0: never
-	until     int64  // the earlier of the two: the fast path serves the identity until then
-	refusal   string // the access rule this user fails on this instance; "": none
+	expiry    time.Time // the session's end
+	refreshAt time.Time // when the access token must be renewed; zero: never
+	until     time.Time // the earlier of the two: the identity is served until then
+	refusal   string    // the access rule this user fails on this instance; "": none
 }
 
 // claimHeader is a claim that reaches the app as a header.
@@ -140,15 +141,14 @@ type headerValue struct {
 
 // newIdentity computes the headers for the app from a session.
 func (m *middleware) newIdentity(sess *session) *identity {
-	id := &identity{sess: sess, expiry: sess.Expiry.Unix()}
+	id := &identity{sess: sess, expiry: sess.Expiry, until: sess.Expiry}
 	if m.cfg.refresh && sess.RefreshToken != "" && !sess.AccessExpiry.IsZero() {
-		id.refreshAt = sess.AccessExpiry.Unix()
+		id.refreshAt = sess.AccessExpiry
+		if id.refreshAt.Before(id.until) {
+			id.until = id.refreshAt
+		}
 	}
-	id.until = id.expiry
 	id.refusal = m.cfg.rules.refusal(sess)
-	if id.refreshAt != 0 && id.refreshAt < id.until {
-		id.until = id.refreshAt
-	}
 	withheld := !m.cfg.allowUnverifiedEmail && emailUnverified(sess)
 	// A cache miss makes an identity, and under Yaegi a closure call goes through
 	// reflection: plain loops over the claims to pass, worked out in New.

@@ -226,7 +226,7 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", errDiscovery, err)
 	}
-	keys := newKeySet(p.JWKSURI, m.client, m.now)
+	keys := newKeySet(p.JWKSURI, m.client, m.clock)
 	if old != nil && old.JWKSURI == p.JWKSURI {
 		keys = old.verifier.keys
 	}
@@ -237,7 +237,7 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 		algorithms:   algs,
 		keys:         keys,
 		clockSkew:    m.cfg.clockSkew,
-		now:          m.now,
+		now:          m.clock,
 	}
 	return p, maxAge, nil
 }

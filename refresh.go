@@ -98,8 +98,8 @@ func (rs *renewals) prune(now time.Time) {
 // renewed: an ended session is forgotten; with refresh on, the access token is
 // renewed once however many requests carry the session, and a failed renewal ends
 // the session and clears its cookies on w.
-func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cookieView, now int64) *identity {
-	if now >= v.id.expiry {
+func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cookieView, now time.Time) *identity {
+	if !now.Before(v.id.expiry) {
 		m.forgetView(v)
 		return nil
 	}

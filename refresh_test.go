@@ -20,7 +20,6 @@ func TestSessionLifetime(t *testing.T) {
 	m, _ := newFlow(t, c)
 	clock := &flowClock{t: time.Now()}
 	setClock(m, clock.now)
-	m.store = newSessionStore(m.cfg.sessionCookie, m.store.sealer, m.cfg.sessionLifetime, m.cfg.cookies, clock.now)
 	b := newFlowBrowser(t, m)
 	b.signIn("/private")
 	clock.t = clock.t.Add(59 * time.Minute)

@@ -12,7 +12,7 @@ import (
 // view, as does every other request to the sign-out path.
 func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieView) {
 	id := v.id
-	if id != nil && m.now().Unix() >= id.expiry {
+	if id != nil && !m.now().Before(id.expiry) {
 		id = nil
 	}
 	m.store.clear(w, r)
