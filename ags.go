@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -297,78 +296,6 @@ func (m *middleware) setClock(now func() time.Time) {
 // ServeHTTP serves a request as the handler that New returns does.
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.serve(w, r)
-}
-
-// handler returns the request path, in the order of SPEC.md section 3. It is the
-// hot path, and Traefik runs it in Yaegi, where each expression of a called function
-// is a value allocated at every call, a call into the standard library goes through
-// reflection, and a call of an interpreted function costs about ten expressions
-// (README.md, Development). So it is one closure over what it reads rather than a
-// method reading fields, and it serves the two common requests only: a live session
-// with the flag on (serveSignedIn, one more call) and any other request on a path
-// known to be open. Everything else goes to serveOther. Forged identity headers
-// go first (step 1): headerCheck tells in one call whether there can be any.
-func (m *middleware) handler() http.HandlerFunc {
-	// Method values and functions held in variables: under Yaegi a selector such as
-	// m.next or strings.Join is one more value allocated at every call.
-	removedHeaders := m.removedHeaders
-	check := newHeaderCheck(removedHeaders)
-	common, sink := check.common, check.sink
-	views, paths := m.views.hot.Load, m.paths.hot.Load
-	join, next := strings.Join, m.next
-	return func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header
-		if h.WriteSubset(sink, common) != nil {
-			stripIdentityHeaders(h, removedHeaders)
-		}
-		v := views().(map[string]*cookieView)[join(h["Cookie"], "; ")]
-		if v == nil {
-			serveOther(m, w, r, viewOf(m, r))
-			return
-		}
-		if v.signedIn {
-			serveSignedIn(m, w, r, v)
-			return
-		}
-		if paths().(map[string]bool)[r.URL.Path] { // no session, or the flag off
-			if v.hasAgsCookies {
-				setAppCookie(h, v)
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		serveOther(m, w, r, v)
-	}
-}
-
-// serveSignedIn gives a request with a live session its identity, unless the
-// session must be renewed or the path is one of ags's own. It is a function, not a
-// closure: Yaegi calls an interpreted closure through reflection, a function directly.
-func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] {
-		serveOther(m, w, r, v)
-		return
-	}
-	h := r.Header
-	for _, hv := range v.id.headers {
-		h[hv.name] = hv.value
-	}
-	// setAppCookie's steps, inline: one more call would cost more than they do.
-	if v.appCookie == nil {
-		delete(h, "Cookie")
-	} else {
-		h["Cookie"] = v.appCookie
-	}
-	m.next.ServeHTTP(w, r)
-}
-
-// setAppCookie gives the app the Cookie header without ags's cookies.
-func setAppCookie(h http.Header, v *cookieView) {
-	if v.appCookie == nil {
-		delete(h, "Cookie")
-	} else {
-		h["Cookie"] = v.appCookie
-	}
 }
 
 // serveOther handles the rest, in the order of SPEC.md section 3: the toggle, the

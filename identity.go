@@ -2,7 +2,6 @@ package ags
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -49,63 +48,6 @@ func strippedHeaders(s *settings) map[string]bool {
 		set[headerKey(name)] = true
 	}
 	return set
-}
-
-// commonHeaders are the request headers that browsers, HTTP clients, proxies and
-// Traefik itself send. A request whose headers are all among them (less the identity
-// headers) carries nothing to strip, and the request path can tell so with one call
-// into the standard library (see headerCheck).
-var commonHeaders = []string{
-	"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language",
-	"Access-Control-Request-Headers", "Access-Control-Request-Method", "Authorization",
-	"Baggage", "Cache-Control", "Connection", "Content-Encoding", "Content-Length",
-	"Content-Type", "Cookie", "Device-Memory", "Dnt", "Downlink", "Dpr", "Early-Data",
-	"Ect", "Expect", "Forwarded", "From", "If-Match", "If-Modified-Since",
-	"If-None-Match", "If-Range", "If-Unmodified-Since", "Keep-Alive", "Origin",
-	"Pragma", "Priority", "Purpose", "Range", "Referer", "Rtt", "Save-Data",
-	"Sec-Ch-Prefers-Color-Scheme", "Sec-Ch-Ua", "Sec-Ch-Ua-Arch", "Sec-Ch-Ua-Bitness",
-	"Sec-Ch-Ua-Full-Version-List", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Model",
-	"Sec-Ch-Ua-Platform", "Sec-Ch-Ua-Platform-Version", "Sec-Fetch-Dest",
-	"Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User", "Sec-Gpc", "Sec-Purpose",
-	"Sec-Websocket-Extensions", "Sec-Websocket-Key", "Sec-Websocket-Protocol",
-	"Sec-Websocket-Version", "Te", "Traceparent", "Tracestate", "Upgrade",
-	"Upgrade-Insecure-Requests", "User-Agent", "Via", "Viewport-Width", "Width",
-	"X-Csrf-Token", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Port",
-	"X-Forwarded-Prefix", "X-Forwarded-Proto", "X-Forwarded-Server", "X-Real-Ip",
-	"X-Request-Id", "X-Requested-With", "X-Xsrf-Token",
-}
-
-// headerCheck tells whether a request may carry an identity header, with one call:
-// http.Header.WriteSubset writes every header not in its exclude set, and a closed
-// pipe fails the first write, so it returns an error exactly when the request has a
-// header outside the common ones. Under Yaegi that one call costs less than walking
-// the request's headers. (WriteSubset passes over a key with no value or an invalid
-// name; neither can be an identity header that reaches the app.)
-type headerCheck struct {
-	common map[string]bool // commonHeaders less the identity headers; never written
-	sink   io.Writer       // fails every write
-}
-
-func newHeaderCheck(removedHeaders map[string]bool) headerCheck {
-	common := map[string]bool{}
-	for _, k := range commonHeaders {
-		if !removedHeaders[k] {
-			common[k] = true
-		}
-	}
-	_, sink := io.Pipe()
-	sink.Close()
-	return headerCheck{common: common, sink: sink}
-}
-
-// stripIdentityHeaders deletes every header of the removed set that the request
-// carries, under any key a backend reads as its name.
-func stripIdentityHeaders(h http.Header, removedHeaders map[string]bool) {
-	for k := range h {
-		if removedHeaders[k] || removedHeaders[headerKey(k)] {
-			delete(h, k)
-		}
-	}
 }
 
 // identity is an opened session and the headers it gives the app, kept in the cache

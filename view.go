@@ -1,0 +1,129 @@
+package ags
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// What one Cookie header means to ags: the flag, the opened session and the headers it
+// gives the app, and the Cookie header the app gets. Worked out once per header, on
+// the slow path, and kept in the view cache that the request path reads (hotpath.go).
+
+// cookieView is what one Cookie header means to ags.
+type cookieView struct {
+	key           string    // the Cookie header it was made from
+	signedIn      bool      // flag on and a session: the common signed-in request
+	flagOn        bool      // ags is on for this browser
+	id            *identity // the valid session's identity; nil without one
+	until         time.Time // the request path's copy of id.until; zero when the rules refuse the user
+	hasAgsCookies bool      // the header carries ags cookies, which the app must not see (flag on)
+	appCookie     []string  // the Cookie header for the app without them; nil: none left
+}
+
+// newView works out what a Cookie header means: the slow path, once per header.
+func (m *middleware) newView(line string) *cookieView {
+	if len(line) > maxCookieHeader {
+		v := &cookieView{key: line, flagOn: m.cfg.flagDefault, hasAgsCookies: true}
+		v.derive()
+		return v
+	}
+	r := &http.Request{Header: http.Header{"Cookie": {line}}}
+	v := &cookieView{key: line, flagOn: m.flagOn(r)}
+	if sealed, err := m.store.sealedValue(r); err == nil {
+		if sess, oerr := m.store.open(sealed); oerr == nil {
+			v.id = m.newIdentity(sess)
+		}
+	}
+	v.appCookie, v.hasAgsCookies = m.appCookies(line)
+	v.derive()
+	return v
+}
+
+// derive sets the fields the request path reads from the others.
+func (v *cookieView) derive() {
+	v.signedIn = v.flagOn && v.id != nil
+	if !v.flagOn { // the app gets the request untouched, ags's cookies too
+		v.hasAgsCookies = false
+		v.appCookie = nil // not in one assignment with the line above: Yaegi panics
+	}
+	if v.id != nil {
+		v.until = v.id.until
+		if v.id.refusal != "" {
+			// The request path serves a session until v.until; a user the access
+			// rules refuse goes to serveOther at once, where the path decides.
+			v.until = time.Time{}
+		}
+	}
+}
+
+// viewOf returns the view of a request's Cookie header (its lines joined), from the
+// cache when it can, else working it out and keeping it.
+func viewOf(m *middleware, r *http.Request) *cookieView {
+	line := strings.Join(r.Header["Cookie"], "; ")
+	c := m.views
+	c.mu.Lock()
+	v := c.get(line, m.now())
+	c.mu.Unlock()
+	if v != nil {
+		return v
+	}
+	v = m.newView(line)
+	if len(line) <= maxCachedCookies {
+		c.mu.Lock()
+		c.put(line, v, m.now())
+		c.mu.Unlock()
+	}
+	return v
+}
+
+// forgetView drops a view, so its session is not served from the cache again.
+func (m *middleware) forgetView(v *cookieView) {
+	c := m.views
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := m.now()
+	if c.get(v.key, now) == v {
+		c.put(v.key, nil, now)
+	}
+}
+
+// appCookies is the Cookie header without ags's cookies, and whether it had any.
+func (m *middleware) appCookies(line string) ([]string, bool) {
+	if !strings.Contains(line, m.cfg.sessionCookie) {
+		return nil, false
+	}
+	var kept []string
+	own := false
+	for _, c := range strings.Split(line, ";") {
+		c = strings.TrimSpace(c)
+		name, _, _ := strings.Cut(c, "=")
+		switch {
+		case c == "":
+		case m.store.isOwnCookie(name):
+			own = true
+		default:
+			kept = append(kept, c)
+		}
+	}
+	if !own {
+		return nil, false
+	}
+	if len(kept) == 0 {
+		return nil, true
+	}
+	return []string{strings.Join(kept, "; ")}, true
+}
+
+// protectedPath works out whether p needs a signed-in user, and remembers for the
+// request path whether a request without a session may pass there untouched.
+func protectedPath(m *middleware, p string) bool {
+	if open, _ := m.paths.get(p, m.now()); open {
+		return false
+	}
+	protected := m.isProtected(p)
+	if len(p) <= maxCachedPath {
+		m.paths.put(p, !protected && !m.ownPaths[p], m.now())
+	}
+	return protected
+}
