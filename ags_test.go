@@ -38,8 +38,8 @@ func manifestTestData(t *testing.T) *Config {
 		key, value, _ := strings.Cut(item, ":")
 		value = strings.TrimSpace(value)
 		list = key
-		if p := c.field(key); p != nil {
-			*p = value
+		if o := optionNamed(key); o.field != nil {
+			*o.field(c) = value
 		} else if key != "authenticatedPaths" {
 			t.Fatalf("testData has %q, which is not an option", key)
 		}

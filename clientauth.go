@@ -67,25 +67,6 @@ type clientAuth struct {
 	publicJWK string      // the key's public JWK, for the debug log
 }
 
-// clientAuthField is Config.field for the client authentication options.
-func (c *Config) clientAuthField(name string) *string {
-	switch name {
-	case "clientAuthMethod":
-		return &c.ClientAuthMethod
-	case "clientPrivateKeyFile":
-		return &c.ClientPrivateKeyFile
-	case "clientPrivateKey":
-		return &c.ClientPrivateKey
-	case "clientKeyID":
-		return &c.ClientKeyID
-	case "clientSigningAlgorithm":
-		return &c.ClientSigningAlgorithm
-	case "clientAssertionAudience":
-		return &c.ClientAssertionAudience
-	}
-	return nil
-}
-
 // resolveAuthParams reads AGS_CLIENT_AUTH_PARAMS when authParams is empty: pairs
 // name=value separated by "&", taken as written (vtr=["Cl.Cm"]&ui_locales=en).
 func resolveAuthParams(params map[string]string, getenv func(string) string) map[string]string {
@@ -93,7 +74,7 @@ func resolveAuthParams(params map[string]string, getenv func(string) string) map
 		return params
 	}
 	out := map[string]string{}
-	for _, pair := range strings.Split(getenv("AGS_CLIENT_AUTH_PARAMS"), "&") {
+	for _, pair := range strings.Split(getenv(optionNamed("authParams").env), "&") {
 		if name, value, _ := strings.Cut(strings.TrimSpace(pair), "="); name != "" {
 			out[name] = value
 		}

@@ -14,155 +14,94 @@ import (
 	"time"
 )
 
-// envNames maps each string option to the environment variable of the seed's name.
-var envNames = [][2]string{
-	{"issuer", "AGS_CLIENT_ISSUER"},
-	{"clientID", "AGS_CLIENT_ID"},
-	{"clientSecret", "AGS_CLIENT_SECRET"},
-	{"clientSecretFile", "AGS_CLIENT_SECRET_FILE"},
-	{"signOutPath", "AGS_CLIENT_SIGN_OUT_PATH"},
-	{"debug", "AGS_CLIENT_DEBUG"},
-	{"logPath", "AGS_CLIENT_LOG_PATH"},
-	{"sessionCookie", "AGS_CLIENT_SESSION_COOKIE"},
-	{"sessionSecret", "AGS_CLIENT_SESSION_SECRET"},
-	{"callbackPath", "AGS_CLIENT_CALLBACK_PATH"},
-	{"featureFlagCookie", "AGS_CLIENT_FEATURE_FLAG_COOKIE"},
-	{"featureFlagDefault", "AGS_CLIENT_FEATURE_FLAG_DEFAULT"},
-	{"featureFlagToggle", "AGS_CLIENT_FEATURE_FLAG_TOGGLE"},
-	{"verifySSL", "AGS_CLIENT_VERIFY_SSL"},
-	{"scopes", "AGS_CLIENT_SCOPES"},
-	{"sessionLifetime", "AGS_CLIENT_SESSION_LIFETIME"},
-	{"cookieSecure", "AGS_CLIENT_COOKIE_SECURE"},
-	{"cookieDomain", "AGS_CLIENT_COOKIE_DOMAIN"},
-	{"sameSite", "AGS_CLIENT_SAME_SITE"},
-	{"passAccessToken", "AGS_CLIENT_PASS_ACCESS_TOKEN"},
-	{"passIDToken", "AGS_CLIENT_PASS_ID_TOKEN"},
-	{"caFile", "AGS_CLIENT_CA_FILE"},
-	{"timeout", "AGS_CLIENT_TIMEOUT"},
-	{"clockSkew", "AGS_CLIENT_CLOCK_SKEW"},
-	{"refresh", "AGS_CLIENT_REFRESH"},
-	{"allowUnverifiedEmail", "AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL"},
-	{"cacheSize", "AGS_CLIENT_CACHE_SIZE"},
-	{"clientAuthMethod", "AGS_CLIENT_AUTH_METHOD"},
-	{"clientPrivateKeyFile", "AGS_CLIENT_PRIVATE_KEY_FILE"},
-	{"clientPrivateKey", "AGS_CLIENT_PRIVATE_KEY"},
-	{"clientKeyID", "AGS_CLIENT_KEY_ID"},
-	{"clientSigningAlgorithm", "AGS_CLIENT_SIGNING_ALGORITHM"},
-	{"clientAssertionAudience", "AGS_CLIENT_ASSERTION_AUDIENCE"},
+// option is one option of Config: its name in Traefik's configuration, the
+// environment variable read when it is left empty there, and its default. The string
+// options have a field; the lists and maps are read from their variable by resolved.
+type option struct {
+	name, env, def string
+	field          func(c *Config) *string
 }
 
-// defaults holds each string option's default, applied after the environment.
-var defaults = map[string]string{
-	"signOutPath":        "sign-out",
-	"debug":              "false",
-	"sessionCookie":      "ags_client_session",
-	"callbackPath":       "oidc_callback",
-	"featureFlagCookie":  "ags_client_active",
-	"featureFlagDefault": "true",
-	"featureFlagToggle":  "true",
-	"verifySSL":          "true",
-	"scopes":             "openid profile email",
-	"sessionLifetime":    "12h",
-	"cookieSecure":       "auto",
-	"sameSite":           "Lax",
-	"passAccessToken":    "false",
-	"passIDToken":        "false",
-	"timeout":            "10s",
-	"clockSkew":          "60s",
-	"refresh":            "false",
-
-	// client authentication (clientauth.go)
-	"clientAuthMethod":        "auto",
-	"clientAssertionAudience": "token_endpoint",
-
-	// issue 12
-	"allowUnverifiedEmail": "false",
-	"cacheSize":            "64MiB",
+// options is every option, in the order of the README's table: the one list that the
+// environment fallback, the defaults, the debug log and the README's drift tests read.
+var options = []option{
+	{"issuer", "AGS_CLIENT_ISSUER", "", func(c *Config) *string { return &c.Issuer }},
+	{"clientID", "AGS_CLIENT_ID", "", func(c *Config) *string { return &c.ClientID }},
+	{"clientSecret", "AGS_CLIENT_SECRET", "", func(c *Config) *string { return &c.ClientSecret }},
+	{"clientSecretFile", "AGS_CLIENT_SECRET_FILE", "", func(c *Config) *string { return &c.ClientSecretFile }},
+	{"signOutPath", "AGS_CLIENT_SIGN_OUT_PATH", "sign-out", func(c *Config) *string { return &c.SignOutPath }},
+	{"debug", "AGS_CLIENT_DEBUG", "false", func(c *Config) *string { return &c.Debug }},
+	{"logPath", "AGS_CLIENT_LOG_PATH", "", func(c *Config) *string { return &c.LogPath }},
+	{"sessionCookie", "AGS_CLIENT_SESSION_COOKIE", "ags_client_session", func(c *Config) *string { return &c.SessionCookie }},
+	{"sessionSecret", "AGS_CLIENT_SESSION_SECRET", "", func(c *Config) *string { return &c.SessionSecret }},
+	{"callbackPath", "AGS_CLIENT_CALLBACK_PATH", "oidc_callback", func(c *Config) *string { return &c.CallbackPath }},
+	{"featureFlagCookie", "AGS_CLIENT_FEATURE_FLAG_COOKIE", "ags_client_active", func(c *Config) *string { return &c.FeatureFlagCookie }},
+	{"featureFlagDefault", "AGS_CLIENT_FEATURE_FLAG_DEFAULT", "true", func(c *Config) *string { return &c.FeatureFlagDefault }},
+	{"featureFlagToggle", "AGS_CLIENT_FEATURE_FLAG_TOGGLE", "true", func(c *Config) *string { return &c.FeatureFlagToggle }},
+	{"verifySSL", "AGS_CLIENT_VERIFY_SSL", "true", func(c *Config) *string { return &c.VerifySSL }},
+	{"scopes", "AGS_CLIENT_SCOPES", "openid profile email", func(c *Config) *string { return &c.Scopes }},
+	{"sessionLifetime", "AGS_CLIENT_SESSION_LIFETIME", "12h", func(c *Config) *string { return &c.SessionLifetime }},
+	{"cookieSecure", "AGS_CLIENT_COOKIE_SECURE", "auto", func(c *Config) *string { return &c.CookieSecure }},
+	{"cookieDomain", "AGS_CLIENT_COOKIE_DOMAIN", "", func(c *Config) *string { return &c.CookieDomain }},
+	{"sameSite", "AGS_CLIENT_SAME_SITE", "Lax", func(c *Config) *string { return &c.SameSite }},
+	{"passAccessToken", "AGS_CLIENT_PASS_ACCESS_TOKEN", "false", func(c *Config) *string { return &c.PassAccessToken }},
+	{"passIDToken", "AGS_CLIENT_PASS_ID_TOKEN", "false", func(c *Config) *string { return &c.PassIDToken }},
+	{"caFile", "AGS_CLIENT_CA_FILE", "", func(c *Config) *string { return &c.CAFile }},
+	{"timeout", "AGS_CLIENT_TIMEOUT", "10s", func(c *Config) *string { return &c.Timeout }},
+	{"clockSkew", "AGS_CLIENT_CLOCK_SKEW", "60s", func(c *Config) *string { return &c.ClockSkew }},
+	{"refresh", "AGS_CLIENT_REFRESH", "false", func(c *Config) *string { return &c.Refresh }},
+	{"allowUnverifiedEmail", "AGS_CLIENT_ALLOW_UNVERIFIED_EMAIL", "false", func(c *Config) *string { return &c.AllowUnverifiedEmail }},
+	{"cacheSize", "AGS_CLIENT_CACHE_SIZE", "64MiB", func(c *Config) *string { return &c.CacheSize }},
+	{"clientAuthMethod", "AGS_CLIENT_AUTH_METHOD", "auto", func(c *Config) *string { return &c.ClientAuthMethod }},
+	{"clientPrivateKeyFile", "AGS_CLIENT_PRIVATE_KEY_FILE", "", func(c *Config) *string { return &c.ClientPrivateKeyFile }},
+	{"clientPrivateKey", "AGS_CLIENT_PRIVATE_KEY", "", func(c *Config) *string { return &c.ClientPrivateKey }},
+	{"clientKeyID", "AGS_CLIENT_KEY_ID", "", func(c *Config) *string { return &c.ClientKeyID }},
+	{"clientSigningAlgorithm", "AGS_CLIENT_SIGNING_ALGORITHM", "", func(c *Config) *string { return &c.ClientSigningAlgorithm }},
+	{"clientAssertionAudience", "AGS_CLIENT_ASSERTION_AUDIENCE", "token_endpoint", func(c *Config) *string { return &c.ClientAssertionAudience }},
+	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
+	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
+	{"allowedAlgorithms", "AGS_CLIENT_ALLOWED_ALGORITHMS", "", nil},
+	{"authParams", "AGS_CLIENT_AUTH_PARAMS", "", nil},
+	{"requiredClaims", "AGS_CLIENT_REQUIRED_CLAIMS", "", nil},
+	{"allowedEmailDomains", "AGS_CLIENT_ALLOWED_EMAIL_DOMAINS", "", nil},
+	{"allowedUsers", "AGS_CLIENT_ALLOWED_USERS", "", nil},
 }
 
-// field returns a pointer to the string option called name.
-func (c *Config) field(name string) *string {
-	switch name {
-	case "issuer":
-		return &c.Issuer
-	case "clientID":
-		return &c.ClientID
-	case "clientSecret":
-		return &c.ClientSecret
-	case "clientSecretFile":
-		return &c.ClientSecretFile
-	case "signOutPath":
-		return &c.SignOutPath
-	case "debug":
-		return &c.Debug
-	case "logPath":
-		return &c.LogPath
-	case "sessionCookie":
-		return &c.SessionCookie
-	case "sessionSecret":
-		return &c.SessionSecret
-	case "callbackPath":
-		return &c.CallbackPath
-	case "featureFlagCookie":
-		return &c.FeatureFlagCookie
-	case "featureFlagDefault":
-		return &c.FeatureFlagDefault
-	case "featureFlagToggle":
-		return &c.FeatureFlagToggle
-	case "verifySSL":
-		return &c.VerifySSL
-	case "scopes":
-		return &c.Scopes
-	case "sessionLifetime":
-		return &c.SessionLifetime
-	case "cookieSecure":
-		return &c.CookieSecure
-	case "cookieDomain":
-		return &c.CookieDomain
-	case "sameSite":
-		return &c.SameSite
-	case "passAccessToken":
-		return &c.PassAccessToken
-	case "passIDToken":
-		return &c.PassIDToken
-	case "caFile":
-		return &c.CAFile
-	case "timeout":
-		return &c.Timeout
-	case "clockSkew":
-		return &c.ClockSkew
-	case "refresh":
-		return &c.Refresh
-	case "allowUnverifiedEmail":
-		return &c.AllowUnverifiedEmail
-	case "cacheSize":
-		return &c.CacheSize
+// optionNamed returns the option called name.
+func optionNamed(name string) option {
+	for _, o := range options {
+		if o.name == name {
+			return o
+		}
 	}
-	return c.clientAuthField(name)
+	return option{}
 }
 
 // resolved returns a copy of c with the environment and the defaults filled in for
 // every option left empty. c itself is not changed: Traefik may reuse it.
 func (c *Config) resolved(getenv func(string) string) *Config {
 	r := *c
-	for _, e := range envNames {
-		p := r.field(e[0])
+	for _, o := range options {
+		if o.field == nil {
+			continue
+		}
+		p := o.field(&r)
 		if strings.TrimSpace(*p) == "" {
-			*p = strings.TrimSpace(getenv(e[1]))
+			*p = strings.TrimSpace(getenv(o.env))
 		}
 		if *p == "" {
-			*p = defaults[e[0]]
+			*p = o.def
 		}
 	}
 	if len(r.AuthenticatedPaths) == 0 {
-		r.AuthenticatedPaths = splitList(getenv("AGS_CLIENT_AUTHENTICATED_PATHS"))
+		r.AuthenticatedPaths = splitList(getenv(optionNamed("authenticatedPaths").env))
 	}
 	if len(r.AllowedAlgorithms) == 0 {
-		r.AllowedAlgorithms = splitList(getenv("AGS_CLIENT_ALLOWED_ALGORITHMS"))
+		r.AllowedAlgorithms = splitList(getenv(optionNamed("allowedAlgorithms").env))
 	}
 	if len(r.IdentityHeaders) == 0 {
 		r.IdentityHeaders = map[string]string{}
-		for _, pair := range splitList(getenv("AGS_CLIENT_IDENTITY_HEADERS")) {
+		for _, pair := range splitList(getenv(optionNamed("identityHeaders").env)) {
 			claim, header, _ := strings.Cut(pair, "=")
 			r.IdentityHeaders[strings.TrimSpace(claim)] = strings.TrimSpace(header)
 		}
@@ -170,16 +109,16 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	r.AuthParams = resolveAuthParams(r.AuthParams, getenv)
 	if len(r.RequiredClaims) == 0 {
 		r.RequiredClaims = map[string]interface{}{}
-		for _, pair := range splitList(getenv("AGS_CLIENT_REQUIRED_CLAIMS")) {
+		for _, pair := range splitList(getenv(optionNamed("requiredClaims").env)) {
 			claim, values, _ := strings.Cut(pair, "=")
 			r.RequiredClaims[strings.TrimSpace(claim)] = strings.Split(values, "|")
 		}
 	}
 	if len(r.AllowedEmailDomains) == 0 {
-		r.AllowedEmailDomains = splitList(getenv("AGS_CLIENT_ALLOWED_EMAIL_DOMAINS"))
+		r.AllowedEmailDomains = splitList(getenv(optionNamed("allowedEmailDomains").env))
 	}
 	if len(r.AllowedUsers) == 0 {
-		r.AllowedUsers = splitList(getenv("AGS_CLIENT_ALLOWED_USERS"))
+		r.AllowedUsers = splitList(getenv(optionNamed("allowedUsers").env))
 	}
 	return &r
 }
@@ -488,7 +427,7 @@ func parseDuration(option, v string) (time.Duration, error) {
 func pathOption(option, v string) (string, error) {
 	p := strings.Trim(v, "/")
 	if p == "" || !pathOptionPattern.MatchString(p) || strings.Contains(p, "//") {
-		return "", fmt.Errorf("%s must be a path such as %q, got %q", option, defaults[option], v)
+		return "", fmt.Errorf("%s must be a path such as %q, got %q", option, optionNamed(option).def, v)
 	}
 	return "/" + p, nil
 }

@@ -21,7 +21,7 @@ func logEffectiveConfig(log *logger, resolved *Config, s *settings) {
 func (c *Config) redacted() string {
 	r := *c
 	for _, name := range redactedOptions {
-		if p := r.field(name); *p != "" {
+		if p := optionNamed(name).field(&r); *p != "" {
 			*p = "[redacted]"
 		}
 	}

@@ -29,17 +29,11 @@ func TestREADMEOptionTable(t *testing.T) {
 		}
 		rows[cells[0]] = cells
 	}
-	env := map[string]string{
-		"authenticatedPaths":  "AGS_CLIENT_AUTHENTICATED_PATHS",
-		"identityHeaders":     "AGS_CLIENT_IDENTITY_HEADERS",
-		"allowedAlgorithms":   "AGS_CLIENT_ALLOWED_ALGORITHMS",
-		"authParams":          "AGS_CLIENT_AUTH_PARAMS",
-		"requiredClaims":      "AGS_CLIENT_REQUIRED_CLAIMS",
-		"allowedEmailDomains": "AGS_CLIENT_ALLOWED_EMAIL_DOMAINS",
-		"allowedUsers":        "AGS_CLIENT_ALLOWED_USERS",
-	}
-	for _, e := range envNames {
-		env[e[0]] = e[1]
+	env := map[string]string{}
+	def := map[string]string{}
+	for _, o := range options {
+		env[o.name] = o.env
+		def[o.name] = o.def
 	}
 	// Options without a plain default say what happens instead.
 	noDefault := map[string]string{
@@ -63,7 +57,7 @@ func TestREADMEOptionTable(t *testing.T) {
 		}
 		want, ownPaths := noDefault[key]
 		if !ownPaths {
-			want = defaults[key]
+			want = def[key]
 		}
 		if row[2] != want {
 			t.Errorf("%s: README default %q, want %q", key, row[2], want)

@@ -148,7 +148,7 @@ func TestReadmeOptionTable(t *testing.T) {
 	}
 	for name := range defaults {
 		if _, ok := fields[name]; !ok {
-			t.Errorf("the plugin's defaults map has %q, which is not a Config option", name)
+			t.Errorf("the plugin's options table has a default for %q, which is not a Config option", name)
 		}
 	}
 
@@ -258,9 +258,10 @@ func checkDefault(t *testing.T, o option, defaults map[string]string) {
 	}
 }
 
-// sourceDefaults reads the defaults map literal in the plugin's source (config.go):
-// the defaults New applies to every option left empty, which the package does not
-// export.
+// sourceDefaults reads the options table in the plugin's source (config.go,
+// `var options = []option{{name, env, default, field}, ...}`): the defaults New
+// applies to every option left empty, which the package does not export. Options
+// whose default is "" have none.
 func sourceDefaults(t *testing.T) map[string]string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(repoRoot(t), "*.go"))
@@ -284,7 +285,7 @@ func sourceDefaults(t *testing.T) map[string]string {
 			}
 			for _, spec := range gen.Specs {
 				vs := spec.(*ast.ValueSpec)
-				if len(vs.Names) == 1 && vs.Names[0].Name == "defaults" && len(vs.Values) == 1 {
+				if len(vs.Names) == 1 && vs.Names[0].Name == "options" && len(vs.Values) == 1 {
 					lit, _ = vs.Values[0].(*ast.CompositeLit)
 					path = file
 				}
@@ -292,23 +293,27 @@ func sourceDefaults(t *testing.T) map[string]string {
 		}
 	}
 	if lit == nil {
-		t.Fatal("the plugin's source has no `var defaults = map[string]string{...}`: update sourceDefaults to where the defaults are now")
+		t.Fatal("the plugin's source has no `var options = []option{...}`: update sourceDefaults to where the defaults are now")
 	}
 	out := map[string]string{}
+	rows := 0
 	for _, e := range lit.Elts {
-		kv, ok := e.(*ast.KeyValueExpr)
-		if !ok {
-			t.Fatalf("%s: defaults: an element that is not key: value", path)
+		row, ok := e.(*ast.CompositeLit)
+		if !ok || len(row.Elts) != 4 {
+			t.Fatalf("%s: options: an element that is not {name, env, default, field}", path)
 		}
-		k, kerr := stringLit(kv.Key)
-		v, verr := stringLit(kv.Value)
+		k, kerr := stringLit(row.Elts[0])
+		v, verr := stringLit(row.Elts[2])
 		if kerr != nil || verr != nil {
-			t.Fatalf("%s: defaults: a key or value that is not a string literal", path)
+			t.Fatalf("%s: options: a name or default that is not a string literal", path)
 		}
-		out[k] = v
+		rows++
+		if v != "" {
+			out[k] = v
+		}
 	}
-	if len(out) == 0 {
-		t.Fatalf("%s: defaults is empty", path)
+	if rows == 0 {
+		t.Fatalf("%s: options is empty", path)
 	}
 	return out
 }
