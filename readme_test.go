@@ -68,3 +68,45 @@ func TestREADMEOptionTable(t *testing.T) {
 		t.Errorf("README lists %q, which is not an option", key)
 	}
 }
+
+// TestREADMEFileTable: the Development section's table names every file of the
+// plugin, and only those.
+func TestREADMEFileTable(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "| file | what it holds |")
+	if start < 0 {
+		t.Fatal("README.md has no file table")
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(text[start:], "\n")[2:] {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cell := strings.Split(strings.Trim(line, "|"), "|")[0]
+		for _, part := range strings.Split(cell, ",") {
+			listed[strings.Trim(strings.TrimSpace(part), "`")] = true
+		}
+	}
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		if !listed[name] {
+			t.Errorf("README.md's file table does not list %s", name)
+		}
+		delete(listed, name)
+	}
+	for name := range listed {
+		t.Errorf("README.md's file table lists %s, which is not a file of the plugin", name)
+	}
+}
