@@ -159,12 +159,7 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 		d.mu.Lock()
 		d.inflight = nil
 		if err != nil {
-			backoff := minBackoff << uint(d.failures)
-			if backoff > maxBackoff || backoff <= 0 {
-				backoff = maxBackoff
-			}
-			d.failures++
-			d.retryAt = m.now().Add(backoff)
+			backoff := d.backOff(m.now())
 			d.lastErr = fmt.Errorf("%w: %w", errProviderUnavailable, err)
 			m.log.warn("discovery failed, next try in %s: %v", backoff, err)
 		} else {
@@ -183,6 +178,18 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 	}
 }
 
+// backOff counts a failed fetch and sets when the next may start: minBackoff after
+// the first failure, doubling up to maxBackoff. Called with d.mu held.
+func (d *discovery) backOff(now time.Time) time.Duration {
+	backoff := minBackoff << uint(d.failures)
+	if backoff > maxBackoff || backoff <= 0 {
+		backoff = maxBackoff
+	}
+	d.failures++
+	d.retryAt = now.Add(backoff)
+	return backoff
+}
+
 // refreshDiscovery fetches the discovery document again, in the background, and
 // replaces the one in use when the new one passes every check; otherwise the old
 // one stays, and the next try waits for the back-off.
@@ -193,12 +200,7 @@ func (m *middleware) refreshDiscovery(old *provider) {
 	defer d.mu.Unlock()
 	d.refreshing = false
 	if err != nil {
-		backoff := minBackoff << uint(d.failures)
-		if backoff > maxBackoff || backoff <= 0 {
-			backoff = maxBackoff
-		}
-		d.failures++
-		d.retryAt = m.now().Add(backoff)
+		d.backOff(m.now())
 		m.log.warn("discovery document could not be renewed, the one known stays in use: %v", err)
 		return
 	}
