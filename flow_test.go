@@ -12,13 +12,16 @@ import (
 
 // flowBackend is the app behind the middleware; it records what reached it.
 type flowBackend struct {
+	mu    sync.Mutex // for tests that send requests at once; they read after
 	calls int
 	last  *http.Request
 }
 
 func (b *flowBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
 	b.calls++
 	b.last = r
+	b.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 	w.Write([]byte("app " + r.URL.Path))
 }

@@ -12,6 +12,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -308,4 +311,95 @@ func privatePEM(t *testing.T, key crypto.PrivateKey) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// TestHydraRenewalOncePerSession (issue 12): Hydra rotates refresh tokens and revokes
+// the whole grant when it sees a spent one again. Requests that carry one expired
+// session at once renew it once, a request still carrying the old cookie afterwards
+// is served (not sent to Hydra with the spent token), and the grant lives on through
+// later renewals.
+func TestHydraRenewalOncePerSession(t *testing.T) {
+	h := startedHydra(t, "")
+	tr := hydraStack(t, h, map[string]any{
+		"client_secret":              hydraSecret,
+		"token_endpoint_auth_method": "client_secret_basic",
+		"lifespans": map[string]string{
+			"authorization_code_grant_access_token_lifespan": "3s",
+			"refresh_token_grant_access_token_lifespan":      "3s",
+		},
+	}, map[string]any{
+		"clientSecret": hydraSecret,
+		"refresh":      true,
+		"scopes":       "openid profile email offline_access",
+	})
+	c := harness.NewClient()
+	start, err := c.Get(tr.URL("/protected/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.SignIn(start, harness.HydraUsername, harness.TestPassword)
+	if err != nil || page.Status != 200 || harness.ParseAppView(page.Body).User != harness.HydraSubject {
+		t.Fatalf("sign-in at Hydra: %v, %d, hops:\n%s", err, page.Status, hops(page.Hops))
+	}
+	u, _ := url.Parse(tr.URL("/"))
+	var old []string
+	for _, ck := range c.HTTP.Jar.Cookies(u) {
+		old = append(old, ck.Name+"="+ck.Value)
+	}
+	oldCookie := strings.Join(old, "; ")
+
+	time.Sleep(4 * time.Second) // the access token expires
+	var wg sync.WaitGroup
+	users := make([]string, 8)
+	for i := range users {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, tr.URL("/protected/"), nil)
+			req.Header.Set("Cookie", oldCookie)
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				users[i] = err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			users[i] = fmt.Sprintf("%d %s", resp.StatusCode, harness.ParseAppView(string(body)).User)
+		}(i)
+	}
+	wg.Wait()
+	for i, got := range users {
+		if got != "200 "+harness.HydraSubject {
+			t.Errorf("concurrent request %d with the expired session: got %q, want 200 as %s", i, got, harness.HydraSubject)
+		}
+	}
+	// The old cookie again, after the renewal and after a configuration change, which
+	// makes Traefik build a new middleware instance with an empty cache: the outcome of
+	// the renewal outlives the instance, so the spent token is not sent again.
+	dyn := tr.Dynamic()
+	dyn.Middlewares["ags"].Config["identityHeaders"] = map[string]any{"email": "X-Mail"}
+	if err := tr.SetDynamic(dyn); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, tr.URL("/protected/"), nil)
+	req.Header.Set("Cookie", oldCookie)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the old cookie after the renewal: got %d, want 200", resp.StatusCode)
+	}
+	// Two more renewals on the browser's own cookies: the grant was never revoked.
+	for round := 0; round < 2; round++ {
+		time.Sleep(4 * time.Second)
+		page, err := c.Get(tr.URL("/protected/"))
+		if err != nil || len(page.Hops) != 1 || page.Status != 200 || harness.ParseAppView(page.Body).User != harness.HydraSubject {
+			t.Fatalf("renewal %d: %v, hops:\n%s", round+2, err, hops(page.Hops))
+		}
+	}
+	if n := strings.Count(tr.Log(), "session ended"); n != 0 {
+		t.Errorf("ags ended %d sessions: a renewal failed", n)
+	}
 }
