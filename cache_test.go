@@ -175,13 +175,11 @@ func TestCachesConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 2000; i++ {
 				k := fmt.Sprintf("g%d-%d", g, i%300)
-				views.mu.Lock()
 				if i%7 == 0 {
 					views.put(k, nil, now)
 				} else {
 					views.put(k, &cookieView{key: k}, now)
 				}
-				views.mu.Unlock()
 				paths.put("/"+k, i%2 == 0, now)
 			}
 		}(g)

@@ -217,8 +217,10 @@ func viewBytes(v *cookieView) int {
 // viewOverhead is what a cached view holds besides its key, in bytes.
 const viewOverhead = 1536
 
-// get returns the view of key, or nil. Called with c.mu held.
+// get returns the view of key, or nil.
 func (c *viewCache) get(key string, now time.Time) *cookieView {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if v, waiting := c.recent[key]; waiting {
 		if v != nil && now.Sub(c.published) >= publishAfter {
 			c.publish(now)
@@ -229,9 +231,28 @@ func (c *viewCache) get(key string, now time.Time) *cookieView {
 }
 
 // put adds, replaces (v) or removes (nil) the view of key. A replaced or removed
-// view is published at once, so that the request path stops serving it. Called
-// with c.mu held.
+// view is published at once, so that the request path stops serving it.
 func (c *viewCache) put(key string, v *cookieView, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.store(key, v, now)
+}
+
+// forget removes the view of key if it is still v (and not a renewed one).
+func (c *viewCache) forget(key string, v *cookieView, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	current, waiting := c.recent[key]
+	if !waiting {
+		current = c.hot.Load().(map[string]*cookieView)[key]
+	}
+	if current == v {
+		c.store(key, nil, now)
+	}
+}
+
+// store is put with c.mu held.
+func (c *viewCache) store(key string, v *cookieView, now time.Time) {
 	hot := c.hot.Load().(map[string]*cookieView)
 	c.recent[key] = v
 	if hot[key] != nil || publishDue(len(hot), len(c.recent), now.Sub(c.published)) {

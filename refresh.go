@@ -156,9 +156,7 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 	renewed := *v
 	renewed.id = m.newIdentity(rn.sess)
 	renewed.derive()
-	m.views.mu.Lock()
 	m.views.put(v.key, &renewed, m.now())
-	m.views.mu.Unlock()
 	return renewed.id
 }
 

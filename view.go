@@ -61,31 +61,19 @@ func (v *cookieView) derive() {
 // cache when it can, else working it out and keeping it.
 func viewOf(m *middleware, r *http.Request) *cookieView {
 	line := strings.Join(r.Header["Cookie"], "; ")
-	c := m.views
-	c.mu.Lock()
-	v := c.get(line, m.now())
-	c.mu.Unlock()
-	if v != nil {
+	if v := m.views.get(line, m.now()); v != nil {
 		return v
 	}
-	v = m.newView(line)
+	v := m.newView(line)
 	if len(line) <= maxCachedCookies {
-		c.mu.Lock()
-		c.put(line, v, m.now())
-		c.mu.Unlock()
+		m.views.put(line, v, m.now())
 	}
 	return v
 }
 
 // forgetView drops a view, so its session is not served from the cache again.
 func (m *middleware) forgetView(v *cookieView) {
-	c := m.views
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := m.now()
-	if c.get(v.key, now) == v {
-		c.put(v.key, nil, now)
-	}
+	m.views.forget(v.key, v, m.now())
 }
 
 // appCookies is the Cookie header without ags's cookies, and whether it had any.
