@@ -190,6 +190,12 @@ func TestCachesConcurrent(t *testing.T) {
 				if v := views.hot.Load().(map[string]*cookieView)[k]; v != nil && v.key != k {
 					t.Errorf("view of %s holds %s", k, v.key)
 				}
+				if v := views.get(k, now.Add(time.Duration(i)*time.Millisecond)); v != nil && v.key != k {
+					t.Errorf("view of %s holds %s", k, v.key)
+				}
+				if i%5 == 0 {
+					views.forget(k, &cookieView{key: k}, now)
+				}
 				_ = paths.hot.Load().(map[string]bool)["/"+k]
 			}
 		}(g)

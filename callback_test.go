@@ -102,8 +102,14 @@ func TestCallbackReplayCreatesNoSession(t *testing.T) {
 	if rec := other.get(callback); rec.Code != http.StatusBadRequest {
 		t.Errorf("replay in another browser: got %d, want 400", rec.Code)
 	}
-	if rec := b.get(callback); rec.Code != http.StatusBadRequest {
-		t.Errorf("replay in the same browser: got %d, want 400", rec.Code)
+	// The same browser, signed in: its login is over; it is sent to the start page,
+	// with nothing exchanged and its session as it was.
+	exchanges, before := len(tp.tokenForms), b.jar["ags_client_session"]
+	if rec := b.get(callback); rec.Code != http.StatusFound || rec.Header().Get("Location") != "/" {
+		t.Errorf("replay in the same browser: got %d to %q, want 302 to /", rec.Code, rec.Header().Get("Location"))
+	}
+	if len(tp.tokenForms) != exchanges || b.jar["ags_client_session"] != before {
+		t.Errorf("the replay exchanged the code again or changed the session")
 	}
 }
 

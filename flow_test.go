@@ -320,6 +320,14 @@ func TestNonNavigationGets401(t *testing.T) {
 			if rec.Code != http.StatusUnauthorized || rec.Header().Get("Location") != "" {
 				t.Errorf("got %d to %q, want 401 and no redirect", rec.Code, rec.Header().Get("Location"))
 			}
+			// An API caller reads an answer, not a page.
+			want := "text/plain; charset=utf-8"
+			if tc.name == "json" {
+				want = "application/json"
+			}
+			if got := rec.Header().Get("Content-Type"); got != want || strings.Contains(rec.Body.String(), "<html") {
+				t.Errorf("got %q %q, want %s", got, rec.Body.String(), want)
+			}
 		})
 	}
 	if app.calls != 0 {

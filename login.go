@@ -35,7 +35,7 @@ func isNavigation(r *http.Request) bool {
 func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 	if !isNavigation(r) {
 		w.Header().Set("WWW-Authenticate", `OpenIDConnect realm="ags"`)
-		m.page(w, r, http.StatusUnauthorized, pageUnauthorized, nil)
+		apiAnswer(w, r, http.StatusUnauthorized, "unauthorized", "sign-in required: sign in from a browser")
 		return
 	}
 	p, err := m.provider(r.Context())
@@ -92,6 +92,13 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	pending, err := m.store.takePending(w, r, state)
 	if err != nil {
+		if v := viewOf(m, r); v.id != nil && m.now().Before(v.id.expiry) {
+			// A callback replayed (Back, a reload) by a browser already signed in:
+			// its login is over, and the pending login with its return address gone.
+			m.log.info("callback replayed by a signed-in browser: sent to the start page")
+			m.redirect(w, "/")
+			return
+		}
 		m.page(w, r, http.StatusBadRequest, pageBadState, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package ags
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -51,6 +52,7 @@ func (m *middleware) page(w http.ResponseWriter, r *http.Request, status int, ki
 	if m.cfg.debug && err != nil {
 		b.WriteString("<p>Detail (shown because debug is on): <code>" + html.EscapeString(err.Error()) + "</code></p>\n")
 	}
+	b.WriteString(`<p><a href="/">Go to the start page</a></p>` + "\n")
 	m.writePage(w, r, status, kind.title, b.String())
 }
 
@@ -69,6 +71,24 @@ func (m *middleware) writePage(w http.ResponseWriter, r *http.Request, status in
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write([]byte(b.String()))
+	}
+}
+
+// apiAnswer answers an API call, not a page: JSON ({"error", "error_description"}, as
+// OAuth errors read) when it accepts JSON, else a line of plain text.
+func apiAnswer(w http.ResponseWriter, r *http.Request, status int, code, description string) {
+	if !strings.Contains(r.Header.Get("Accept"), "json") {
+		plainAnswer(w, r, status, code+": "+description)
+		return
+	}
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(append(body, '\n'))
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 var (
 	// errNoPendingLogin: the callback's state has no pending login here (none
 	// started in this browser, expired, already used, or tampered with).
-	errNoPendingLogin = errors.New("no pending login for this state")
+	errNoPendingLogin = errors.New("this browser has no sign-in waiting for this callback")
 	// errStateMismatch: the sign-out state does not match the one we sent.
 	errStateMismatch = errors.New("state mismatch")
 	// errPendingEncoding: a pending-login cookie opened but does not hold one.
@@ -136,25 +136,25 @@ func (s *sessionStore) prunePending(w http.ResponseWriter, r *http.Request, now 
 // a state is used once. Every failure wraps errNoPendingLogin.
 func (s *sessionStore) takePending(w http.ResponseWriter, r *http.Request, state string) (*pendingLogin, error) {
 	if !validState(state) {
-		return nil, fmt.Errorf("take pending login: malformed state: %w", errNoPendingLogin)
+		return nil, fmt.Errorf("%w (its state is not one ags makes)", errNoPendingLogin)
 	}
 	name := s.pendingPrefix + state
 	c, err := r.Cookie(name)
 	if err != nil {
-		return nil, fmt.Errorf("take pending login: no cookie: %w", errNoPendingLogin)
+		return nil, fmt.Errorf("%w (no pending-login cookie: expired, used already, or started in another browser)", errNoPendingLogin)
 	}
 	s.expire(w, r, name, s.cookies.flowSameSite())
 	plain, err := s.sealer.open(name, c.Value, s.now())
 	if err != nil {
-		return nil, fmt.Errorf("take pending login: %v: %w", err, errNoPendingLogin)
+		return nil, fmt.Errorf("%w (its pending-login cookie does not open: %v)", errNoPendingLogin, err)
 	}
 	p, err := decodePending(plain)
 	if err != nil {
-		return nil, fmt.Errorf("take pending login: %v: %w", err, errNoPendingLogin)
+		return nil, fmt.Errorf("%w (its pending-login cookie does not open: %v)", errNoPendingLogin, err)
 	}
 	// The name already binds the state; this guards against a sealing bug.
 	if subtle.ConstantTimeCompare([]byte(p.State), []byte(state)) != 1 {
-		return nil, fmt.Errorf("take pending login: state differs: %w", errNoPendingLogin)
+		return nil, fmt.Errorf("%w (the state differs from its pending login)", errNoPendingLogin)
 	}
 	return p, nil
 }

@@ -235,7 +235,7 @@ func (m *middleware) forbidden(w http.ResponseWriter, r *http.Request, id *ident
 	sub := claimString(id.sess, "sub")
 	m.log.warn("access refused sub=%q instance=%s rule=%q on %s %s", sub, m.name, id.refusal, r.Method, r.URL.Path)
 	if !isNavigation(r) {
-		plainAnswer(w, r, http.StatusForbidden, "forbidden: the signed-in user may not use this resource")
+		apiAnswer(w, r, http.StatusForbidden, "forbidden", "the signed-in user may not use this resource")
 		return
 	}
 	who := claimString(id.sess, "preferred_username")

@@ -211,8 +211,12 @@ func TestAccessRulesThroughServeHTTP(t *testing.T) {
 			t.Errorf("got %d refusal log lines, want 3:\n%s", got, log.String())
 		}
 		api := b.do(http.MethodGet, "/private", http.Header{"Accept": {"application/json"}})
-		if api.Code != http.StatusForbidden || !strings.HasPrefix(api.Header().Get("Content-Type"), "text/plain") {
-			t.Errorf("API call: got %d %q, want a plain 403", api.Code, api.Header().Get("Content-Type"))
+		if api.Code != http.StatusForbidden || api.Header().Get("Content-Type") != "application/json" || !strings.Contains(api.Body.String(), `"error":"forbidden"`) {
+			t.Errorf("API call: got %d %q %q, want a JSON 403", api.Code, api.Header().Get("Content-Type"), api.Body.String())
+		}
+		xhr := b.do(http.MethodGet, "/private", http.Header{"X-Requested-With": {"XMLHttpRequest"}})
+		if xhr.Code != http.StatusForbidden || !strings.HasPrefix(xhr.Header().Get("Content-Type"), "text/plain") {
+			t.Errorf("XHR: got %d %q, want a plain-text 403", xhr.Code, xhr.Header().Get("Content-Type"))
 		}
 		if rec := b.get("/elsewhere"); rec.Code != http.StatusOK || wikiApp.last.Header.Get(headerUser) != "user-42" {
 			t.Errorf("open path: got %d, user %q, want the app with the identity", rec.Code, userOf(wikiApp))
