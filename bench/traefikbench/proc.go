@@ -139,8 +139,8 @@ func machineInfo(traefik, wrk, root string) string {
 			}
 		}
 	}
-	return fmt.Sprintf("nproc %d, %s, Linux %s; Traefik %s; wrk %s; benchmark %s; plugin: working tree at %s",
-		runtime.NumCPU(), cpu, kernel, version, wrkVersion, runtime.Version(), source)
+	return fmt.Sprintf("nproc %d, %s, Linux %s; Traefik %s; wrk %s; benchmark %s; plugin: %s, working tree at %s",
+		runtime.NumCPU(), cpu, kernel, version, wrkVersion, runtime.Version(), root, source)
 }
 
 // fieldAfter returns the rest of the first line of out that starts with key, trimmed.

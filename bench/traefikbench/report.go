@@ -169,10 +169,14 @@ func (r *report) markdown() string {
 
 	p("## ags through a real Traefik\n\n")
 	p("- machine: %s\n", r.machine)
-	p("- load: `wrk -t%d -c%d --latency`, %s per route per round, %d rounds, the route order rotated each round",
-		s.threads, s.connections, s.duration, len(rounds))
-	if s.warmup > 0 {
-		p(", after an unrecorded %s run per route", s.warmup)
+	if s.sweepOnly {
+		p("- load: `wrk -t%d -c%d --latency`, the sweep alone (below)", s.threads, s.connections)
+	} else {
+		p("- load: `wrk -t%d -c%d --latency`, %s per route per round, %d rounds, the route order rotated each round",
+			s.threads, s.connections, s.duration, len(rounds))
+		if s.warmup > 0 {
+			p(", after an unrecorded %s run per route", s.warmup)
+		}
 	}
 	p("; one Go backend answering 200 with 3 bytes; on every route a browser's headers and a %d-byte Cookie header "+
 		"(the session between `_ga` and `theme`; on the open path the session cookie renamed, same length)\n", r.cookieBytes)
