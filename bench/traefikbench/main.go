@@ -249,6 +249,8 @@ func run(ctx context.Context, s settings) error {
 		if r.sweep, err = b.runSweep(); err != nil {
 			return err
 		}
+		r.sweep.note = fmt.Sprintf("plugin %s; Traefik %s, 2 cores: %d rounds of %s per point, medians; load average %s before",
+			pluginVersion(s.pluginDir), harness.TraefikVersion, s.rounds, s.duration, r.loadBefore)
 		if s.svg != "" {
 			if err := os.WriteFile(s.svg, []byte(r.sweep.svg()), 0o644); err != nil {
 				return err

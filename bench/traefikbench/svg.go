@@ -16,7 +16,7 @@ func (sw *sweepResult) svg() string {
 	for i, pt := range sw.points {
 		xs[i], ys[i] = float64(pt.n), pt.above()
 	}
-	return plotSVG("ags: Traefik CPU per signed-in request above bare, by active sessions",
+	return plotSVG("ags: Traefik CPU per signed-in request above bare, by active sessions", sw.note,
 		"active sessions, each request the next one (log scale)", "Traefik CPU µs per request above bare",
 		xs, ys, []hline{{base, "one session"}, {targetSweepRatio * base, fmt.Sprintf("%dx one session (target)", targetSweepRatio)}})
 }
@@ -28,9 +28,9 @@ type hline struct {
 }
 
 // plotSVG is a line plot with a log-scale x axis (decades) and a linear y axis from 0.
-func plotSVG(title, xLabel, yLabel string, xs, ys []float64, lines []hline) string {
+func plotSVG(title, subtitle, xLabel, yLabel string, xs, ys []float64, lines []hline) string {
 	const w, h = 760.0, 460.0
-	const left, right, top, bottom = 80.0, 30.0, 50.0, 60.0
+	const left, right, top, bottom = 80.0, 30.0, 56.0, 60.0
 	pw, ph := w-left-right, h-top-bottom
 
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -60,7 +60,8 @@ func plotSVG(title, xLabel, yLabel string, xs, ys []float64, lines []hline) stri
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
 	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
-	p(`<text x="%.0f" y="24" text-anchor="middle" font-size="15">%s</text>`+"\n", w/2, html.EscapeString(title))
+	p(`<text x="%.0f" y="22" text-anchor="middle" font-size="15">%s</text>`+"\n", w/2, html.EscapeString(title))
+	p(`<text x="%.0f" y="40" text-anchor="middle" font-size="11" fill="#555">%s</text>`+"\n", w/2, html.EscapeString(subtitle))
 	// grid and ticks
 	for d := d0; d <= d1; d++ {
 		x := px(math.Pow(10, d))
@@ -80,7 +81,8 @@ func plotSVG(title, xLabel, yLabel string, xs, ys []float64, lines []hline) stri
 	p(`<text transform="translate(20 %.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+ph/2, html.EscapeString(yLabel))
 	for _, l := range lines {
 		p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#c60" stroke-dasharray="6 4"/>`+"\n", left, py(l.y), left+pw, py(l.y))
-		p(`<text x="%.1f" y="%.1f" fill="#c60">%s (%.0f µs)</text>`+"\n", left+6, py(l.y)-5, html.EscapeString(l.label), l.y)
+		// at the right, where the curve of a flat cache is not
+		p(`<text x="%.1f" y="%.1f" text-anchor="end" fill="#c60">%s (%.0f µs)</text>`+"\n", left+pw-6, py(l.y)-5, html.EscapeString(l.label), l.y)
 	}
 	// the curve
 	var pts []string

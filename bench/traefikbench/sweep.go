@@ -56,6 +56,7 @@ type sweepResult struct {
 	rssBefore, rssAfter memory
 	rssMost             memory
 	took                time.Duration
+	note                string // the plot's subtitle: what was measured, where
 }
 
 // runSweep measures, for each session count N of -sweep in turn (smallest first),
