@@ -63,17 +63,35 @@ func main() {
 }
 
 func run(o options) error {
-	switch {
-	case o.issuer == "" || o.sessionSecret == "" || o.app == "":
-		return errors.New("-issuer, -session-secret and -app are required")
-	case o.n < 1 || o.parallel < 1:
-		return errors.New("-n and -parallel must be at least 1")
-	}
-	h, err := newAgs(o)
+	started := time.Now()
+	out, err := makeSessions(o)
 	if err != nil {
 		return err
 	}
-	started := time.Now()
+	w := bufio.NewWriter(os.Stdout)
+	for _, c := range out {
+		fmt.Fprintln(w, c)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "sessions: %d sign-ins in %s (%d at once)\n", o.n, time.Since(started).Round(time.Millisecond), o.parallel)
+	return nil
+}
+
+// makeSessions signs in o.n times, o.parallel at once, and returns each session's
+// Cookie header value.
+func makeSessions(o options) ([]string, error) {
+	switch {
+	case o.issuer == "" || o.sessionSecret == "" || o.app == "":
+		return nil, errors.New("-issuer, -session-secret and -app are required")
+	case o.n < 1 || o.parallel < 1:
+		return nil, errors.New("-n and -parallel must be at least 1")
+	}
+	h, err := newAgs(o)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]string, o.n)
 	errs := make(chan error, o.parallel)
 	next := make(chan int)
@@ -115,23 +133,19 @@ feed:
 		}
 	}
 	if failed != nil {
-		return failed
+		return nil, failed
 	}
-	w := bufio.NewWriter(os.Stdout)
-	for _, c := range out {
-		fmt.Fprintln(w, c)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "sessions: %d sign-ins in %s (%d at once)\n", o.n, time.Since(started).Round(time.Millisecond), o.parallel)
-	return nil
+	return out, nil
 }
 
 // newAgs builds the plugin, compiled, with the settings that decide whether a
 // session opens. Options are set by field name, as Traefik does, so that the command
 // builds against any version of the plugin that has these options.
 func newAgs(o options) (http.Handler, error) {
+	return newAgsWith(o, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+}
+
+func newAgsWith(o options, next http.Handler) (http.Handler, error) {
 	cfg := ags.CreateConfig()
 	v := reflect.ValueOf(cfg).Elem()
 	for name, value := range map[string]any{
@@ -144,7 +158,6 @@ func newAgs(o options) (http.Handler, error) {
 		}
 		f.Set(reflect.ValueOf(value))
 	}
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return ags.New(context.Background(), next, cfg, "sessions")
 }
 
