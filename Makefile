@@ -116,7 +116,7 @@ bench-callgrind:
 ## (no timing checks).
 bench-smoke: tool-traefik
 	@$(WRK_INSTALL)
-	set -o pipefail; (cd bench && $(GO) vet ./traefikbench && $(GO) test -count=1 -json ./traefikbench) | $(call SUMMARY,bench)
+	set -o pipefail; (cd bench && $(GO) vet ./traefikbench ./sessions && $(GO) test -count=1 -json ./traefikbench ./sessions) | $(call SUMMARY,bench)
 	cd bench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 \
 		-sessions 20 -sweep 2,20 -svg $(COUNTS)-sweep.svg >/dev/null && rm $(COUNTS)-sweep.svg
 	cd bench && $(GO) run ./hotpath -n 200 -rounds 1 >/dev/null && $(GO) run ./hotpath -only 'ags signed in, yaegi' -n 200
