@@ -154,6 +154,15 @@ const (
 	targetBoundSlack = 0.10
 )
 
+// ratioVerdict judges a/base <= limit; a base at or below zero (bare's noise above
+// a tiny figure) cannot be judged.
+func ratioVerdict(a, base, limit float64) string {
+	if base <= 0 {
+		return "**cannot judge: the base is not above bare**"
+	}
+	return verdict(a/base <= limit)
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -290,7 +299,7 @@ func (r *report) manyMarkdown(b *strings.Builder, rounds [][numRoutes]result) {
 	p("| route | CPU µs above bare | × one session's | target |\n|---|--:|--:|---|\n")
 	p("| ags signed in, one session | %.1f | 1 | |\n", one)
 	p("| ags signed in, %s sessions in turn | %.1f | %.2f (per round: %.2f) | ≤ %dx: %s |\n", thousands(float64(r.s.sessions)),
-		many, many/one, perRound, targetManyRatio, verdict(many/one <= targetManyRatio))
+		many, many/one, perRound, targetManyRatio, ratioVerdict(many, one, targetManyRatio))
 	p("\n\"× one session's\": the ratio of the two medians above bare; per round: the median of the rounds' ratios. "+
 		"Before the rounds, the many-sessions route ran %s requests, so that every session had been asked for at least once.\n\n",
 		thousands(float64(r.manyWarm)))

@@ -88,6 +88,11 @@ func TestSweepMarkdown(t *testing.T) {
 			wants: []string{"highest 30.00x | **missed** |", "| 5,000 sessions within 2x of one session | 2.10x | **missed** |"},
 		},
 		{
+			name:  "a base below bare",
+			sw:    sweepOf(map[int]float64{1: -5, 100: 20}, 1, 100),
+			wants: []string{"| the curve within 3x from 1 to 100 sessions | highest -4.00x | **cannot judge: the base is not above bare** |"},
+		},
+		{
 			name:  "no point of 1: the one-session route is the base",
 			sw:    sweepOf(map[int]float64{100: 20}, 100),
 			wants: []string{"| 100 | 20.0 | 2.00 |", "the one-session route over the whole sweep (10.0 µs)"},
