@@ -96,7 +96,7 @@ bench:
 	cd bench && $(GO) run ./traefikbench $(BENCH_FLAGS)
 
 ## bench-sweep: Traefik's CPU per signed-in request above bare against the number of
-## users in turn (SWEEP), as a table and a plot (SWEEP_SVG); about 8 minutes, the
+## users in turn (SWEEP), as a table and a plot (SWEEP_SVG); about 5 to 6 minutes, the
 ## 30,000 sign-ins included. BENCH_FLAGS adds flags, e.g. '-out bench/sweep.md'.
 SWEEP ?= 1,100,1000,3000,10000,30000
 SWEEP_SVG ?= sweep.svg
