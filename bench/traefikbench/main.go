@@ -5,10 +5,15 @@
 // protected path with a valid session cookie. wrk loads them in turn, the four
 // alternating over several rounds; for each run it reads Traefik's CPU time
 // (utime + stime in /proc/<pid>/stat) and divides it by the requests wrk counted.
-// Then it replays signed-in requests and reads Traefik's RSS before and after.
-// The result is a Markdown report; see README.md for how to read it.
+// A fifth route is signed in with many users (-sessions, 5,000), each request the
+// next of their sessions, made by bench/sessions against the same provider. Then it
+// replays signed-in requests and reads Traefik's RSS before and after. With -sweep,
+// it measures the many-sessions route's CPU per request above bare at each number
+// of sessions, as a table and a plot (-svg). The result is a Markdown report; see
+// README.md for how to read it.
 //
 //	cd bench && go run ./traefikbench [-rounds 4] [-duration 5s] [-out result.md]
+//	cd bench && go run ./traefikbench -sweep-only -sweep 1,100,1000,3000,10000,30000 -rounds 3 -duration 3s -svg sweep.svg
 package main
 
 import (
@@ -22,6 +27,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -249,8 +255,8 @@ func run(ctx context.Context, s settings) error {
 		if r.sweep, err = b.runSweep(); err != nil {
 			return err
 		}
-		r.sweep.note = fmt.Sprintf("plugin %s; Traefik %s, 2 cores: %d rounds of %s per point, medians; load average %s before",
-			pluginVersion(s.pluginDir), harness.TraefikVersion, s.rounds, s.duration, r.loadBefore)
+		r.sweep.note = fmt.Sprintf("plugin %s; Traefik %s, %d cores: %d rounds of %s per point, medians; load average %s before",
+			pluginVersion(s.pluginDir), harness.TraefikVersion, runtime.NumCPU(), s.rounds, s.duration, r.loadBefore)
 		if s.svg != "" {
 			if err := os.WriteFile(s.svg, []byte(r.sweep.svg()), 0o644); err != nil {
 				return err
