@@ -55,7 +55,7 @@ type settings struct {
 	sweep       []int   // session counts of the sweep; none: no sweep
 	sweepOnly   bool    // the sweep alone, no route rounds
 	svg         string  // the sweep's plot
-	cacheBound  float64 // the cache's stated memory bound, MB, for the RSS target
+	cacheBound  float64 // the cache's stated memory bound, MiB, for the RSS target
 }
 
 func main() {
@@ -78,7 +78,7 @@ func main() {
 	sweep := flag.String("sweep", "", "comma-separated session counts, e.g. 1,100,1000,3000,10000,30000: Traefik's CPU per request above bare at each")
 	flag.BoolVar(&s.sweepOnly, "sweep-only", false, "run the sweep alone: no route rounds, no one-connection rounds, no RSS phase")
 	flag.StringVar(&s.svg, "svg", "", "write the sweep's plot to this SVG file")
-	flag.Float64Var(&s.cacheBound, "cache-bound", 64, "the session cache's stated memory bound in MB (10^6 bytes): Traefik's RSS growth over the many-sessions runs must stay within it plus 10%")
+	flag.Float64Var(&s.cacheBound, "cache-bound", 64, "the session cache's stated memory bound in MiB (ags's cacheSize, per middleware instance): Traefik's RSS growth over the many-sessions runs must stay within it plus 10%")
 	flag.Parse()
 	var err error
 	if s.sweep, err = parseSweep(*sweep); err != nil {

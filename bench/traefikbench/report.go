@@ -326,12 +326,12 @@ func (r *report) manyMarkdown(b *strings.Builder, rounds [][numRoutes]result) {
 // the growth against the cache's stated bound plus 10%.
 func (r *report) boundTable(b *strings.Builder, what string, before, most, after memory) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	growthMB := float64(most.rss-before.rss) * 1024 / 1e6
+	growthMB := float64(most.rss-before.rss) / 1024 // VmRSS is in KiB
 	limit := r.s.cacheBound * (1 + targetBoundSlack)
 	p("| Traefik's VmRSS over %s | kB |\n|---|--:|\n", what)
 	p("| before | %s |\n| highest reading after a run | %s |\n| after | %s |\n", thousands(float64(before.rss)),
 		thousands(float64(most.rss)), thousands(float64(after.rss)))
-	p("| growth to the highest reading | %+.1f MB; target within the cache's bound of %.0f MB + 10%% (%.1f MB): %s |\n",
+	p("| growth to the highest reading | %+.1f MiB; target within the cache's bound of %.0f MiB + 10%% (%.1f MiB): %s |\n",
 		growthMB, r.s.cacheBound, limit, verdict(growthMB <= limit))
 }
 

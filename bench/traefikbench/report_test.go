@@ -15,7 +15,7 @@ func TestManyMarkdown(t *testing.T) {
 		{name: "flat", one: 110, many: 115, wants: []string{
 			"| ags signed in, 5,000 sessions in turn | 15.0 | 1.50 (per round: 1.50) | ≤ 2x: met |",
 			"ags 10.0 µs above bare's 100.0 = 0.100", "37.6x cheaper; target at least 20x: met.",
-			"+10.5 MB; target within the cache's bound of 64 MB + 10% (70.4 MB): met",
+			"+10.0 MiB; target within the cache's bound of 64 MiB + 10% (70.4 MiB): met",
 		}},
 		{name: "a cliff", one: 130, many: 580, wants: []string{
 			"| 480.0 | 16.00 (per round: 16.00) | ≤ 2x: **missed** |", "12.5x cheaper; target at least 20x: **missed**.",

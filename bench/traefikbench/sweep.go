@@ -190,9 +190,9 @@ func (sw *sweepResult) markdown(b *strings.Builder, s settings) {
 			p("| 5,000 sessions within %dx of one session | %.2fx | %s |\n", targetManyRatio, r, ratioVerdict(pt.above(), base, targetManyRatio))
 		}
 	}
-	growthMB := float64(sw.rssMost.rss-sw.rssBefore.rss) * 1024 / 1e6
+	growthMB := float64(sw.rssMost.rss-sw.rssBefore.rss) / 1024 // VmRSS is in KiB
 	limit := s.cacheBound * (1 + targetBoundSlack)
-	p("| Traefik's RSS growth over the sweep (VmRSS %s kB before, highest %s, after %s) within the cache's bound of %.0f MB + 10%% | %+.1f MB | %s |\n",
+	p("| Traefik's RSS growth over the sweep (VmRSS %s kB before, highest %s, after %s) within the cache's bound of %.0f MiB + 10%% | %+.1f MiB | %s |\n",
 		thousands(float64(sw.rssBefore.rss)), thousands(float64(sw.rssMost.rss)), thousands(float64(sw.rssAfter.rss)),
 		s.cacheBound, growthMB, verdict(growthMB <= limit))
 	if s.svg != "" {
