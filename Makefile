@@ -6,7 +6,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-callgrind bench-smoke fuzz
+.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-smoke fuzz
 
 # Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
 # the sum at the end. One file per working tree: several may run tests at once.
@@ -91,13 +91,24 @@ demo: tool-traefik
 	@cd e2e && exec "$$($(GO) env GOCACHE)/ags-demo/demo" -port $(DEMO_PORT) -provider-port $(DEMO_PROVIDER_PORT) -app-port $(DEMO_APP_PORT)
 
 ## bench: what ags costs inside a real Traefik v3.6.12 (bench/README.md): bare, an
-## empty Yaegi plugin, ags open and signed in; Traefik's CPU per request, req/s, p50,
-## p99, RSS over 200,000 signed-in requests. About 4 minutes. BENCH_FLAGS adds flags,
-## e.g. make bench BENCH_FLAGS='-out bench/result.md'.
+## empty Yaegi plugin, ags open and signed in, and signed in with 5,000 users in turn;
+## Traefik's CPU per request, req/s, p50, p99, RSS over 200,000 signed-in requests and
+## over the many-sessions runs. About 6 minutes. BENCH_FLAGS adds flags, e.g.
+## make bench BENCH_FLAGS='-out bench/result.md'; AGS_PLUGIN_DIR=/other/checkout
+## measures another plugin tree.
 WRK_INSTALL = command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 bench:
 	@$(WRK_INSTALL)
 	cd bench && $(GO) run ./traefikbench $(BENCH_FLAGS)
+
+## bench-sweep: Traefik's CPU per signed-in request above bare against the number of
+## users in turn (SWEEP), as a table and a plot (SWEEP_SVG); about 5 to 6 minutes, the
+## 30,000 sign-ins included. BENCH_FLAGS adds flags, e.g. '-out bench/sweep.md'.
+SWEEP ?= 1,100,1000,3000,10000,30000
+SWEEP_SVG ?= sweep.svg
+bench-sweep:
+	@$(WRK_INSTALL)
+	cd bench && $(GO) run ./traefikbench -sweep-only -sweep $(SWEEP) -rounds 3 -duration 3s -svg $(SWEEP_SVG) $(BENCH_FLAGS)
 
 ## bench-callgrind: instructions per request on the hot path, counted by valgrind
 ## (bench/callgrind/run.sh): repeatable on a busy machine. About a minute.
@@ -106,12 +117,14 @@ bench-callgrind:
 	@$(VALGRIND_INSTALL)
 	bench/callgrind/run.sh
 
-## bench-smoke: the same harness on a tiny load, and the in-process hot path once, to
-## catch breakage (no timing checks).
+## bench-smoke: the same harness on a tiny load (the many-sessions route with 20 users,
+## a sweep of 2 and 20, its plot), and the in-process hot path once, to catch breakage
+## (no timing checks).
 bench-smoke: tool-traefik
 	@$(WRK_INSTALL)
-	set -o pipefail; (cd bench && $(GO) vet ./traefikbench && $(GO) test -count=1 -json ./traefikbench) | $(call SUMMARY,bench)
-	cd bench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 >/dev/null
+	set -o pipefail; (cd bench && $(GO) vet ./traefikbench ./sessions && $(GO) test -count=1 -json ./traefikbench ./sessions) | $(call SUMMARY,bench)
+	cd bench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 \
+		-sessions 20 -sweep 2,20 -svg $(COUNTS)-sweep.svg >/dev/null && rm $(COUNTS)-sweep.svg
 	cd bench && $(GO) run ./hotpath -n 200 -rounds 1 >/dev/null && $(GO) run ./hotpath -only 'ags signed in, yaegi' -n 200
 
 ## fuzz: every fuzz target (each func Fuzz* of the tests) for FUZZTIME, one after

@@ -5,10 +5,15 @@
 // protected path with a valid session cookie. wrk loads them in turn, the four
 // alternating over several rounds; for each run it reads Traefik's CPU time
 // (utime + stime in /proc/<pid>/stat) and divides it by the requests wrk counted.
-// Then it replays signed-in requests and reads Traefik's RSS before and after.
-// The result is a Markdown report; see README.md for how to read it.
+// A fifth route is signed in with many users (-sessions, 5,000), each request the
+// next of their sessions, made by bench/sessions against the same provider. Then it
+// replays signed-in requests and reads Traefik's RSS before and after. With -sweep,
+// it measures the many-sessions route's CPU per request above bare at each number
+// of sessions, as a table and a plot (-svg). The result is a Markdown report; see
+// README.md for how to read it.
 //
 //	cd bench && go run ./traefikbench [-rounds 4] [-duration 5s] [-out result.md]
+//	cd bench && go run ./traefikbench -sweep-only -sweep 1,100,1000,3000,10000,30000 -rounds 3 -duration 3s -svg sweep.svg
 package main
 
 import (
@@ -22,6 +27,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +49,13 @@ type settings struct {
 	wrk         string
 	emptyDir    string
 	cpuProfile  string
+	pluginDir   string
+	sessions    int     // the many-sessions route's users
+	parallel    int     // sign-ins at once while making them
+	sweep       []int   // session counts of the sweep; none: no sweep
+	sweepOnly   bool    // the sweep alone, no route rounds
+	svg         string  // the sweep's plot
+	cacheBound  float64 // the cache's stated memory bound, MiB, for the RSS target
 }
 
 func main() {
@@ -59,7 +72,19 @@ func main() {
 	flag.StringVar(&s.wrk, "wrk", "wrk", "the wrk binary")
 	flag.StringVar(&s.emptyDir, "empty", "", "the empty plugin's folder (default: bench/emptyplugin of the repository)")
 	flag.StringVar(&s.cpuProfile, "cpuprofile", "", "write Traefik's CPU profile of each route's run in the first round to this folder, one file per route")
+	flag.StringVar(&s.pluginDir, "plugin", os.Getenv("AGS_PLUGIN_DIR"), "the plugin's source folder that Traefik loads (default $AGS_PLUGIN_DIR, else the repository root)")
+	flag.IntVar(&s.sessions, "sessions", 5000, "distinct signed-in users of the many-sessions route, one after the other")
+	flag.IntVar(&s.parallel, "sign-ins", 2, "sign-ins at once while making the sessions")
+	sweep := flag.String("sweep", "", "comma-separated session counts, e.g. 1,100,1000,3000,10000,30000: Traefik's CPU per request above bare at each")
+	flag.BoolVar(&s.sweepOnly, "sweep-only", false, "run the sweep alone: no route rounds, no one-connection rounds, no RSS phase")
+	flag.StringVar(&s.svg, "svg", "", "write the sweep's plot to this SVG file")
+	flag.Float64Var(&s.cacheBound, "cache-bound", 64, "the session cache's stated memory bound in MiB (ags's cacheSize, per middleware instance): Traefik's RSS growth over the many-sessions runs must stay within it plus 10%")
 	flag.Parse()
+	var err error
+	if s.sweep, err = parseSweep(*sweep); err != nil {
+		fmt.Fprintln(os.Stderr, "traefikbench:", err)
+		os.Exit(2)
+	}
 	if s.c1Rounds < 0 {
 		s.c1Rounds = s.rounds
 	}
@@ -81,6 +106,12 @@ func (s settings) check() error {
 		return errors.New("-rounds must be at least 1")
 	case s.connections < 1 || s.threads < 1 || s.threads > s.connections:
 		return errors.New("-connections and -threads must be at least 1, threads at most connections")
+	case s.sessions < 1 || s.parallel < 1:
+		return errors.New("-sessions and -sign-ins must be at least 1")
+	case s.sweepOnly && len(s.sweep) == 0:
+		return errors.New("-sweep-only needs -sweep")
+	case s.svg != "" && len(s.sweep) == 0:
+		return errors.New("-svg needs -sweep")
 	}
 	for _, d := range []struct {
 		name string
@@ -103,13 +134,17 @@ const (
 	routeEmpty
 	routeOpen
 	routeSignedIn
+	routeMany // signed in, -sessions users in turn
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"bare", "empty plugin", "ags open path", "ags signed in"}
+var routeNames = [numRoutes]string{"bare", "empty plugin", "ags open path", "ags signed in", "ags many sessions"}
 
 // routePaths are the paths wrk asks for; the backend counts by their prefix.
-var routePaths = [numRoutes]string{"/bare/", "/empty/", "/open/", "/protected/"}
+var routePaths = [numRoutes]string{"/bare/", "/empty/", "/open/", "/protected/", "/many/"}
+
+// authenticatedPaths is ags's option: the signed-in routes.
+var authenticatedPaths = []string{"/protected(/.*)?", "/many(/.*)?"}
 
 func run(ctx context.Context, s settings) error {
 	if err := s.check(); err != nil {
@@ -125,11 +160,14 @@ func run(ctx context.Context, s settings) error {
 	if s.emptyDir == "" {
 		s.emptyDir = filepath.Join(root, "bench", "emptyplugin")
 	}
+	if s.pluginDir == "" {
+		s.pluginDir = root
+	}
 	bin, err := harness.TraefikBinary()
 	if err != nil {
 		return err
 	}
-	r := &report{s: s, loadBefore: loadAverage(), machine: machineInfo(bin, s.wrk, root)}
+	r := &report{s: s, loadBefore: loadAverage(), machine: machineInfo(bin, s.wrk, s.pluginDir)}
 	started := time.Now()
 
 	be, err := startBackend()
@@ -146,11 +184,11 @@ func run(ctx context.Context, s settings) error {
 		"issuer":             p.Issuer,
 		"clientID":           harness.ClientID,
 		"clientSecret":       harness.ClientSecret,
-		"authenticatedPaths": []string{"/protected(/.*)?"},
+		"authenticatedPaths": authenticatedPaths,
 		"sessionSecret":      sessionSecret,
 	}
 	tr, err := harness.StartTraefik(harness.TraefikConfig{
-		PluginDir:   root,
+		PluginDir:   s.pluginDir,
 		PluginName:  "ags",
 		MorePlugins: map[string]string{"empty": s.emptyDir},
 		Pprof:       s.cpuProfile != "",
@@ -159,6 +197,8 @@ func run(ctx context.Context, s settings) error {
 			"bare":     {Rule: "PathPrefix(`/bare`)", Backend: be.URL},
 			"empty":    {Rule: "PathPrefix(`/empty`)", Middlewares: []string{"empty"}, Backend: be.URL},
 			"ags-open": {Rule: "PathPrefix(`/open`)", Middlewares: []string{"ags"}, Backend: be.URL},
+			// a router of its own: its own ags instance, as ags-open has
+			"ags-many": {Rule: "PathPrefix(`/many`)", Middlewares: []string{"ags"}, Backend: be.URL},
 			// also the callback, for the sign-in
 			"ags": {Rule: "PathPrefix(`/`)", Middlewares: []string{"ags"}, Backend: be.URL},
 		},
@@ -183,14 +223,81 @@ func run(ctx context.Context, s settings) error {
 	}
 	r.cookieBytes = len(sessionHeader)
 	cookies := [numRoutes]string{sessionHeader, sessionHeader, openHeader, sessionHeader}
-	b := &bencher{ctx: ctx, s: s, pid: pid, tr: tr, be: be, cookies: cookies}
+	b := &bencher{ctx: ctx, s: s, pid: pid, tr: tr, be: be, cookies: cookies, many: s.sessions}
 
+	work, err := os.MkdirTemp("", "traefikbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	most := s.sessions
+	if s.sweepOnly {
+		most = 0
+	}
+	for _, n := range s.sweep {
+		most = max(most, n)
+	}
+	fmt.Fprintf(os.Stderr, "traefikbench: making %d sessions with bench/sessions\n", most)
+	// the plugin's source as Traefik loaded it: the sessions must open there
+	loaded := filepath.Join(tr.Dir, "plugins-local", "src", filepath.FromSlash(tr.Module))
+	if b.sessions, err = makeSessions(ctx, root, loaded, work, p, tr.URL(""), most, s.parallel); err != nil {
+		return err
+	}
+	r.sessions = b.sessions
+	fmt.Fprintf(os.Stderr, "traefikbench: %d sessions in %s: %s\n", most, b.sessions.took.Round(time.Millisecond), b.sessions.signIns)
+
+	if !s.sweepOnly {
+		if err := b.routeRounds(r); err != nil {
+			return err
+		}
+	}
+	if len(s.sweep) > 0 {
+		if r.sweep, err = b.runSweep(); err != nil {
+			return err
+		}
+		r.sweep.note = fmt.Sprintf("plugin %s; Traefik %s, %d cores: %d rounds of %s per point, medians; load average %s before",
+			pluginVersion(s.pluginDir), harness.TraefikVersion, runtime.NumCPU(), s.rounds, s.duration, r.loadBefore)
+		if s.svg != "" {
+			if err := os.WriteFile(s.svg, []byte(r.sweep.svg()), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	r.loadAfter = loadAverage()
+	r.took = time.Since(started)
+
+	text := r.markdown()
+	fmt.Print(text)
+	if s.out != "" {
+		if err := os.WriteFile(s.out, []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// routeRounds runs every route in rounds at -connections, then at one connection,
+// then the RSS phase, into r. Traefik's RSS is read before the many-sessions route's
+// first request, after each of its runs, and after the rounds.
+func (b *bencher) routeRounds(r *report) error {
+	s := b.s
+	var err error
 	if s.warmup > 0 {
-		for route := 0; route < numRoutes; route++ {
+		for route := 0; route < routeMany; route++ {
 			if _, err := b.run(route, s.connections, s.warmup); err != nil {
 				return fmt.Errorf("warm-up: %w", err)
 			}
 		}
+	}
+	if r.manyBefore, err = readRSS(b.pid); err != nil {
+		return err
+	}
+	r.manyMax = r.manyBefore
+	if r.manyWarm, err = b.warmMany(s.sessions, s.warmup); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if err := r.readManyRSS(b.pid); err != nil {
+		return err
 	}
 	for round := 0; round < s.rounds; round++ {
 		for i := 0; i < numRoutes; i++ {
@@ -208,10 +315,18 @@ func run(ctx context.Context, s settings) error {
 					return err
 				}
 			}
+			if route == routeMany {
+				if err := r.readManyRSS(b.pid); err != nil {
+					return err
+				}
+			}
 			res.round = round
 			r.main = append(r.main, res)
 			fmt.Fprintf(os.Stderr, "round %d/%d  -c%d  %s\n", round+1, s.rounds, s.connections, res)
 		}
+	}
+	if r.manyAfter, err = readRSS(b.pid); err != nil {
+		return err
 	}
 	for round := 0; round < s.c1Rounds; round++ {
 		for i := 0; i < numRoutes; i++ {
@@ -230,17 +345,27 @@ func run(ctx context.Context, s settings) error {
 			return err
 		}
 	}
-	r.loadAfter = loadAverage()
-	r.took = time.Since(started)
-
-	text := r.markdown()
-	fmt.Print(text)
-	if s.out != "" {
-		if err := os.WriteFile(s.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-	}
 	return nil
+}
+
+// warmMany runs the many-sessions route with its first n sessions for at least d
+// and until each has been asked for at least once (one wrk thread goes through them
+// in turn), so that the rounds measure the steady state of n active users, not
+// their first requests. It returns the requests it made.
+func (b *bencher) warmMany(n int, d time.Duration) (int64, error) {
+	b.many = n
+	d = max(d, time.Second)
+	var done int64
+	for done < int64(n) || done == 0 {
+		res, err := b.run(routeMany, b.s.connections, d)
+		if err != nil {
+			return done, err
+		}
+		done += res.wrk.requests
+		rate := max(res.wrk.rps, 1)
+		d = time.Duration(int(float64(int64(n)-done)/rate)+1) * time.Second
+	}
+	return done, nil
 }
 
 // bencher runs wrk against one Traefik and checks each run at the backend.
@@ -251,6 +376,9 @@ type bencher struct {
 	tr      *harness.Traefik
 	be      *backend
 	cookies [numRoutes]string
+	// the many-sessions route: its users, and how many of them the next run asks for
+	sessions *sessionSet
+	many     int
 }
 
 // run loads one route for d with c connections and returns what wrk and /proc saw.
@@ -262,7 +390,7 @@ func (b *bencher) run(route, c int, d time.Duration) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	w, err := runWrk(b.ctx, b.s.wrk, b.s.threads, c, d, b.tr.URL(routePaths[route]), b.wrkHeaders(route))
+	w, err := runWrk(b.ctx, b.s.wrk, b.s.threads, c, d, b.load(route))
 	if err != nil {
 		return result{}, fmt.Errorf("%s: %w", routeNames[route], err)
 	}
@@ -271,6 +399,9 @@ func (b *bencher) run(route, c int, d time.Duration) (result, error) {
 		return result{}, err
 	}
 	res := result{route: route, conns: c, wrk: w, cpu: cpu1 - cpu0}
+	if route == routeMany {
+		res.sessions = b.many
+	}
 	after := b.be.counts(route)
 	if err := checkRun(route, w, before, after); err != nil {
 		return res, fmt.Errorf("%s, wrk -c%d: %w", routeNames[route], c, err)
@@ -278,13 +409,18 @@ func (b *bencher) run(route, c int, d time.Duration) (result, error) {
 	return res, nil
 }
 
-func (b *bencher) wrkHeaders(route int) []string {
-	return []string{
-		"Cookie: " + b.cookies[route],
-		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-		"Accept-Language: en-GB,en;q=0.9",
-		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) traefikbench/1",
+// load is what wrk sends on route: the route's Cookie header and the browser's
+// headers, or on the many-sessions route the first b.many sessions in turn.
+func (b *bencher) load(route int) wrkLoad {
+	url := b.tr.URL(routePaths[route])
+	if route == routeMany {
+		return b.sessions.load(url, b.many)
 	}
+	headers := []string{"Cookie: " + b.cookies[route]}
+	for _, kv := range browserHeaders {
+		headers = append(headers, kv[0]+": "+kv[1])
+	}
+	return wrkLoad{url: url, headers: headers}
 }
 
 // checkRun compares wrk's count with what the backend received in the meantime.
@@ -302,9 +438,9 @@ func checkRun(route int, w wrkResult, before, after counts) error {
 	case served < w.requests:
 		// wrk counts a 302 to the provider as a success; the backend never sees it
 		return fmt.Errorf("wrk completed %d requests, the backend served %d", w.requests, served)
-	case route == routeSignedIn && user < w.requests:
+	case signedIn(route) && user < w.requests:
 		return fmt.Errorf("the backend got the identity on %d of %d signed-in requests", user, w.requests)
-	case route != routeSignedIn && user > 0:
+	case !signedIn(route) && user > 0:
 		return fmt.Errorf("the backend got an identity on %d requests", user)
 	case route == routeEmpty && empty < w.requests:
 		return fmt.Errorf("the empty plugin's header on %d of %d requests", empty, w.requests)
@@ -313,6 +449,8 @@ func checkRun(route int, w wrkResult, before, after counts) error {
 	}
 	return nil
 }
+
+func signedIn(route int) bool { return route == routeSignedIn || route == routeMany }
 
 // rssPhase replays signed-in requests, in wrk runs of whole seconds, until at
 // least s.rssRequests have been served, and reads Traefik's RSS before and after.
@@ -380,9 +518,8 @@ func signIn(tr *harness.Traefik, p *harness.Provider, be *backend) (string, stri
 	if len(renamed) == 0 {
 		return "", "", fmt.Errorf("no ags_ cookie in the jar after the sign-in: %v", session)
 	}
-	const ga, theme = "_ga=GA1.1.1234567890.1712345678", "theme=dark"
-	sessionHeader := ga + "; " + strings.Join(session, "; ") + "; " + theme
-	openHeader := ga + "; " + strings.Join(renamed, "; ") + "; " + theme
+	sessionHeader := cookieBefore + "; " + strings.Join(session, "; ") + "; " + cookieAfter
+	openHeader := cookieBefore + "; " + strings.Join(renamed, "; ") + "; " + cookieAfter
 
 	// The session alone, without the jar: the backend must get the identity.
 	before := be.counts(routeSignedIn)

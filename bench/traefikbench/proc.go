@@ -123,14 +123,21 @@ func machineInfo(traefik, wrk, root string) string {
 			wrkVersion = f[1]
 		}
 	}
+	return fmt.Sprintf("nproc %d, %s, Linux %s; Traefik %s; wrk %s; benchmark %s; plugin: %s, working tree at %s",
+		runtime.NumCPU(), cpu, kernel, version, wrkVersion, runtime.Version(), root, pluginVersion(root))
+}
+
+// pluginVersion is the last commit of the plugin folder that changed its root files
+// (what Traefik loads), with a note when the working tree's differ from it.
+func pluginVersion(root string) string {
 	source := "?"
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h", "--", ":(glob)*.go", "go.mod", ".traefik.yml").Output(); err == nil {
 		source = strings.TrimSpace(string(out))
 		if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", "*.go", "go.mod", ".traefik.yml").Output(); err == nil {
 			// only the plugin's root files count: those are what Traefik loads
 			dirty := false
 			for _, line := range strings.Split(string(st), "\n") {
-				if len(line) > 3 && !strings.Contains(line[3:], "/") {
+				if len(line) > 3 && !strings.Contains(line[3:], "/") && !strings.HasSuffix(line, "_test.go") {
 					dirty = true
 				}
 			}
@@ -139,8 +146,7 @@ func machineInfo(traefik, wrk, root string) string {
 			}
 		}
 	}
-	return fmt.Sprintf("nproc %d, %s, Linux %s; Traefik %s; wrk %s; benchmark %s; plugin: working tree at %s",
-		runtime.NumCPU(), cpu, kernel, version, wrkVersion, runtime.Version(), source)
+	return source
 }
 
 // fieldAfter returns the rest of the first line of out that starts with key, trimmed.

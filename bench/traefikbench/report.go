@@ -11,6 +11,7 @@ import (
 // result is one wrk run of one route.
 type result struct {
 	round, route, conns int
+	sessions            int // the many-sessions route: how many in turn
 	wrk                 wrkResult
 	cpu                 time.Duration // Traefik's utime + stime during the run
 }
@@ -20,9 +21,17 @@ func (r result) cpuPerRequest() float64 {
 	return float64(r.cpu) / float64(time.Microsecond) / float64(r.wrk.requests)
 }
 
+// name is the route's name; the many-sessions route's says how many.
+func (r result) name() string {
+	if r.route == routeMany {
+		return fmt.Sprintf("ags %d sessions", r.sessions)
+	}
+	return routeNames[r.route]
+}
+
 func (r result) String() string {
-	return fmt.Sprintf("%-14s %9d requests  %8.0f req/s  CPU %6.1f µs/req  p50 %7s  p99 %7s",
-		routeNames[r.route], r.wrk.requests, r.wrk.rps, r.cpuPerRequest(), us(r.wrk.p50), us(r.wrk.p99))
+	return fmt.Sprintf("%-18s %9d requests  %8.0f req/s  CPU %6.1f µs/req  p50 %7s  p99 %7s",
+		r.name(), r.wrk.requests, r.wrk.rps, r.cpuPerRequest(), us(r.wrk.p50), us(r.wrk.p99))
 }
 
 // report collects the measurements and writes them as Markdown.
@@ -36,6 +45,24 @@ type report struct {
 	rssAfter, rssMax      memory
 	rssRequests           int64
 	took                  time.Duration
+	sessions              *sessionSet
+	// Traefik's RSS before the many-sessions route's first request, the highest
+	// reading after one of its runs, and after the rounds
+	manyBefore, manyMax, manyAfter memory
+	manyWarm                       int64 // its warm-up's requests
+	sweep                          *sweepResult
+}
+
+// readManyRSS reads Traefik's RSS after a many-sessions run and keeps the highest.
+func (r *report) readManyRSS(pid int) error {
+	m, err := readRSS(pid)
+	if err != nil {
+		return err
+	}
+	if m.rss > r.manyMax.rss {
+		r.manyMax = m
+	}
+	return nil
 }
 
 // byRound groups results by round; a round lacking a route is left out.
@@ -120,7 +147,27 @@ const (
 	targetSignedInUS = 8
 	targetP99Added   = time.Millisecond
 	targetRSSGrowth  = 0.10
+	// issue 16: N sessions in turn within 2x of one session's CPU above bare (at
+	// 5,000), the sweep within 3x from 1 to 30,000, RSS within the bound plus 10%
+	targetManyRatio  = 2
+	targetSweepRatio = 3
+	targetBoundSlack = 0.10
+	// one session at least 20x cheaper than oauth2-proxy behind forwardAuth, which
+	// cost +617 µs above a bare Traefik of 164 µs (SPEC.md section 10, turn 2):
+	// compared as ratios to bare, since the machines differ
+	targetPeerRatio      = 20
+	peerOAuth2ProxyAbove = 617.0
+	peerBare             = 164.0
 )
+
+// ratioVerdict judges a/base <= limit; a base at or below zero (bare's noise above
+// a tiny figure) cannot be judged.
+func ratioVerdict(a, base, limit float64) string {
+	if base <= 0 {
+		return "**cannot judge: the base is not above bare**"
+	}
+	return verdict(a/base <= limit)
+}
 
 func verdict(ok bool) string {
 	if ok {
@@ -137,15 +184,29 @@ func (r *report) markdown() string {
 
 	p("## ags through a real Traefik\n\n")
 	p("- machine: %s\n", r.machine)
-	p("- load: `wrk -t%d -c%d --latency`, %s per route per round, %d rounds, the route order rotated each round",
-		s.threads, s.connections, s.duration, len(rounds))
-	if s.warmup > 0 {
-		p(", after an unrecorded %s run per route", s.warmup)
+	if s.sweepOnly {
+		p("- load: `wrk -t%d -c%d --latency`, the sweep alone (below)", s.threads, s.connections)
+	} else {
+		p("- load: `wrk -t%d -c%d --latency`, %s per route per round, %d rounds, the route order rotated each round",
+			s.threads, s.connections, s.duration, len(rounds))
+		if s.warmup > 0 {
+			p(", after an unrecorded %s run per route", s.warmup)
+		}
 	}
 	p("; one Go backend answering 200 with 3 bytes; on every route a browser's headers and a %d-byte Cookie header "+
 		"(the session between `_ga` and `theme`; on the open path the session cookie renamed, same length)\n", r.cookieBytes)
-	p("- load average (1, 5, 15 min): %s before, %s after; the whole run took %s\n\n",
+	p("- load average (1, 5, 15 min): %s before, %s after; the whole run took %s\n",
 		r.loadBefore, r.loadAfter, r.took.Round(time.Second))
+	if r.sessions != nil {
+		p("- sessions: %d made in %s by `bench/sessions` (a compiled ags built against the plugin source Traefik loaded, signing in "+
+			"against the same provider with the same settings; %s); each request of the many-sessions route carries the next one, "+
+			"from a wrk Lua script that sets every header\n", len(r.sessions.headers), r.sessions.took.Round(time.Millisecond), r.sessions.signIns)
+	}
+	p("\n")
+	if s.sweepOnly {
+		r.sweep.markdown(&b, s)
+		return b.String()
+	}
 
 	p("### Per route: medians of %d rounds at %d connections\n\n", len(rounds), s.connections)
 	p("| route | Traefik CPU µs/request | requests/s | p50 µs | p99 µs |\n|---|--:|--:|--:|--:|\n")
@@ -165,7 +226,7 @@ func (r *report) markdown() string {
 	for _, x := range []struct {
 		route  int
 		target float64
-	}{{routeOpen, targetOpenUS}, {routeSignedIn, targetSignedInUS}} {
+	}{{routeOpen, targetOpenUS}, {routeSignedIn, targetSignedInUS}, {routeMany, targetSignedInUS}} {
 		above := medianOf(rounds, minus(cpuOf(x.route), cpuOf(routeEmpty)))
 		p("| %s | %.1f | ≤ %.0f: %s | %.1f | %.2f | %.2f | %.2f | %.2f |\n", routeNames[x.route],
 			above, x.target, verdict(above <= x.target),
@@ -175,6 +236,8 @@ func (r *report) markdown() string {
 			medianOf(rounds, over(rpsOf(x.route), rpsOf(routeEmpty))),
 			medianOf(rounds, over(rpsOf(x.route), rpsOf(routeBare))))
 	}
+
+	r.manyMarkdown(&b, rounds)
 
 	if c1 := byRound(r.c1); len(c1) > 0 {
 		p("\n### One connection: medians of %d rounds at `wrk -t1 -c1`, %s per route\n\n", len(c1), s.c1Duration)
@@ -188,7 +251,7 @@ func (r *report) markdown() string {
 			if route != routeBare {
 				addBare = usf(medianOf(c1, minus(p99Of(route), p99Of(routeBare))))
 			}
-			if route == routeOpen || route == routeSignedIn {
+			if route == routeOpen || signedIn(route) {
 				added := medianOf(c1, minus(p99Of(route), p99Of(routeEmpty)))
 				addEmpty = usf(added)
 				target = fmt.Sprintf("≤ %s: %s", us(targetP99Added), verdict(added <= float64(targetP99Added)))
@@ -209,17 +272,67 @@ func (r *report) markdown() string {
 		p("| VmHWM (peak since start) at the end | %s |\n", thousands(float64(r.rssAfter.hwm)))
 	}
 
+	if r.sweep != nil {
+		p("\n")
+		r.sweep.markdown(&b, s)
+	}
+
 	p("\n### Every run\n\n")
 	p("| connections | round | route | requests | seconds | Traefik CPU s | CPU µs/request | requests/s | p50 µs | p99 µs | timeouts |\n")
 	p("|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, rs := range [][]result{r.main, r.c1} {
+	all := [][]result{r.main, r.c1}
+	if r.sweep != nil {
+		all = append(all, r.sweep.runs())
+	}
+	for _, rs := range all {
 		for _, x := range rs {
-			p("| %d | %d | %s | %d | %.2f | %.2f | %.1f | %s | %s | %s | %d |\n", x.conns, x.round+1, routeNames[x.route],
+			p("| %d | %d | %s | %d | %.2f | %.2f | %.1f | %s | %s | %s | %d |\n", x.conns, x.round+1, x.name(),
 				x.wrk.requests, x.wrk.seconds, x.cpu.Seconds(), x.cpuPerRequest(), thousands(x.wrk.rps),
 				us(x.wrk.p50), us(x.wrk.p99), x.wrk.timeouts)
 		}
 	}
 	return b.String()
+}
+
+// manyMarkdown is the many-sessions route beside the one-session route, and
+// Traefik's RSS over the many-sessions runs.
+func (r *report) manyMarkdown(b *strings.Builder, rounds [][numRoutes]result) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	one := medianOf(rounds, minus(cpuOf(routeSignedIn), cpuOf(routeBare)))
+	many := medianOf(rounds, minus(cpuOf(routeMany), cpuOf(routeBare)))
+	perRound := medianOf(rounds, over(minus(cpuOf(routeMany), cpuOf(routeBare)), minus(cpuOf(routeSignedIn), cpuOf(routeBare))))
+	p("\n### %s sessions in turn against one session (issue 16)\n\n", thousands(float64(r.s.sessions)))
+	p("| route | CPU µs above bare | × one session's | target |\n|---|--:|--:|---|\n")
+	p("| ags signed in, one session | %.1f | 1 | |\n", one)
+	p("| ags signed in, %s sessions in turn | %.1f | %.2f (per round: %.2f) | ≤ %dx: %s |\n", thousands(float64(r.s.sessions)),
+		many, many/one, perRound, targetManyRatio, ratioVerdict(many, one, targetManyRatio))
+	bare := medianOf(rounds, cpuOf(routeBare))
+	rel := medianOf(rounds, over(minus(cpuOf(routeSignedIn), cpuOf(routeBare)), cpuOf(routeBare)))
+	peer := peerOAuth2ProxyAbove / peerBare
+	p("\n\"× one session's\": the ratio of the two medians above bare; per round: the median of the rounds' ratios. "+
+		"Before the rounds, the many-sessions route ran %s requests, so that every session had been asked for at least once.\n\n",
+		thousands(float64(r.manyWarm)))
+	judged := "**cannot judge: one session is not above bare**"
+	if rel > 0 {
+		judged = verdict(peer/rel >= targetPeerRatio)
+	}
+	p("One session against oauth2-proxy behind forwardAuth, as ratios to bare (the machines differ): ags %.1f µs above bare's %.1f = %.3f; "+
+		"oauth2-proxy %.0f above %.0f = %.2f (SPEC.md section 10, turn 2): %.1fx cheaper; target at least %dx: %s.\n\n",
+		one, bare, rel, peerOAuth2ProxyAbove, peerBare, peer, peer/rel, targetPeerRatio, judged)
+	r.boundTable(b, "the many-sessions runs (warm-up and rounds)", r.manyBefore, r.manyMax, r.manyAfter)
+}
+
+// boundTable gives Traefik's RSS before, at most and after some runs, and checks
+// the growth against the cache's stated bound plus 10%.
+func (r *report) boundTable(b *strings.Builder, what string, before, most, after memory) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	growthMB := float64(most.rss-before.rss) / 1024 // VmRSS is in KiB
+	limit := r.s.cacheBound * (1 + targetBoundSlack)
+	p("| Traefik's VmRSS over %s | kB |\n|---|--:|\n", what)
+	p("| before | %s |\n| highest reading after a run | %s |\n| after | %s |\n", thousands(float64(before.rss)),
+		thousands(float64(most.rss)), thousands(float64(after.rss)))
+	p("| growth to the highest reading | %+.1f MiB; target within the cache's bound of %.0f MiB + 10%% (%.1f MiB): %s |\n",
+		growthMB, r.s.cacheBound, limit, verdict(growthMB <= limit))
 }
 
 // us formats a latency in whole µs.

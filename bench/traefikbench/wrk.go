@@ -21,14 +21,30 @@ type wrkResult struct {
 	connectErrs, readErrs, writeErrs, timeouts int64
 }
 
-// runWrk runs wrk --latency against url and parses its report.
-func runWrk(ctx context.Context, wrk string, threads, conns int, d time.Duration, url string, headers []string) (wrkResult, error) {
+// wrkLoad is what wrk sends: fixed headers (-H), or a Lua script whose request
+// function makes every request (wrk then ignores -H), with its arguments.
+type wrkLoad struct {
+	url        string
+	headers    []string
+	script     string
+	scriptArgs []string
+}
+
+// runWrk runs wrk --latency with load and parses its report.
+func runWrk(ctx context.Context, wrk string, threads, conns int, d time.Duration, load wrkLoad) (wrkResult, error) {
 	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(conns),
 		"-d" + strconv.Itoa(int(d/time.Second)) + "s", "--latency"}
-	for _, h := range headers {
+	for _, h := range load.headers {
 		args = append(args, "-H", h)
 	}
-	args = append(args, url)
+	if load.script != "" {
+		args = append(args, "-s", load.script)
+	}
+	args = append(args, load.url)
+	if len(load.scriptArgs) > 0 {
+		args = append(args, "--")
+		args = append(args, load.scriptArgs...)
+	}
 	out, err := exec.CommandContext(ctx, wrk, args...).CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %w\n%s", err, out)

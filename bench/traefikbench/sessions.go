@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ags-client/ags/e2e/harness"
+)
+
+// Cookies around the session in every request's Cookie header, as a browser sends them.
+const cookieBefore, cookieAfter = "_ga=GA1.1.1234567890.1712345678", "theme=dark"
+
+// The request headers of every route beside the Cookie header.
+var browserHeaders = [][2]string{
+	{"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+	{"Accept-Language", "en-GB,en;q=0.9"},
+	{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) traefikbench/1"},
+}
+
+// sessionSet is the many-sessions route's users: one Cookie header per session, in
+// a file that the wrk script reads.
+type sessionSet struct {
+	headers []string // Cookie header values: the session between cookieBefore and cookieAfter
+	file    string   // the same, one a line
+	script  string   // the wrk script
+	took    time.Duration
+	signIns string // what the sessions command said about its sign-ins
+}
+
+// makeSessions signs in n times with bench/sessions (a compiled ags, built against
+// pluginSrc, the plugin source that Traefik loaded) against the provider, with the
+// Traefik's session settings, and writes the Cookie headers and the wrk script
+// into dir.
+func makeSessions(ctx context.Context, root, pluginSrc, dir string, p *harness.Provider, app string, n, parallel int) (*sessionSet, error) {
+	build, err := os.MkdirTemp("", "traefikbench-sessions-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(build)
+	src, err := os.ReadFile(filepath.Join(root, "bench", "sessions", "main.go"))
+	if err != nil {
+		return nil, err
+	}
+	mod := fmt.Sprintf("module traefikbench/sessions\n\ngo 1.22\n\nrequire github.com/ags-client/ags v0.0.0\n\nreplace github.com/ags-client/ags => %s\n", pluginSrc)
+	if err := os.WriteFile(filepath.Join(build, "go.mod"), []byte(mod), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(build, "main.go"), src, 0o644); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "run", ".",
+		"-issuer", p.Issuer, "-client-id", harness.ClientID, "-client-secret", harness.ClientSecret,
+		"-session-secret", sessionSecret, "-authenticated-paths", strings.Join(authenticatedPaths, ","),
+		"-app", app, "-username", p.Username, "-password", harness.TestPassword,
+		"-n", strconv.Itoa(n), "-parallel", strconv.Itoa(parallel))
+	cmd.Dir = build
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("bench/sessions: %w\n%s", err, stderr.String())
+	}
+	set := &sessionSet{took: time.Since(started)}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(line, "sessions: ") { // not the plugin's log
+			set.signIns = strings.TrimPrefix(line, "sessions: ")
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" {
+			set.headers = append(set.headers, cookieBefore+"; "+line+"; "+cookieAfter)
+		}
+	}
+	if len(set.headers) != n {
+		return nil, fmt.Errorf("bench/sessions made %d sessions, want %d", len(set.headers), n)
+	}
+	set.file = filepath.Join(dir, "cookies.txt")
+	if err := os.WriteFile(set.file, []byte(strings.Join(set.headers, "\n")+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	set.script = filepath.Join(dir, "sessions.lua")
+	if err := os.WriteFile(set.script, []byte(luaScript(set.file, app)), 0o644); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// load is the wrk load of the first n sessions, in turn, on url.
+func (s *sessionSet) load(url string, n int) wrkLoad {
+	return wrkLoad{url: url, script: s.script, scriptArgs: []string{strconv.Itoa(n)}}
+}
+
+// luaScript is a wrk script whose request function sends the next of the first N
+// sessions (N: the script's argument) with every request; each wrk thread starts at
+// another place in the list. A script's requests carry no -H header, so it sets
+// them all: Host (as wrk sends it without a script), the Cookie header and the
+// browser's headers of the other routes.
+func luaScript(cookieFile, app string) string {
+	host := strings.TrimPrefix(app, "http://")
+	var h strings.Builder
+	for _, kv := range browserHeaders {
+		fmt.Fprintf(&h, "  [%q] = %q,\n", kv[0], kv[1])
+	}
+	return fmt.Sprintf(`-- written by traefikbench: one session after the other, per request
+local file, host = %q, %q
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+
+local requests, i = {}, 0
+
+function init(args)
+  local n = tonumber(args[1])
+  for line in io.lines(file) do
+    if #requests == n then break end
+    requests[#requests + 1] = wrk.format("GET", nil, {
+      ["Host"] = host,
+      ["Cookie"] = line,
+%s    })
+  end
+  if #requests < n then
+    error(string.format("%%d sessions in %%s, want %%d", #requests, file, n))
+  end
+  i = ((id or 0) * 7919) %% #requests
+end
+
+function request()
+  i = i %% #requests + 1
+  return requests[i]
+end
+`, cookieFile, host, h.String())
+}
