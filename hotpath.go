@@ -1,12 +1,10 @@
 package ags
 
 import (
+	"hash/maphash"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // The request path: what Traefik runs for every request, and the copy-on-write maps
@@ -50,15 +48,22 @@ func (m *middleware) handler() http.HandlerFunc {
 	removedHeaders := m.removedHeaders
 	check := newHeaderCheck(removedHeaders)
 	common, sink := check.common, check.sink
-	views, paths := m.views.hot.Load, m.paths.hot.Load
+	views, paths := m.views.entries.Load, m.paths.entries.Load
+	digest, keySeed, checkSeed := maphash.String, m.views.keySeed, m.views.checkSeed
 	join, next := strings.Join, m.next
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header
 		if h.WriteSubset(sink, common) != nil {
 			stripIdentityHeaders(h, removedHeaders)
 		}
-		v := views().(map[string]*cookieView)[join(h["Cookie"], "; ")]
+		line := join(h["Cookie"], "; ")
+		x, _ := views(digest(keySeed, line))
+		v, _ := x.(*cookieView)
 		if v == nil {
+			serveOther(m, w, r, viewOf(m, r))
+			return
+		}
+		if v.check != digest(checkSeed, line) { // a collision of the key's 64 bits
 			serveOther(m, w, r, viewOf(m, r))
 			return
 		}
@@ -66,7 +71,7 @@ func (m *middleware) handler() http.HandlerFunc {
 			serveSignedIn(m, w, r, v)
 			return
 		}
-		if paths().(map[string]bool)[r.URL.Path] { // no session, or the flag off
+		if _, open := paths(r.URL.Path); open { // no session, or the flag off
 			if v.hasAgsCookies {
 				setAppCookie(h, v)
 			}
@@ -164,208 +169,15 @@ func stripIdentityHeaders(h http.Header, removedHeaders map[string]bool) {
 	}
 }
 
-// Cache bounds. A cookieView holds a Cookie header (a few KB with a session) and
-// its opened session; a path entry, a path.
-// A Cookie header longer than maxCachedCookies is worked out on every request and
-// never kept. The view cache is bounded in bytes (cacheSize, 64 MiB by default): a
-// view of a session sealed in one chunk takes about 7 KB (viewBytes), so the default
-// holds the sessions of some 9,000 browsers.
+// Cache bounds. A Cookie header longer than maxCachedCookies is worked out on every
+// request and never kept. The views of sessions are bounded in bytes (cacheSize, 64
+// MiB by default; viewBytes), the others to an eighth of that (cache.go).
 // A Cookie header over maxCookieHeader is no browser's (ten session chunks are
 // under 40 KB): it means no session and no flag, and the app does not get it, so
 // that a flood of cookies costs ags nothing to pick apart.
 const (
 	defaultCacheSize = 64 << 20
-	pathCacheSize    = 1024
 	maxCachedCookies = 16 << 10
 	maxCookieHeader  = 64 << 10
 	maxCachedPath    = 2048
 )
-
-// publishBatch and publishAfter say when new entries are published: once they are a
-// 1/publishBatch share of the published ones, so that each new entry costs at most
-// publishBatch copies, or once publishAfter has passed since the last publication,
-// so that on a quiet site an entry does not wait long for company.
-const (
-	publishBatch = 32
-	publishAfter = time.Second
-)
-
-// viewCache maps a Cookie header to its view. The sealed value inside is
-// authenticated, so an entry can only describe a session ags made.
-type viewCache struct {
-	hot       atomic.Value           // map[string]*cookieView, never written once stored
-	mu        sync.Mutex             // guards the fields below and every store to hot
-	recent    map[string]*cookieView // not yet published; nil: key removed
-	published time.Time
-	hotBytes  int // viewBytes of the published views
-	budget    int // the bound on hotBytes after a publication, in bytes
-}
-
-func newViewCache(budget int) *viewCache {
-	c := &viewCache{recent: map[string]*cookieView{}, budget: budget}
-	c.hot.Store(map[string]*cookieView{})
-	return c
-}
-
-// viewBytes estimates the memory a cached view holds: its key (the Cookie header)
-// twice over, in the map and in the view, plus the opened session and the headers
-// for the app (bench/README.md, "Figures behind the code").
-func viewBytes(v *cookieView) int {
-	return 2*len(v.key) + viewOverhead
-}
-
-// viewOverhead is what a cached view holds besides its key, in bytes.
-const viewOverhead = 1536
-
-// get returns the view of key, or nil.
-func (c *viewCache) get(key string, now time.Time) *cookieView {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, waiting := c.recent[key]; waiting {
-		if v != nil && now.Sub(c.published) >= publishAfter {
-			c.publish(now)
-		}
-		return v
-	}
-	return c.hot.Load().(map[string]*cookieView)[key]
-}
-
-// put adds, replaces (v) or removes (nil) the view of key. A replaced or removed
-// view is published at once, so that the request path stops serving it.
-func (c *viewCache) put(key string, v *cookieView, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.store(key, v, now)
-}
-
-// forget removes the view of key if it is still v (and not a renewed one).
-func (c *viewCache) forget(key string, v *cookieView, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	current, waiting := c.recent[key]
-	if !waiting {
-		current = c.hot.Load().(map[string]*cookieView)[key]
-	}
-	if current == v {
-		c.store(key, nil, now)
-	}
-}
-
-// store is put with c.mu held.
-func (c *viewCache) store(key string, v *cookieView, now time.Time) {
-	hot := c.hot.Load().(map[string]*cookieView)
-	c.recent[key] = v
-	if hot[key] != nil || publishDue(len(hot), len(c.recent), now.Sub(c.published)) {
-		c.publish(now)
-	}
-}
-
-// publish stores a copy of the published views with the recent ones. When the
-// copy would hold more than the budget, it keeps a random half of it from the
-// published ones (Go's map order is random): they are only worked out again.
-func (c *viewCache) publish(now time.Time) {
-	hot := c.hot.Load().(map[string]*cookieView)
-	recentBytes := 0
-	for _, v := range c.recent {
-		if v != nil {
-			recentBytes += 2*len(v.key) + viewOverhead // viewBytes inline: under Yaegi a call per entry costs more than the copy
-		}
-	}
-	keep := c.hotBytes
-	if c.hotBytes+recentBytes > c.budget {
-		keep = c.budget / 2
-	}
-	next := make(map[string]*cookieView, len(hot)+len(c.recent))
-	kept := 0
-	for k, v := range hot {
-		if kept >= keep {
-			break
-		}
-		if _, replaced := c.recent[k]; !replaced {
-			next[k] = v
-			kept += 2*len(v.key) + viewOverhead
-		}
-	}
-	for k, v := range c.recent {
-		if v != nil {
-			next[k] = v
-			kept += 2*len(v.key) + viewOverhead
-		}
-	}
-	c.hotBytes = kept
-	c.hot.Store(next)
-	c.recent = map[string]*cookieView{}
-	c.published = now
-}
-
-// pathCache maps a request path to whether a request without a session may pass
-// there untouched: true for an open path, false for a protected one. The toggle,
-// callback and sign-out paths are never entered: a path the cache does not hold is
-// worked out by the slow path.
-type pathCache struct {
-	hot       atomic.Value // map[string]bool, never written once stored
-	mu        sync.Mutex   // guards the fields below and every store to hot
-	recent    map[string]bool
-	published time.Time
-}
-
-func newPathCache() *pathCache {
-	c := &pathCache{recent: map[string]bool{}}
-	c.hot.Store(map[string]bool{})
-	return c
-}
-
-// get returns what the cache holds for p; known is false when it holds nothing.
-func (c *pathCache) get(p string, now time.Time) (open, known bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if open, known = c.recent[p]; known && now.Sub(c.published) >= publishAfter {
-		c.publish(now)
-	}
-	if !known {
-		open, known = c.hot.Load().(map[string]bool)[p]
-	}
-	return open, known
-}
-
-// put records whether a request without a session may pass on path p.
-func (c *pathCache) put(p string, open bool, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.recent[p] = open
-	if publishDue(len(c.hot.Load().(map[string]bool)), len(c.recent), now.Sub(c.published)) {
-		c.publish(now)
-	}
-}
-
-// publish is viewCache.publish for paths.
-func (c *pathCache) publish(now time.Time) {
-	hot := c.hot.Load().(map[string]bool)
-	next := make(map[string]bool, len(hot)+len(c.recent))
-	keep := keptOnPublish(len(hot), len(c.recent), pathCacheSize)
-	for p, open := range hot {
-		if len(next) == keep {
-			break
-		}
-		next[p] = open
-	}
-	for p, open := range c.recent {
-		next[p] = open
-	}
-	c.hot.Store(next)
-	c.recent = map[string]bool{}
-	c.published = now
-}
-
-// publishDue reports whether the waiting entries should be published now.
-func publishDue(published, waiting int, age time.Duration) bool {
-	return waiting*publishBatch >= published || age >= publishAfter
-}
-
-// keptOnPublish is how many published entries the next publication keeps.
-func keptOnPublish(published, waiting, size int) int {
-	if published+waiting <= size {
-		return published
-	}
-	return size / 2
-}

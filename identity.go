@@ -50,10 +50,14 @@ func strippedHeaders(s *settings) map[string]bool {
 	return set
 }
 
-// identity is an opened session and the headers it gives the app, kept in the cache
-// so that a signed-in request neither decrypts nor decodes.
+// identity is what an opened session gives the app, kept in the cache so that a
+// signed-in request neither decrypts nor decodes. It does not keep the session (the
+// tokens and claims are most of a view's bytes): the slow paths that need it open
+// the request's cookie again (sessionOf).
 type identity struct {
-	sess      *session
+	sess      *session // only for a renewed session, which the browser may not have yet
+	sub       string   // for log lines
+	name      string   // preferred_username, else email, else sub: for pages
 	headers   []headerValue
 	expiry    time.Time // the session's end
 	refreshAt time.Time // when the access token must be renewed; zero: never
@@ -83,7 +87,14 @@ type headerValue struct {
 
 // newIdentity computes the headers for the app from a session.
 func (m *middleware) newIdentity(sess *session) *identity {
-	id := &identity{sess: sess, expiry: sess.Expiry, until: sess.Expiry}
+	id := &identity{sub: claimString(sess, "sub"), expiry: sess.Expiry, until: sess.Expiry}
+	id.name = claimString(sess, "preferred_username")
+	if id.name == "" {
+		id.name = claimString(sess, "email")
+	}
+	if id.name == "" {
+		id.name = id.sub
+	}
 	if m.cfg.refresh && sess.RefreshToken != "" && !sess.AccessExpiry.IsZero() {
 		id.refreshAt = sess.AccessExpiry
 		if id.refreshAt.Before(id.until) {
@@ -111,6 +122,23 @@ func (m *middleware) newIdentity(sess *session) *identity {
 		id.headers = append(id.headers, headerValue{name: headerIDToken, value: []string{sess.IDToken}})
 	}
 	return id
+}
+
+// sessionOf returns the session behind id: the renewed one it keeps, else the
+// request's cookie opened again; nil when that no longer opens.
+func (m *middleware) sessionOf(r *http.Request, id *identity) *session {
+	if id.sess != nil {
+		return id.sess
+	}
+	sealed, err := m.store.sealedValue(r)
+	if err != nil {
+		return nil
+	}
+	sess, err := m.store.open(sealed)
+	if err != nil {
+		return nil
+	}
+	return sess
 }
 
 // emailUnverified reports whether the provider says the e-mail address is not

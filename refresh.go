@@ -127,7 +127,11 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 		m.forgetView(v)
 		return nil
 	}
-	old := v.id.sess
+	old := m.sessionOf(r, v.id)
+	if old == nil || old.RefreshToken == "" {
+		m.forgetView(v)
+		return nil
+	}
 	rn, first := m.renewals.join(old.RefreshToken, m.now())
 	if first {
 		// Shared with every request that waits for it: one client going away must
@@ -155,8 +159,9 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 	}
 	renewed := *v
 	renewed.id = m.newIdentity(rn.sess)
+	renewed.id.sess = rn.sess // the browser may go on sending the old cookie for a while
 	renewed.derive()
-	m.views.put(v.key, &renewed, m.now())
+	m.views.put(&renewed)
 	return renewed.id
 }
 

@@ -232,19 +232,13 @@ func lookupClaim(sess *session, name string) interface{} {
 // a page naming who is signed in and a way to sign in as someone else; an API call a
 // plain 403. Without debug the page does not say which values the rule allows.
 func (m *middleware) forbidden(w http.ResponseWriter, r *http.Request, id *identity) {
-	sub := claimString(id.sess, "sub")
+	sub := id.sub
 	m.log.warn("access refused sub=%q instance=%s rule=%q on %s %s", sub, m.name, id.refusal, r.Method, r.URL.Path)
 	if !isNavigation(r) {
 		apiAnswer(w, r, http.StatusForbidden, "forbidden", "the signed-in user may not use this resource")
 		return
 	}
-	who := claimString(id.sess, "preferred_username")
-	if who == "" {
-		who = claimString(id.sess, "email")
-	}
-	if who == "" {
-		who = sub
-	}
+	who := id.name
 	var b strings.Builder
 	b.WriteString("<p>You are signed in as <strong>" + html.EscapeString(who) + "</strong>, but this page needs more: ")
 	b.WriteString("your account does not meet this site's access rules.</p>\n")

@@ -12,7 +12,11 @@ import (
 // view, as does every other request to the sign-out path.
 func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieView) {
 	id := v.id
-	if id != nil && !m.now().Before(id.expiry) {
+	var sess *session
+	if id != nil && m.now().Before(id.expiry) {
+		sess = m.sessionOf(r, id)
+	}
+	if sess == nil {
 		id = nil
 	}
 	m.store.clear(w, r)
@@ -28,7 +32,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		m.passOn(w, r, v)
 		return
 	}
-	sub := claimString(id.sess, "sub")
+	sub := id.sub
 	p, err := m.provider(r.Context())
 	if err != nil || p.EndSessionEndpoint == "" {
 		if err != nil {
@@ -47,7 +51,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		return
 	}
 	params := url.Values{
-		"id_token_hint":            {id.sess.IDToken},
+		"id_token_hint":            {sess.IDToken},
 		"client_id":                {m.cfg.clientID},
 		"post_logout_redirect_uri": {externalURL(r, m.cfg.signOutPath)},
 		"state":                    {state},

@@ -12,7 +12,7 @@ import (
 
 // cookieView is what one Cookie header means to ags.
 type cookieView struct {
-	key           string    // the Cookie header it was made from
+	key, check    uint64    // the Cookie header's digests (viewCache)
 	signedIn      bool      // flag on and a session: the common signed-in request
 	flagOn        bool      // ags is on for this browser
 	id            *identity // the valid session's identity; nil without one
@@ -23,13 +23,14 @@ type cookieView struct {
 
 // newView works out what a Cookie header means: the slow path, once per header.
 func (m *middleware) newView(line string) *cookieView {
+	key, check := m.views.digests(line)
 	if len(line) > maxCookieHeader {
-		v := &cookieView{key: line, flagOn: m.cfg.flagDefault, hasAgsCookies: true}
+		v := &cookieView{key: key, check: check, flagOn: m.cfg.flagDefault, hasAgsCookies: true}
 		v.derive()
 		return v
 	}
 	r := &http.Request{Header: http.Header{"Cookie": {line}}}
-	v := &cookieView{key: line, flagOn: m.flagOn(r)}
+	v := &cookieView{key: key, check: check, flagOn: m.flagOn(r)}
 	if sealed, err := m.store.sealedValue(r); err == nil {
 		if sess, oerr := m.store.open(sealed); oerr == nil {
 			v.id = m.newIdentity(sess)
@@ -61,19 +62,19 @@ func (v *cookieView) derive() {
 // cache when it can, else working it out and keeping it.
 func viewOf(m *middleware, r *http.Request) *cookieView {
 	line := strings.Join(r.Header["Cookie"], "; ")
-	if v := m.views.get(line, m.now()); v != nil {
+	if v := m.views.get(line); v != nil {
 		return v
 	}
 	v := m.newView(line)
 	if len(line) <= maxCachedCookies {
-		m.views.put(line, v, m.now())
+		m.views.put(v)
 	}
 	return v
 }
 
 // forgetView drops a view, so its session is not served from the cache again.
 func (m *middleware) forgetView(v *cookieView) {
-	m.views.forget(v.key, v, m.now())
+	m.views.forget(v)
 }
 
 // appCookies is the Cookie header without ags's cookies, and whether it had any.
@@ -100,18 +101,19 @@ func (m *middleware) appCookies(line string) ([]string, bool) {
 	if len(kept) == 0 {
 		return nil, true
 	}
-	return []string{strings.Join(kept, "; ")}, true
+	// A copy: one cookie alone would be a part of line, and keep all of it.
+	return []string{strings.Clone(strings.Join(kept, "; "))}, true
 }
 
 // protectedPath works out whether p needs a signed-in user, and remembers for the
 // request path whether a request without a session may pass there untouched.
 func protectedPath(m *middleware, p string) bool {
-	if open, _ := m.paths.get(p, m.now()); open {
+	if m.paths.open(p) {
 		return false
 	}
 	protected := m.isProtected(p)
-	if len(p) <= maxCachedPath {
-		m.paths.put(p, !protected && !m.ownPaths[p], m.now())
+	if !protected && !m.ownPaths[p] && len(p) <= maxCachedPath {
+		m.paths.put(p)
 	}
 	return protected
 }

@@ -1,0 +1,228 @@
+package ags
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// The two caches the request path reads: a Cookie header's view (by its digest) and
+// whether a visitor without a session may pass on a path. Both are a boundedCache:
+// a sync.Map, which the request path reads with one call and no lock, and first-in
+// first-out queues that bound the memory it holds in bytes. In Go 1.24 and later a
+// sync.Map is a concurrent hash trie: an insert or a delete copies a few nodes, never
+// the map, so its cost does not grow with the number of entries, and an entry is on
+// the request path as soon as it is stored.
+
+// boundedCache is a sync.Map whose entries are held by classes, each a queue with a
+// budget in bytes: storing an entry past its class's budget drops the oldest entries
+// of that class. A class cannot drop another's entries, so entries that anyone can
+// make (the view of any Cookie header) cannot push out those that only a sign-in
+// makes (the view of a session).
+type boundedCache struct {
+	entries sync.Map // read without a lock; written only under mu
+	mu      sync.Mutex
+	classes []*cacheQueue
+	// same reports whether a value loaded from entries is v. Not sync.Map's
+	// CompareAndDelete: under Yaegi an interpreted value in an interface{} is
+	// wrapped anew each time it is converted, and two wrappings of one pointer
+	// compare unequal; the values must be compared as what they are.
+	same func(loaded, v interface{}) bool
+}
+
+// cacheQueue is one class of a boundedCache: its entries in the order stored.
+type cacheQueue struct {
+	stored []cacheEntry // stored[head:] are counted in bytes
+	head   int
+	bytes  int
+	budget int
+}
+
+type cacheEntry struct {
+	key, value interface{}
+	bytes      int
+}
+
+func newBoundedCache(same func(loaded, v interface{}) bool, budgets ...int) *boundedCache {
+	c := &boundedCache{same: same}
+	for _, b := range budgets {
+		c.classes = append(c.classes, &cacheQueue{budget: b})
+	}
+	return c
+}
+
+// load returns the value stored under key.
+func (c *boundedCache) load(key interface{}) (interface{}, bool) {
+	return c.entries.Load(key)
+}
+
+// store puts value under key (replacing any other at once) and counts bytes for it
+// in class; the class's oldest entries go while it holds more than its budget. An
+// entry replaced or removed since it was stored still counts until its turn comes:
+// the count bounds the bytes held from above.
+func (c *boundedCache) store(class int, key, value interface{}, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries.Store(key, value)
+	q := c.classes[class]
+	q.stored = append(q.stored, cacheEntry{key: key, value: value, bytes: bytes})
+	q.bytes += bytes
+	for q.bytes > q.budget && q.head < len(q.stored)-1 {
+		old := q.stored[q.head]
+		q.stored[q.head] = cacheEntry{}
+		q.head++
+		q.bytes -= old.bytes
+		c.drop(old.key, old.value) // not a newer value under the same key
+	}
+	if q.head > 64 && q.head*2 > len(q.stored) {
+		q.stored = append([]cacheEntry(nil), q.stored[q.head:]...)
+		q.head = 0
+	}
+}
+
+// remove deletes key if value is still stored under it (and not a newer one).
+func (c *boundedCache) remove(key, value interface{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop(key, value)
+}
+
+// drop is remove with c.mu held.
+func (c *boundedCache) drop(key, value interface{}) {
+	if loaded, ok := c.entries.Load(key); ok && c.same(loaded, value) {
+		c.entries.Delete(key)
+	}
+}
+
+// held is the bytes that class counts, and its number of entries.
+func (c *boundedCache) held(class int) (bytes, entries int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.classes[class]
+	return q.bytes, len(q.stored) - q.head
+}
+
+// viewCache maps a Cookie header to its view, by two digests of the header with
+// secret random seeds: one is the key, the other is kept in the view and compared
+// on every hit, so that a header is served another's view only if both 64-bit
+// digests collide (a chance of about 2^-128 per pair, which no client can steer
+// without the seeds). The header itself is not kept: a view holds what the request
+// path hands the app, a few hundred bytes, not the few KB of a sealed session.
+// A view's class is its kind: a valid session (sessionViews, the cacheSize
+// budget), or anything else a client can send (otherViews, a share of it).
+type viewCache struct {
+	*boundedCache
+	keySeed, checkSeed maphash.Seed
+}
+
+const (
+	sessionViews = 0
+	otherViews   = 1
+)
+
+// otherViewsShare is the part of cacheSize given to views without a session:
+// visitors, flag cookies, expired or forged sessions.
+const otherViewsShare = 8
+
+func newViewCache(budget int) *viewCache {
+	return &viewCache{
+		boundedCache: newBoundedCache(sameView, budget, budget/otherViewsShare),
+		keySeed:      maphash.MakeSeed(),
+		checkSeed:    maphash.MakeSeed(),
+	}
+}
+
+func sameView(loaded, v interface{}) bool {
+	a, _ := loaded.(*cookieView)
+	b, _ := v.(*cookieView)
+	return a == b
+}
+
+// digests returns the key and the check of a Cookie header.
+func (c *viewCache) digests(line string) (key, check uint64) {
+	return maphash.String(c.keySeed, line), maphash.String(c.checkSeed, line)
+}
+
+// get returns the view of a Cookie header, or nil.
+func (c *viewCache) get(line string) *cookieView {
+	key, check := c.digests(line)
+	x, _ := c.load(key)
+	if v, _ := x.(*cookieView); v != nil && v.check == check {
+		return v
+	}
+	return nil
+}
+
+// put keeps v as the view of its Cookie header (v.key, v.check), replacing any
+// other at once: the request path stops serving the one it replaces.
+func (c *viewCache) put(v *cookieView) {
+	class := otherViews
+	if v.id != nil {
+		class = sessionViews
+	}
+	c.store(class, v.key, v, viewBytes(v))
+}
+
+// forget removes v, unless its header has a newer view (a renewed session).
+func (c *viewCache) forget(v *cookieView) {
+	c.remove(v.key, v)
+}
+
+// viewBytes estimates the memory a cached view holds: the structures, measured
+// (bench/README.md, "Figures behind the code"), and the strings it hands the app.
+func viewBytes(v *cookieView) int {
+	n := viewOverhead
+	for _, c := range v.appCookie {
+		n += len(c)
+	}
+	if v.id != nil {
+		n += identityOverhead + len(v.id.sub) + len(v.id.name)
+		for _, h := range v.id.headers {
+			n += headerOverhead + len(h.value[0])
+		}
+		if s := v.id.sess; s != nil {
+			n += sessionOverhead + len(s.IDToken) + len(s.AccessToken) + len(s.RefreshToken)
+		}
+	}
+	return n
+}
+
+// What a view holds besides its strings, in bytes (bench/README.md): the view, its
+// sync.Map node and queue entry; an identity; one header for the app; a session
+// kept in a renewed identity, its claims decoded.
+const (
+	viewOverhead     = 480
+	identityOverhead = 192
+	headerOverhead   = 64
+	sessionOverhead  = 4096
+)
+
+// pathCache holds the request paths known to be open: a request without a session
+// passes there untouched. The toggle, callback and sign-out paths are never entered:
+// a path the cache does not hold is worked out by the slow path.
+type pathCache struct {
+	*boundedCache
+}
+
+// pathCacheBytes bounds the path cache: some 2,000 paths of 64 bytes.
+const pathCacheBytes = 256 << 10
+
+// pathOverhead is what a cached path holds besides its bytes.
+const pathOverhead = 96
+
+func newPathCache() *pathCache {
+	return &pathCache{newBoundedCache(samePath, pathCacheBytes)}
+}
+
+// samePath: every value is true, and a path is stored again only once it is gone.
+func samePath(loaded, v interface{}) bool { return true }
+
+// open reports whether p is known to be open.
+func (c *pathCache) open(p string) bool {
+	_, open := c.load(p)
+	return open
+}
+
+// put records that p is open.
+func (c *pathCache) put(p string) {
+	c.store(0, p, true, len(p)+pathOverhead)
+}
