@@ -238,8 +238,6 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		next:           next,
 		name:           name,
 		cfg:            cfg,
-		views:          newViewCache(cfg.cacheSize),
-		paths:          newPathCache(),
 		client:         newHTTPClient(cfg),
 		discovery:      &discovery{},
 		renewals:       renewalsOf(cfg.issuer, cfg.clientID),
@@ -254,6 +252,8 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		since:          time.Since,
 	}
 	m.clock = func() time.Time { return m.now() }
+	cs := cachesFor(resolved, cfg.cacheSize)
+	m.views, m.paths = cs.views, cs.paths
 	for _, p := range []string{cfg.callbackPath, m.callbackSlash, cfg.signOutPath, m.signOutSlash} {
 		m.ownPaths[p] = true
 	}

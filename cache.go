@@ -19,7 +19,7 @@ import (
 // make (the view of any Cookie header) cannot push out those that only a sign-in
 // makes (the view of a session).
 type boundedCache struct {
-	entries sync.Map // read without a lock; written only under mu
+	m       sync.Map // read without a lock; written only under mu
 	mu      sync.Mutex
 	classes []*cacheQueue
 	// same reports whether a value loaded from entries is v. Not sync.Map's
@@ -52,7 +52,7 @@ func newBoundedCache(same func(loaded, v interface{}) bool, budgets ...int) *bou
 
 // load returns the value stored under key.
 func (c *boundedCache) load(key interface{}) (interface{}, bool) {
-	return c.entries.Load(key)
+	return c.m.Load(key)
 }
 
 // store puts value under key (replacing any other at once) and counts bytes for it
@@ -62,7 +62,7 @@ func (c *boundedCache) load(key interface{}) (interface{}, bool) {
 func (c *boundedCache) store(class int, key, value interface{}, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries.Store(key, value)
+	c.m.Store(key, value)
 	q := c.classes[class]
 	q.stored = append(q.stored, cacheEntry{key: key, value: value, bytes: bytes})
 	q.bytes += bytes
@@ -88,8 +88,8 @@ func (c *boundedCache) remove(key, value interface{}) {
 
 // drop is remove with c.mu held.
 func (c *boundedCache) drop(key, value interface{}) {
-	if loaded, ok := c.entries.Load(key); ok && c.same(loaded, value) {
-		c.entries.Delete(key)
+	if loaded, ok := c.m.Load(key); ok && c.same(loaded, value) {
+		c.m.Delete(key)
 	}
 }
 
@@ -110,7 +110,7 @@ func (c *boundedCache) held(class int) (bytes, entries int) {
 // A view's class is its kind: a valid session (sessionViews, the cacheSize
 // budget), or anything else a client can send (otherViews, a share of it).
 type viewCache struct {
-	*boundedCache
+	entries            *boundedCache
 	keySeed, checkSeed maphash.Seed
 }
 
@@ -125,9 +125,9 @@ const otherViewsShare = 8
 
 func newViewCache(budget int) *viewCache {
 	return &viewCache{
-		boundedCache: newBoundedCache(sameView, budget, budget/otherViewsShare),
-		keySeed:      maphash.MakeSeed(),
-		checkSeed:    maphash.MakeSeed(),
+		entries:   newBoundedCache(sameView, budget, budget/otherViewsShare),
+		keySeed:   maphash.MakeSeed(),
+		checkSeed: maphash.MakeSeed(),
 	}
 }
 
@@ -145,7 +145,7 @@ func (c *viewCache) digests(line string) (key, check uint64) {
 // get returns the view of a Cookie header, or nil.
 func (c *viewCache) get(line string) *cookieView {
 	key, check := c.digests(line)
-	x, _ := c.load(key)
+	x, _ := c.entries.load(key)
 	if v, _ := x.(*cookieView); v != nil && v.check == check {
 		return v
 	}
@@ -159,12 +159,12 @@ func (c *viewCache) put(v *cookieView) {
 	if v.id != nil {
 		class = sessionViews
 	}
-	c.store(class, v.key, v, viewBytes(v))
+	c.entries.store(class, v.key, v, viewBytes(v))
 }
 
 // forget removes v, unless its header has a newer view (a renewed session).
 func (c *viewCache) forget(v *cookieView) {
-	c.remove(v.key, v)
+	c.entries.remove(v.key, v)
 }
 
 // viewBytes estimates the memory a cached view holds: the structures, measured
@@ -200,7 +200,7 @@ const (
 // passes there untouched. The toggle, callback and sign-out paths are never entered:
 // a path the cache does not hold is worked out by the slow path.
 type pathCache struct {
-	*boundedCache
+	entries *boundedCache
 }
 
 // pathCacheBytes bounds the path cache: some 2,000 paths of 64 bytes.
@@ -218,11 +218,11 @@ func samePath(loaded, v interface{}) bool { return true }
 
 // open reports whether p is known to be open.
 func (c *pathCache) open(p string) bool {
-	_, open := c.load(p)
+	_, open := c.entries.load(p)
 	return open
 }
 
 // put records that p is open.
 func (c *pathCache) put(p string) {
-	c.store(0, p, true, len(p)+pathOverhead)
+	c.entries.store(0, p, true, len(p)+pathOverhead)
 }

@@ -12,18 +12,32 @@ import (
 	"time"
 )
 
-// cacheMiddleware is a middleware with a cacheSize and its clock at ckNow, and
-// newSessionLine makes the Cookie header of one more browser signed in to it.
-func cacheMiddleware(t testing.TB, cacheSize string) *middleware {
-	t.Helper()
+// cacheConfig is a configuration with a cacheSize, its own to the test (instances
+// of one configuration share their caches), and cacheMiddleware an instance of it
+// with its clock at ckNow. newSessionLine makes the Cookie header of one more
+// browser signed in to it.
+func cacheConfig(t testing.TB, cacheSize string) *Config {
 	c := CreateConfig()
 	c.Issuer, c.ClientID, c.ClientSecret = ckIssuer, ckClientID, "cache-client-secret"
 	c.SessionSecret = "0123456789abcdef0123456789abcdef-cache-secret"
 	c.AuthenticatedPaths = []string{"admin/.*"}
 	c.FeatureFlagToggle = "false"
 	c.CacheSize = cacheSize
+	c.IdentityHeaders = map[string]string{"test": t.Name()} // a claim no session has
+	return c
+}
+
+func cacheMiddleware(t testing.TB, cacheSize string) *middleware {
+	t.Helper()
+	return cacheInstance(t, cacheConfig(t, cacheSize), headerUser)
+}
+
+// cacheInstance is an instance of c whose app answers with the header it got in
+// X-Seen-User.
+func cacheInstance(t testing.TB, c *Config, header string) *middleware {
+	t.Helper()
 	m, err := newMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Seen-User", r.Header.Get(headerUser))
+		w.Header().Set("X-Seen-User", r.Header.Get(header))
 	}), c, "cache")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +67,7 @@ func serveLine(m *middleware, path, line string) string {
 // cachedViews counts what the view cache's map holds.
 func cachedViews(c *viewCache) int {
 	n := 0
-	c.entries.Range(func(_, _ interface{}) bool { n++; return true })
+	c.entries.m.Range(func(_, _ interface{}) bool { n++; return true })
 	return n
 }
 
@@ -97,7 +111,7 @@ func TestViewCacheChecksTheSecondDigest(t *testing.T) {
 	forged := *stolen
 	forged.key = key // the visitor's key, the victim's check and identity
 	m.views.put(&forged)
-	if x, _ := m.views.load(key); !sameView(x, &forged) {
+	if x, _ := m.views.entries.load(key); !sameView(x, &forged) {
 		t.Fatal("the forged view is not under the visitor's key")
 	}
 	if got := serveLine(m, "/admin/x", visitor); got != "" {
@@ -121,11 +135,11 @@ func TestViewCacheBoundedInBytes(t *testing.T) {
 		if m.views.get(line) == nil {
 			t.Fatalf("session %d is not cached right after its request", i)
 		}
-		if held, _ := m.views.held(sessionViews); held > budget {
+		if held, _ := m.views.entries.held(sessionViews); held > budget {
 			t.Fatalf("after %d sessions the cache counts %d bytes, over its %d", i+1, held, budget)
 		}
 	}
-	held, entries := m.views.held(sessionViews)
+	held, entries := m.views.entries.held(sessionViews)
 	if held < budget*3/4 {
 		t.Errorf("the cache holds %d bytes of a %d budget: it drops more than it must", held, budget)
 	}
@@ -176,7 +190,7 @@ func TestForgedCookiesDoNotEvictSessions(t *testing.T) {
 			t.Fatalf("session %d was evicted by the flood", i)
 		}
 	}
-	if held, _ := m.views.held(otherViews); held > (1<<20)/otherViewsShare {
+	if held, _ := m.views.entries.held(otherViews); held > (1<<20)/otherViewsShare {
 		t.Errorf("the flood's views count %d bytes, over their share %d", held, (1<<20)/otherViewsShare)
 	}
 }
@@ -198,7 +212,7 @@ func TestViewBytesMeasured(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	estimated, _ := m.views.held(sessionViews)
+	estimated, _ := m.views.entries.held(sessionViews)
 	measured := int(after.HeapAlloc) - int(before.HeapAlloc)
 	t.Logf("%d views: measured %d bytes (%d each), estimated %d (%d each); Cookie header %d bytes",
 		n, measured, measured/n, estimated, estimated/n, len(lines[0]))
@@ -228,7 +242,7 @@ func TestCacheSizeOption(t *testing.T) {
 			t.Errorf("cacheSize %q: %v", tc.value, err)
 			continue
 		}
-		if got := m.views.classes[sessionViews].budget; got != tc.want {
+		if got := m.views.entries.classes[sessionViews].budget; got != tc.want {
 			t.Errorf("cacheSize %q: the session views' budget is %d, want %d", tc.value, got, tc.want)
 		}
 	}
@@ -250,7 +264,7 @@ func TestPathCache(t *testing.T) {
 			t.Fatalf("%s is not found right after it was put", p)
 		}
 	}
-	if held, entries := c.held(0); held > pathCacheBytes || entries < 1000 {
+	if held, entries := c.entries.held(0); held > pathCacheBytes || entries < 1000 {
 		t.Errorf("the path cache counts %d bytes in %d paths, want at most %d and at least 1,000 paths", held, entries, pathCacheBytes)
 	}
 }
@@ -303,7 +317,7 @@ func TestRequestPathUsesCachedViews(t *testing.T) {
 	if cachedViews(m.views) == 0 {
 		t.Fatal("no view was cached")
 	}
-	m.views.entries.Range(func(_, x interface{}) bool {
+	m.views.entries.m.Range(func(_, x interface{}) bool {
 		if v := x.(*cookieView); v.signedIn && v.until.IsZero() {
 			t.Error("a cached signed-in view has no end")
 		}

@@ -48,7 +48,7 @@ func (m *middleware) handler() http.HandlerFunc {
 	removedHeaders := m.removedHeaders
 	check := newHeaderCheck(removedHeaders)
 	common, sink := check.common, check.sink
-	views, paths := m.views.entries.Load, m.paths.entries.Load
+	views, paths := m.views.entries.m.Load, m.paths.entries.m.Load
 	digest, keySeed, checkSeed := maphash.String, m.views.keySeed, m.views.checkSeed
 	join, next := strings.Join, m.next
 	return func(w http.ResponseWriter, r *http.Request) {

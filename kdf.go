@@ -2,11 +2,8 @@ package ags
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"sync"
 )
 
 // hkdfSHA256 is HKDF (RFC 5869) with SHA-256: extract a pseudorandom key from
@@ -36,30 +33,4 @@ func hkdfSHA256(secret, salt, info []byte, length int) ([]byte, error) {
 		out = append(out, block...)
 	}
 	return out[:length], nil
-}
-
-// generatedSecret holds the session secret made up when none is configured.
-// It is the package's only mutable state: Traefik calls New again on every
-// configuration change, and a secret made per New would sign everyone out
-// each time a container starts.
-var generatedSecret struct {
-	once  sync.Once
-	value string
-}
-
-// processSessionSecret returns a random secret, the same for the whole life
-// of the process, and whether this call made it (so the warning about it is
-// logged once, not at every configuration change). The secret is "" if the
-// system has no randomness, which New then rejects as under 32 bytes.
-func processSessionSecret() (string, bool) {
-	made := false
-	generatedSecret.once.Do(func() {
-		made = true
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return
-		}
-		generatedSecret.value = base64.RawURLEncoding.EncodeToString(b)
-	})
-	return generatedSecret.value, made
 }

@@ -46,30 +46,6 @@ func newRenewals() *renewals {
 	return &renewals{byKey: map[string]*renewal{}}
 }
 
-// sharedRenewals holds the renewals of each client at each provider, shared by every
-// middleware instance of this Traefik process. Traefik builds new instances at every
-// configuration change (with the Docker provider, at every container start); the
-// outcome of a renewal must outlive the instance that made it, or a request still
-// carrying the old cookie would send the spent refresh token again through the next
-// one. Besides the generated session secret, the plugin's one package-level state.
-var sharedRenewals = struct {
-	mu       sync.Mutex
-	byClient map[string]*renewals
-}{byClient: map[string]*renewals{}}
-
-// renewalsOf returns the renewals of clientID at issuer.
-func renewalsOf(issuer, clientID string) *renewals {
-	key := issuer + " " + clientID
-	sharedRenewals.mu.Lock()
-	defer sharedRenewals.mu.Unlock()
-	rs := sharedRenewals.byClient[key]
-	if rs == nil {
-		rs = newRenewals()
-		sharedRenewals.byClient[key] = rs
-	}
-	return rs
-}
-
 // join returns the renewal of key, and whether the caller must run it (it is new).
 func (rs *renewals) join(key string, now time.Time) (*renewal, bool) {
 	rs.mu.Lock()

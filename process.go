@@ -1,0 +1,128 @@
+package ags
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+)
+
+// What the Traefik process shares between middleware instances: the plugin's only
+// package-level state. Traefik calls New again on every dynamic configuration change
+// (with the Docker provider, at every container start) and once per router that uses
+// a middleware, and it never says when an instance is dropped. What must outlive an
+// instance, or would be duplicated by each, lives here, each with a bound:
+//   - the session secret made up when none is configured (one, for the process);
+//   - the renewals in flight and their outcomes, per client at each provider;
+//   - the caches, per configuration: instances built from the same options, on
+//     several routers or after a reload, serve the same views.
+
+// generatedSecret holds the session secret made up when none is configured.
+// A secret made per New would sign everyone out each time a container starts.
+var generatedSecret struct {
+	once  sync.Once
+	value string
+}
+
+// processSessionSecret returns a random secret, the same for the whole life
+// of the process, and whether this call made it (so the warning about it is
+// logged once, not at every configuration change). The secret is "" if the
+// system has no randomness, which New then rejects as under 32 bytes.
+func processSessionSecret() (string, bool) {
+	made := false
+	generatedSecret.once.Do(func() {
+		made = true
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return
+		}
+		generatedSecret.value = base64.RawURLEncoding.EncodeToString(b)
+	})
+	return generatedSecret.value, made
+}
+
+// sharedRenewals holds the renewals of each client at each provider, shared by every
+// middleware instance of this Traefik process. Traefik builds new instances at every
+// configuration change (with the Docker provider, at every container start); the
+// outcome of a renewal must outlive the instance that made it, or a request still
+// carrying the old cookie would send the spent refresh token again through the next
+// one.
+var sharedRenewals = struct {
+	mu       sync.Mutex
+	byClient map[string]*renewals
+}{byClient: map[string]*renewals{}}
+
+// renewalsOf returns the renewals of clientID at issuer.
+func renewalsOf(issuer, clientID string) *renewals {
+	key := issuer + " " + clientID
+	sharedRenewals.mu.Lock()
+	defer sharedRenewals.mu.Unlock()
+	rs := sharedRenewals.byClient[key]
+	if rs == nil {
+		rs = newRenewals()
+		sharedRenewals.byClient[key] = rs
+	}
+	return rs
+}
+
+// sharedCaches holds the caches of each configuration, by its fingerprint, the
+// most recently built last. At most maxSharedConfigs are kept for the instances to
+// come; an instance holds its own until Traefik drops it.
+var sharedCaches = struct {
+	mu       sync.Mutex
+	byConfig map[string]*caches
+	order    []string
+}{byConfig: map[string]*caches{}}
+
+// maxSharedConfigs bounds the configurations whose caches the process keeps for
+// the next instance: a cache each (cacheSize and the path cache's bound).
+const maxSharedConfigs = 16
+
+// caches are the two caches that the request path reads (cache.go).
+type caches struct {
+	views *viewCache
+	paths *pathCache
+}
+
+// cachesFor returns the caches of the configuration c (resolved, as New reads it).
+// Instances share them only when every option is the same: a view depends on the
+// session options, the rules and the headers, a path on the paths.
+func cachesFor(c *Config, cacheSize int) *caches {
+	fingerprint, err := configFingerprint(c)
+	if err != nil {
+		return &caches{views: newViewCache(cacheSize), paths: newPathCache()}
+	}
+	sharedCaches.mu.Lock()
+	defer sharedCaches.mu.Unlock()
+	cs := sharedCaches.byConfig[fingerprint]
+	if cs == nil {
+		cs = &caches{views: newViewCache(cacheSize), paths: newPathCache()}
+		sharedCaches.byConfig[fingerprint] = cs
+	}
+	order := []string{}
+	for _, f := range sharedCaches.order {
+		if f != fingerprint {
+			order = append(order, f)
+		}
+	}
+	order = append(order, fingerprint)
+	if len(order) > maxSharedConfigs {
+		delete(sharedCaches.byConfig, order[0])
+		order = order[1:]
+	}
+	sharedCaches.order = order
+	return cs
+}
+
+// configFingerprint is a digest of every option, secrets included (it is never
+// shown).
+func configFingerprint(c *Config) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
