@@ -207,10 +207,11 @@ type middleware struct {
 	// The one clock: now. since is the request path's form of it (time.Since, one
 	// compiled call, while now is time.Now), and clock is now for the session store,
 	// the key set and the verifier, which read m.now when called. setClock sets all.
-	now      func() time.Time
-	since    func(time.Time) time.Duration
-	clock    func() time.Time
-	renewals *renewals // renewals in flight and their recent outcomes
+	now        func() time.Time
+	since      func(time.Time) time.Duration
+	clock      func() time.Time
+	renewals   *renewals // renewals in flight and their recent outcomes
+	viewDigest string    // of the options that make an identity (viewblock.go); "": no view block
 }
 
 // New builds the middleware from its configuration. It does no network I/O and
@@ -252,6 +253,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		since:          time.Since,
 	}
 	m.clock = func() time.Time { return m.now() }
+	m.viewDigest = viewDigest(resolved, cfg)
 	cs := cachesFor(resolved, cfg.cacheSize)
 	m.views, m.paths = cs.views, cs.paths
 	for _, p := range []string{cfg.callbackPath, m.callbackSlash, cfg.signOutPath, m.signOutSlash} {

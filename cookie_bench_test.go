@@ -84,7 +84,9 @@ func bnMiss(b *testing.B) (*middleware, string) {
 	m.setClock(func() time.Time { return ckNow })
 	r := ckRequest()
 	cookies := []*http.Cookie{{Name: "_ga", Value: "GA1.2.1234567890.1234567890"}}
-	cookies = append(cookies, ckLive(ckSave(b, m.store, r, ckSession(b, 900)))...)
+	sess := ckSession(b, 900)
+	sess.View = m.viewBlock(m.newIdentity(sess)) // as the callback saves it
+	cookies = append(cookies, ckLive(ckSave(b, m.store, r, sess))...)
 	cookies = append(cookies, &http.Cookie{Name: "theme", Value: "dark"})
 	return m, ckRequest(cookies...).Header.Get("Cookie")
 }
@@ -122,5 +124,63 @@ func BenchmarkCacheMissDecode(b *testing.B) {
 		if _, err := decodeSession(plain); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The steps of a cache miss, one at a time (bench/README.md, "Figures behind the
+// code"): the flag, finding the sealed value, opening it, the identity, the app's
+// Cookie header.
+func BenchmarkCacheMissStepFlag(b *testing.B) {
+	m, line := bnMiss(b)
+	r := &http.Request{Header: http.Header{"Cookie": {line}}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.flagOn(r)
+	}
+}
+
+func BenchmarkCacheMissStepSealedValue(b *testing.B) {
+	m, line := bnMiss(b)
+	r := &http.Request{Header: http.Header{"Cookie": {line}}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.store.sealedValue(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCacheMissStepOpen(b *testing.B) {
+	m, line := bnMiss(b)
+	sealed, err := m.store.sealedValue(&http.Request{Header: http.Header{"Cookie": {line}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, _, err := m.store.sealer.openWith(m.store.sessionAD, sealed, ckNow.Unix()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCacheMissStepIdentity(b *testing.B) {
+	m, line := bnMiss(b)
+	sealed, _ := m.store.sealedValue(&http.Request{Header: http.Header{"Cookie": {line}}})
+	sess, err := m.store.open(sealed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.newIdentity(sess)
+	}
+}
+
+func BenchmarkCacheMissStepAppCookies(b *testing.B) {
+	m, line := bnMiss(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.appCookies(line)
 	}
 }

@@ -149,6 +149,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	if m.cfg.refresh {
 		sess.RefreshToken = tr.RefreshToken
 	}
+	sess.View = m.viewBlock(m.newIdentity(sess))
 	if err := m.store.save(w, r, sess); err != nil {
 		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("save session: %w", err))
 		return

@@ -122,8 +122,14 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 		}
 	}
 	err := rn.err
+	var id *identity
 	if err == nil {
-		err = m.store.save(w, r, rn.sess)
+		// The renewal is shared by instances whose options may differ: each seals
+		// its own view block into a copy.
+		id = m.newIdentity(rn.sess)
+		saved := *rn.sess
+		saved.View = m.viewBlock(id)
+		err = m.store.save(w, r, &saved)
 	}
 	if err != nil {
 		if first {
@@ -134,7 +140,7 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 		return nil
 	}
 	renewed := *v
-	renewed.id = m.newIdentity(rn.sess)
+	renewed.id = id
 	renewed.id.sess = rn.sess // the browser may go on sending the old cookie for a while
 	renewed.derive()
 	m.views.put(&renewed)

@@ -24,6 +24,7 @@ type session struct {
 	AccessExpiry time.Time              // zero: unknown
 	RefreshToken string                 // only kept when refresh is on (caller decides)
 	UserInfo     map[string]interface{} // userinfo claims, nil when none
+	View         string                 // the identity as the saving instance made it (viewBlock); "": none
 }
 
 // The session's encoding, inside the sealed value (which adds issued-at and
@@ -57,6 +58,7 @@ const (
 // sessionWire is the session as encoded, with short keys. A key it does not
 // know is ignored: only ags seals these, and a later version may add one.
 type sessionWire struct {
+	View         string                 `json:"v,omitempty"` // first: see viewBlockOf
 	Claims       map[string]interface{} `json:"c,omitempty"`
 	IDToken      string                 `json:"i,omitempty"`
 	AccessToken  string                 `json:"a,omitempty"`
@@ -76,6 +78,7 @@ func encodeSession(sess *session) ([]byte, error) {
 		return nil, errors.New("encode session: no session")
 	}
 	w := sessionWire{
+		View:         sess.View,
 		Claims:       sess.Claims,
 		IDToken:      sess.IDToken,
 		AccessToken:  sess.AccessToken,
@@ -92,10 +95,15 @@ func encodeSession(sess *session) ([]byte, error) {
 	} else if sess.Claims == nil {
 		return nil, errors.New("encode session: no claims")
 	}
-	body, err := json.Marshal(&w)
-	if err != nil {
+	// Without HTML escaping, so that the view block (a query string) is its JSON
+	// string byte for byte (viewBlockOf reads it so).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&w); err != nil {
 		return nil, fmt.Errorf("encode session: %w", err)
 	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(body) >= deflateFrom {
 		if d, err := deflateBytes(body); err == nil && len(d) < len(body)-len(body)/8 {
 			flags |= flagDeflate
@@ -175,6 +183,7 @@ func decodeSession(b []byte) (*session, error) {
 		return nil, errSessionEncoding
 	}
 	sess := &session{
+		View:         w.View,
 		Claims:       w.Claims,
 		IDToken:      w.IDToken,
 		AccessToken:  w.AccessToken,
@@ -201,10 +210,20 @@ func decodeSession(b []byte) (*session, error) {
 // open opens a value from sealedValue: errNoSession (wrapped) on any failure,
 // expiry included.
 func (s *sessionStore) open(value string) (*session, error) {
-	plain, issuedAt, expiry, err := s.sealer.openWith(s.sessionAD, value, s.now().Unix())
+	plain, issuedAt, expiry, err := s.openSealed(value)
 	if err != nil {
 		return nil, err
 	}
+	return sessionFrom(plain, issuedAt, expiry)
+}
+
+// openSealed is open's first step: the encoded session and its sealed times.
+func (s *sessionStore) openSealed(value string) (plain []byte, issuedAt, expiry int64, err error) {
+	return s.sealer.openWith(s.sessionAD, value, s.now().Unix())
+}
+
+// sessionFrom is open's second step: the session decoded.
+func sessionFrom(plain []byte, issuedAt, expiry int64) (*session, error) {
 	sess, err := decodeSession(plain)
 	if err != nil {
 		return nil, err

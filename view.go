@@ -32,13 +32,31 @@ func (m *middleware) newView(line string) *cookieView {
 	r := &http.Request{Header: http.Header{"Cookie": {line}}}
 	v := &cookieView{key: key, check: check, flagOn: m.flagOn(r)}
 	if sealed, err := m.store.sealedValue(r); err == nil {
-		if sess, oerr := m.store.open(sealed); oerr == nil {
-			v.id = m.newIdentity(sess)
-		}
+		v.id = m.openIdentity(sealed)
 	}
 	v.appCookie, v.hasAgsCookies = m.appCookies(line)
 	v.derive()
 	return v
+}
+
+// openIdentity opens a sealed session and makes its identity: from its view block
+// when this instance's options made it, else from its claims; nil when it does not
+// open.
+func (m *middleware) openIdentity(sealed string) *identity {
+	plain, issuedAt, expiry, err := m.store.openSealed(sealed)
+	if err != nil {
+		return nil
+	}
+	if block := viewBlockOf(plain); block != "" {
+		if id := m.identityFromBlock(block, time.Unix(expiry, 0)); id != nil {
+			return id
+		}
+	}
+	sess, err := sessionFrom(plain, issuedAt, expiry)
+	if err != nil {
+		return nil
+	}
+	return m.newIdentity(sess)
 }
 
 // derive sets the fields the request path reads from the others.

@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +81,10 @@ func main() {
 		{name: "ags signed in, compiled", h: compiled, path: "/private", cookies: cookies},
 		{name: "ags signed in, yaegi", h: interpreted, path: "/private", cookies: cookies, floor: 2, compiled: 6},
 		{name: "ags signed in open path, yaegi", h: interpreted, path: "/open", cookies: cookies, floor: 2},
+		// A valid session whose Cookie header is new at every request (one more
+		// cookie, numbered): each request is a cache miss, the view made and stored.
+		{name: "ags cache miss, compiled", h: compiled, path: "/private", cookies: cookies, distinct: true},
+		{name: "ags cache miss, yaegi", h: interpreted, path: "/private", cookies: cookies, floor: 2, compiled: 9, distinct: true},
 	}
 	var cpuOut *os.File
 	if *cpuProfile != "" {
@@ -94,7 +99,7 @@ func main() {
 		// warm-up, no other row.
 		for _, r := range rows {
 			if r.name == *only {
-				run(r.h, r.path, r.cookies, *n)
+				run(r.h, r.path, r.cookies, *n, r.distinct)
 				return
 			}
 		}
@@ -107,7 +112,7 @@ func main() {
 			if *cpuProfile != "" && r.name == *profileRow {
 				pprof.StartCPUProfile(cpuOut)
 			}
-			ns, allocs, cpu := measure(r.h, r.path, r.cookies, *n)
+			ns, allocs, cpu := measure(r.h, r.path, r.cookies, *n, r.distinct)
 			if *cpuProfile != "" && r.name == *profileRow {
 				pprof.StopCPUProfile()
 			}
@@ -137,8 +142,9 @@ type row struct {
 	h        http.Handler
 	path     string
 	cookies  string
-	floor    int // the row of the empty plugin on the same request
-	compiled int // the row of the same case compiled; 0: none
+	distinct bool // each request's Cookie header is new (numbered)
+	floor    int  // the row of the empty plugin on the same request
+	compiled int  // the row of the same case compiled; 0: none
 	ns, cpu  []float64
 	allocs   float64
 }
@@ -151,14 +157,14 @@ func median(xs []float64) float64 {
 
 // measure drives h with n copies of one request and returns wall ns, allocations
 // and process CPU µs per request.
-func measure(h http.Handler, path, cookies string, n int) (float64, float64, float64) {
-	run(h, path, cookies, n/10) // warm-up
+func measure(h http.Handler, path, cookies string, n int, distinct bool) (float64, float64, float64) {
+	run(h, path, cookies, n/10, distinct) // warm-up
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	cpu0 := cpuTime()
 	start := time.Now()
-	run(h, path, cookies, n)
+	run(h, path, cookies, n, distinct)
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&after)
@@ -167,8 +173,19 @@ func measure(h http.Handler, path, cookies string, n int) (float64, float64, flo
 
 // run sends h count requests for path: each as Go's server reads it from the wire
 // (the header map sized for the lines it holds), with the headers Traefik adds
-// before any middleware runs.
-func run(h http.Handler, path, cookies string, count int) {
+// before any middleware runs. With distinct, each request's Cookie header ends in
+// a cookie of its own.
+func run(h http.Handler, path, cookies string, count int, distinct bool) {
+	if distinct {
+		for i := 0; i < count; i++ {
+			runOne(h, path, cookies+"; n="+strconv.Itoa(i)+"-"+strconv.Itoa(count), 1)
+		}
+		return
+	}
+	runOne(h, path, cookies, count)
+}
+
+func runOne(h http.Handler, path, cookies string, count int) {
 	raw := "GET " + path + " HTTP/1.1\r\nHost: app.example\r\n" +
 		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
 		"Accept-Language: en-GB,en;q=0.9\r\n" +
