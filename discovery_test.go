@@ -149,3 +149,31 @@ func TestDiscoveryDetachedFromFirstRequest(t *testing.T) {
 		t.Errorf("the next request: got %d, want a login (no back-off from a client that went away)", rec.Code)
 	}
 }
+
+// TestDiscoveryWaiters: requests that arrive together, before the provider is
+// discovered, wait for one fetch and all go on to the login. Under Yaegi this once
+// killed the process (a continue inside a select's case; see provider).
+func TestDiscoveryWaiters(t *testing.T) {
+	tp := newTestProvider(t)
+	tp.atkDelay = map[string]time.Duration{"/.well-known/openid-configuration": 100 * time.Millisecond}
+	m, _ := newFlow(t, flowConfig(tp))
+	const n = 8
+	type answer struct {
+		code     int
+		location string
+	}
+	answers := make(chan answer, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			rec := httptest.NewRecorder()
+			m.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://app.example/private", nil))
+			answers <- answer{rec.Code, rec.Header().Get("Location")}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		a := <-answers
+		if a.code != http.StatusFound || !strings.HasPrefix(a.location, tp.issuer+"/authorize?") {
+			t.Errorf("request %d: got %d to %q, want %d to the provider's /authorize", i, a.code, a.location, http.StatusFound)
+		}
+	}
+}

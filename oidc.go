@@ -137,10 +137,14 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 			d.mu.Unlock()
 			select {
 			case <-wait:
-				continue
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: %v", errProviderUnavailable, ctx.Err())
 			}
+			// Not in the case: Yaegi v0.16.1 runs a continue inside a select's case
+			// without going back to the loop's head, so the Unlock above ran again on
+			// an unlocked mutex, a fatal error that killed Traefik when requests
+			// waited for the first discovery (TestDiscoveryWaiters).
+			continue
 		}
 		if m.now().Before(d.retryAt) {
 			err := d.lastErr

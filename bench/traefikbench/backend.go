@@ -23,11 +23,15 @@ type backend struct {
 
 type routeCounters struct {
 	served, withUser, withEmpty atomic.Int64
+	withReload                  [2]atomic.Int64 // reloadHeaders[i]
 }
 
 // counts is a snapshot of one route's counters.
 type counts struct {
 	served, withUser, withEmpty int64
+	// requests that carried the identity header of each value of the option that
+	// a -reload run toggles (reloadHeaders): proof that the new options took effect
+	withReload [2]int64
 }
 
 var body = []byte("ok\n")
@@ -60,6 +64,11 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(emptyHeader) != "" {
 			c.withEmpty.Add(1)
 		}
+		for i, h := range reloadHeaders {
+			if r.Header.Get(h) != "" {
+				c.withReload[i].Add(1)
+			}
+		}
 	}
 	h := w.Header()
 	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
@@ -68,7 +77,8 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (b *backend) counts(route int) counts {
 	c := &b.per[route]
-	return counts{served: c.served.Load(), withUser: c.withUser.Load(), withEmpty: c.withEmpty.Load()}
+	return counts{served: c.served.Load(), withUser: c.withUser.Load(), withEmpty: c.withEmpty.Load(),
+		withReload: [2]int64{c.withReload[0].Load(), c.withReload[1].Load()}}
 }
 
 // Close stops the backend.

@@ -50,12 +50,14 @@ type settings struct {
 	emptyDir    string
 	cpuProfile  string
 	pluginDir   string
-	sessions    int     // the many-sessions route's users
-	parallel    int     // sign-ins at once while making them
-	sweep       []int   // session counts of the sweep; none: no sweep
-	sweepOnly   bool    // the sweep alone, no route rounds
-	svg         string  // the sweep's plot
-	cacheBound  float64 // the cache's stated memory bound, MiB, for the RSS target
+	sessions    int           // the many-sessions route's users
+	parallel    int           // sign-ins at once while making them
+	sweep       []int         // session counts of the sweep; none: no sweep
+	sweepOnly   bool          // the sweep alone, no route rounds
+	svg         string        // the sweep's plot
+	cacheBound  float64       // the cache's stated memory bound, MiB, for the RSS target
+	reload      time.Duration // -reload: a configuration change this often in one more many-sessions run per round; 0: none
+	flood       int           // -flood: forged-cookie requests after the rounds; 0: none
 }
 
 func main() {
@@ -78,6 +80,8 @@ func main() {
 	sweep := flag.String("sweep", "", "comma-separated session counts, e.g. 1,100,1000,3000,10000,30000: Traefik's CPU per request above bare at each")
 	flag.BoolVar(&s.sweepOnly, "sweep-only", false, "run the sweep alone: no route rounds, no one-connection rounds, no RSS phase")
 	flag.StringVar(&s.svg, "svg", "", "write the sweep's plot to this SVG file")
+	flag.DurationVar(&s.reload, "reload", 0, "in each round, also run the many-sessions route while the dynamic configuration changes this often, once with ags's options unchanged and once with one of them changed (0: no reload runs)")
+	flag.IntVar(&s.flood, "flood", 0, "after the rounds, send this many requests to the many-sessions route, each with a forged or made-up Cookie header of its own, and measure the route before and after (0: no flood)")
 	flag.Float64Var(&s.cacheBound, "cache-bound", 64, "the session cache's stated memory bound in MiB (ags's cacheSize, per middleware instance): Traefik's RSS growth over the many-sessions runs must stay within it plus 10%")
 	flag.Parse()
 	var err error
@@ -112,6 +116,12 @@ func (s settings) check() error {
 		return errors.New("-sweep-only needs -sweep")
 	case s.svg != "" && len(s.sweep) == 0:
 		return errors.New("-svg needs -sweep")
+	case s.reload < 0 || s.reload > s.duration:
+		return fmt.Errorf("-reload must be between 0 and -duration (%s), got %s", s.duration, s.reload)
+	case s.flood < 0:
+		return errors.New("-flood must be 0 or more")
+	case s.sweepOnly && (s.reload > 0 || s.flood > 0):
+		return errors.New("-reload and -flood need the route rounds, not -sweep-only")
 	}
 	for _, d := range []struct {
 		name string
@@ -223,7 +233,8 @@ func run(ctx context.Context, s settings) error {
 	}
 	r.cookieBytes = len(sessionHeader)
 	cookies := [numRoutes]string{sessionHeader, sessionHeader, openHeader, sessionHeader}
-	b := &bencher{ctx: ctx, s: s, pid: pid, tr: tr, be: be, cookies: cookies, many: s.sessions}
+	b := &bencher{ctx: ctx, s: s, pid: pid, tr: tr, be: be, cookies: cookies, many: s.sessions,
+		base: tr.Dynamic(), providerURL: p.URL("/")}
 
 	work, err := os.MkdirTemp("", "traefikbench-")
 	if err != nil {
@@ -276,8 +287,9 @@ func run(ctx context.Context, s settings) error {
 	return nil
 }
 
-// routeRounds runs every route in rounds at -connections, then at one connection,
-// then the RSS phase, into r. Traefik's RSS is read before the many-sessions route's
+// routeRounds runs every route in rounds at -connections (with -reload, the
+// many-sessions route also under reloads), then at one connection, then the RSS
+// phase, then the flood (-flood), into r. Traefik's RSS is read before the many-sessions route's
 // first request, after each of its runs, and after the rounds.
 func (b *bencher) routeRounds(r *report) error {
 	s := b.s
@@ -323,6 +335,11 @@ func (b *bencher) routeRounds(r *report) error {
 			res.round = round
 			r.main = append(r.main, res)
 			fmt.Fprintf(os.Stderr, "round %d/%d  -c%d  %s\n", round+1, s.rounds, s.connections, res)
+			if route == routeMany && s.reload > 0 {
+				if err := b.reloadRuns(r, round); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if r.manyAfter, err = readRSS(b.pid); err != nil {
@@ -342,6 +359,11 @@ func (b *bencher) routeRounds(r *report) error {
 	}
 	if s.rssRequests > 0 {
 		if err := b.rssPhase(r); err != nil {
+			return err
+		}
+	}
+	if s.flood > 0 {
+		if r.flood, err = b.floodPhase(); err != nil {
 			return err
 		}
 	}
@@ -379,6 +401,10 @@ type bencher struct {
 	// the many-sessions route: its users, and how many of them the next run asks for
 	sessions *sessionSet
 	many     int
+	// the dynamic configuration that Traefik started with, which -reload's runs
+	// change and put back; the provider's URL, where the flood's answers must lead
+	base        *harness.Dynamic
+	providerURL string
 }
 
 // run loads one route for d with c connections and returns what wrk and /proc saw.

@@ -14,6 +14,7 @@ type result struct {
 	sessions            int // the many-sessions route: how many in turn
 	wrk                 wrkResult
 	cpu                 time.Duration // Traefik's utime + stime during the run
+	label               string        // the run's name, if not its route's (-reload, -flood)
 }
 
 // cpuPerRequest is Traefik's CPU time per request in µs.
@@ -23,6 +24,9 @@ func (r result) cpuPerRequest() float64 {
 
 // name is the route's name; the many-sessions route's says how many.
 func (r result) name() string {
+	if r.label != "" {
+		return r.label
+	}
 	if r.route == routeMany {
 		return fmt.Sprintf("ags %d sessions", r.sessions)
 	}
@@ -51,6 +55,8 @@ type report struct {
 	manyBefore, manyMax, manyAfter memory
 	manyWarm                       int64 // its warm-up's requests
 	sweep                          *sweepResult
+	reloads                        []reloadRun  // -reload: the many-sessions runs under reloads
+	flood                          *floodResult // -flood
 }
 
 // readManyRSS reads Traefik's RSS after a many-sessions run and keeps the highest.
@@ -238,6 +244,8 @@ func (r *report) markdown() string {
 	}
 
 	r.manyMarkdown(&b, rounds)
+	r.reloadMarkdown(&b, rounds)
+	r.floodMarkdown(&b)
 
 	if c1 := byRound(r.c1); len(c1) > 0 {
 		p("\n### One connection: medians of %d rounds at `wrk -t1 -c1`, %s per route\n\n", len(c1), s.c1Duration)
@@ -280,7 +288,14 @@ func (r *report) markdown() string {
 	p("\n### Every run\n\n")
 	p("| connections | round | route | requests | seconds | Traefik CPU s | CPU µs/request | requests/s | p50 µs | p99 µs | timeouts |\n")
 	p("|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	all := [][]result{r.main, r.c1}
+	var reloads []result
+	for _, x := range r.reloads {
+		reloads = append(reloads, x.res)
+	}
+	all := [][]result{r.main, reloads, r.c1}
+	if f := r.flood; f != nil {
+		all = append(all, []result{f.before}, f.runs, []result{f.after})
+	}
 	if r.sweep != nil {
 		all = append(all, r.sweep.runs())
 	}
@@ -319,18 +334,18 @@ func (r *report) manyMarkdown(b *strings.Builder, rounds [][numRoutes]result) {
 	p("One session against oauth2-proxy behind forwardAuth, as ratios to bare (the machines differ): ags %.1f µs above bare's %.1f = %.3f; "+
 		"oauth2-proxy %.0f above %.0f = %.2f (SPEC.md section 10, turn 2): %.1fx cheaper; target at least %dx: %s.\n\n",
 		one, bare, rel, peerOAuth2ProxyAbove, peerBare, peer, peer/rel, targetPeerRatio, judged)
-	r.boundTable(b, "the many-sessions runs (warm-up and rounds)", r.manyBefore, r.manyMax, r.manyAfter)
+	r.boundTable(b, "the many-sessions runs (warm-up and rounds)", "highest reading after a run", r.manyBefore, r.manyMax, r.manyAfter)
 }
 
 // boundTable gives Traefik's RSS before, at most and after some runs, and checks
 // the growth against the cache's stated bound plus 10%.
-func (r *report) boundTable(b *strings.Builder, what string, before, most, after memory) {
+func (r *report) boundTable(b *strings.Builder, what, highest string, before, most, after memory) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	growthMB := float64(most.rss-before.rss) / 1024 // VmRSS is in KiB
 	limit := r.s.cacheBound * (1 + targetBoundSlack)
 	p("| Traefik's VmRSS over %s | kB |\n|---|--:|\n", what)
-	p("| before | %s |\n| highest reading after a run | %s |\n| after | %s |\n", thousands(float64(before.rss)),
-		thousands(float64(most.rss)), thousands(float64(after.rss)))
+	p("| before | %s |\n| %s | %s |\n| after | %s |\n", thousands(float64(before.rss)),
+		highest, thousands(float64(most.rss)), thousands(float64(after.rss)))
 	p("| growth to the highest reading | %+.1f MiB; target within the cache's bound of %.0f MiB + 10%% (%.1f MiB): %s |\n",
 		growthMB, r.s.cacheBound, limit, verdict(growthMB <= limit))
 }

@@ -32,6 +32,12 @@ type wrkLoad struct {
 
 // runWrk runs wrk --latency with load and parses its report.
 func runWrk(ctx context.Context, wrk string, threads, conns int, d time.Duration, load wrkLoad) (wrkResult, error) {
+	res, _, err := runWrkOutput(ctx, wrk, threads, conns, d, load)
+	return res, err
+}
+
+// runWrkOutput is runWrk that also returns wrk's output (what a script printed).
+func runWrkOutput(ctx context.Context, wrk string, threads, conns int, d time.Duration, load wrkLoad) (wrkResult, string, error) {
 	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(conns),
 		"-d" + strconv.Itoa(int(d/time.Second)) + "s", "--latency"}
 	for _, h := range load.headers {
@@ -47,13 +53,13 @@ func runWrk(ctx context.Context, wrk string, threads, conns int, d time.Duration
 	}
 	out, err := exec.CommandContext(ctx, wrk, args...).CombinedOutput()
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk: %w\n%s", err, out)
+		return wrkResult{}, string(out), fmt.Errorf("wrk: %w\n%s", err, out)
 	}
 	res, err := parseWrk(string(out))
 	if err != nil {
-		return res, fmt.Errorf("wrk's output: %w\n%s", err, out)
+		return res, string(out), fmt.Errorf("wrk's output: %w\n%s", err, out)
 	}
-	return res, nil
+	return res, string(out), nil
 }
 
 // parseWrk reads wrk 4's report:
