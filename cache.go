@@ -60,8 +60,7 @@ func (c *boundedCache) load(key interface{}) (interface{}, bool) {
 // entry replaced or removed since it was stored still counts until its turn comes:
 // the count bounds the bytes held from above.
 func (c *boundedCache) store(class int, key, value interface{}, bytes int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.Lock() // no defer: under Yaegi it costs more than the rest (nothing here panics)
 	c.m.Store(key, value)
 	q := c.classes[class]
 	q.stored = append(q.stored, cacheEntry{key: key, value: value, bytes: bytes})
@@ -77,6 +76,7 @@ func (c *boundedCache) store(class int, key, value interface{}, bytes int) {
 		q.stored = append([]cacheEntry(nil), q.stored[q.head:]...)
 		q.head = 0
 	}
+	c.mu.Unlock()
 }
 
 // remove deletes key if value is still stored under it (and not a newer one).
@@ -142,9 +142,8 @@ func (c *viewCache) digests(line string) (key, check uint64) {
 	return maphash.String(c.keySeed, line), maphash.String(c.checkSeed, line)
 }
 
-// get returns the view of a Cookie header, or nil.
-func (c *viewCache) get(line string) *cookieView {
-	key, check := c.digests(line)
+// get returns the view of a Cookie header by its digests, or nil.
+func (c *viewCache) get(key, check uint64) *cookieView {
 	x, _ := c.entries.load(key)
 	if v, _ := x.(*cookieView); v != nil && v.check == check {
 		return v

@@ -19,7 +19,7 @@ func TestInstancesOfOneConfigurationShareCaches(t *testing.T) {
 	if reloaded.views != first.views || reloaded.paths != first.paths {
 		t.Fatal("an instance of the same configuration has caches of its own: a reload starts cold")
 	}
-	if reloaded.views.get(line) == nil {
+	if viewOfLine(reloaded.views, line) == nil {
 		t.Fatal("the view is not in the reloaded instance's cache")
 	}
 	if serveLine(reloaded, "/admin/x", line) == "" {

@@ -24,6 +24,11 @@ type cookieView struct {
 // newView works out what a Cookie header means: the slow path, once per header.
 func (m *middleware) newView(line string) *cookieView {
 	key, check := m.views.digests(line)
+	return m.newViewOf(line, key, check)
+}
+
+// newViewOf is newView with the header's digests.
+func (m *middleware) newViewOf(line string, key, check uint64) *cookieView {
 	if len(line) > maxCookieHeader {
 		v := &cookieView{key: key, check: check, flagOn: m.cfg.flagDefault, hasAgsCookies: true}
 		v.derive()
@@ -80,10 +85,11 @@ func (v *cookieView) derive() {
 // cache when it can, else working it out and keeping it.
 func viewOf(m *middleware, r *http.Request) *cookieView {
 	line := strings.Join(r.Header["Cookie"], "; ")
-	if v := m.views.get(line); v != nil {
+	key, check := m.views.digests(line)
+	if v := m.views.get(key, check); v != nil {
 		return v
 	}
-	v := m.newView(line)
+	v := m.newViewOf(line, key, check)
 	if len(line) <= maxCachedCookies {
 		m.views.put(v)
 	}
