@@ -138,11 +138,12 @@ type Config struct {
 	// AllowedUsers are the users who may pass, by sub or e-mail address. Empty: no
 	// rule. Environment: AGS_CLIENT_ALLOWED_USERS, comma separated.
 	AllowedUsers []string `json:"allowedUsers,omitempty"`
-	// CacheSize bounds the memory each middleware instance gives to the sessions it
-	// has opened, so that a signed-in request neither decrypts nor decodes: 64MiB,
-	// 512KiB, or bytes (KB, MB, GB count as KiB, MiB, GiB). A site with more browsers
-	// active at once than it holds (about 7 KB each) opens sessions again.
-	// Default 64MiB. Environment: AGS_CLIENT_CACHE_SIZE.
+	// CacheSize bounds the memory given to the sessions ags has opened, so that a
+	// signed-in request neither decrypts nor decodes: 64MiB, 512KiB, or bytes (KB, MB,
+	// GB count as KiB, MiB, GiB). One cache per configuration: instances with the same
+	// options (several routers, a reload) share it. A browser takes about 1 KB, so
+	// 64 MiB holds some 55,000 active at once, beside an eighth of it for what
+	// visitors without a session send. Default 64MiB. Environment: AGS_CLIENT_CACHE_SIZE.
 	CacheSize string `json:"cacheSize,omitempty"`
 
 	// ClientAuthMethod is how ags authenticates at the token endpoint: auto (the first

@@ -107,8 +107,8 @@ func (c *boundedCache) held(class int) (bytes, entries int) {
 // digests collide (a chance of about 2^-128 per pair, which no client can steer
 // without the seeds). The header itself is not kept: a view holds what the request
 // path hands the app, a few hundred bytes, not the few KB of a sealed session.
-// A view's class is its kind: a valid session (sessionViews, the cacheSize
-// budget), or anything else a client can send (otherViews, a share of it).
+// A view's class is its kind: a valid session (sessionViews), or anything else a
+// client can send (otherViews); they share cacheSize, the second an eighth of it.
 type viewCache struct {
 	entries            *boundedCache
 	keySeed, checkSeed maphash.Seed
@@ -125,7 +125,7 @@ const otherViewsShare = 8
 
 func newViewCache(budget int) *viewCache {
 	return &viewCache{
-		entries:   newBoundedCache(sameView, budget, budget/otherViewsShare),
+		entries:   newBoundedCache(sameView, budget-budget/otherViewsShare, budget/otherViewsShare),
 		keySeed:   maphash.MakeSeed(),
 		checkSeed: maphash.MakeSeed(),
 	}

@@ -124,7 +124,7 @@ func TestViewCacheChecksTheSecondDigest(t *testing.T) {
 
 func TestViewCacheBoundedInBytes(t *testing.T) {
 	m := cacheMiddleware(t, "1MiB")
-	budget := 1 << 20
+	budget := 1<<20 - (1<<20)/otherViewsShare
 	var lines []string
 	for i := 0; len(lines) < 3000; i++ {
 		line := newSessionLine(t, m, ckSession(t, 900))
@@ -242,8 +242,9 @@ func TestCacheSizeOption(t *testing.T) {
 			t.Errorf("cacheSize %q: %v", tc.value, err)
 			continue
 		}
-		if got := m.views.entries.classes[sessionViews].budget; got != tc.want {
-			t.Errorf("cacheSize %q: the session views' budget is %d, want %d", tc.value, got, tc.want)
+		sessions, others := m.views.entries.classes[sessionViews].budget, m.views.entries.classes[otherViews].budget
+		if sessions+others != tc.want || others != tc.want/otherViewsShare {
+			t.Errorf("cacheSize %q: the views' budgets are %d and %d, want %d in all, an eighth for views without a session", tc.value, sessions, others, tc.want)
 		}
 	}
 }
