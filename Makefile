@@ -6,7 +6,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-smoke fuzz
+.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-steps bench-smoke fuzz
 
 # Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
 # the sum at the end. One file per working tree: several may run tests at once.
@@ -112,12 +112,19 @@ bench-sweep:
 	@$(WRK_INSTALL)
 	cd bench && $(GO) run ./traefikbench -sweep-only -sweep $(SWEEP) -rounds 3 -duration 3s -svg $(SWEEP_SVG) $(BENCH_FLAGS)
 
-## bench-callgrind: instructions per request on the hot path, counted by valgrind
-## (bench/callgrind/run.sh): repeatable on a busy machine. About a minute.
+## bench-callgrind: instructions per request on the hot path (a hit, an open path, a
+## cache miss), counted by valgrind (bench/callgrind/run.sh): repeatable on a busy
+## machine. About two minutes.
 VALGRIND_INSTALL = command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 bench-callgrind:
 	@$(VALGRIND_INSTALL)
 	bench/callgrind/run.sh
+
+## bench-steps: instructions of each step of a cache miss under Yaegi, counted by
+## valgrind over the unit benchmarks (bench/callgrind/steps.sh). About ten minutes.
+bench-steps: $(YAEGI)
+	@$(VALGRIND_INSTALL)
+	bench/callgrind/steps.sh
 
 ## bench-smoke: the same harness on a tiny load (the many-sessions route with 20 users,
 ## under reloads and after a flood of 200 forged cookies, a sweep of 2 and 20, its plot),

@@ -184,3 +184,30 @@ func BenchmarkCacheMissStepAppCookies(b *testing.B) {
 		m.appCookies(line)
 	}
 }
+
+func BenchmarkCacheMissStepViewBlock(b *testing.B) {
+	m, line := bnMiss(b)
+	sealed, _ := m.store.sealedValue(&http.Request{Header: http.Header{"Cookie": {line}}})
+	plain, _, expiry, err := m.store.openSealed(sealed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if m.identityFromBlock(viewBlockOf(plain), time.Unix(expiry, 0)) == nil {
+		b.Fatal("the session has no view block")
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.identityFromBlock(viewBlockOf(plain), time.Unix(expiry, 0))
+	}
+}
+
+func BenchmarkCacheMissStepStore(b *testing.B) {
+	m, line := bnMiss(b)
+	v := m.newView(line)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := *v
+		w.key = uint64(i)
+		m.views.put(&w)
+	}
+}

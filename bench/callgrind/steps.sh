@@ -1,0 +1,45 @@
+#!/bin/sh
+# Counts the instructions of each step of a cache miss under Yaegi: the unit
+# benchmarks BenchmarkCacheMiss* (cookie_bench_test.go) run by `yaegi test` under
+# valgrind's callgrind, each at N1 and N2 iterations in a process of its own; the
+# difference over N2 - N1 drops Yaegi's start-up (parsing the package and its
+# tests). Counts repeat within a few per cent, unlike times on a shared machine; the
+# garbage collector's share stays in, and with it some noise. A run that fails or
+# prints no count stops the script with its output.
+#
+#   bench/callgrind/steps.sh [benchmark ...]    (default: all BenchmarkCacheMiss*)
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+N1=${N1:-100}
+N2=${N2:-2100}
+command -v valgrind >/dev/null || { echo "steps: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
+yaegi=$(go env GOPATH)/bin/yaegi
+[ -x "$yaegi" ] || { echo "steps: $yaegi is missing (make yaegi-test installs it)" >&2; exit 1; }
+benchmarks=${*:-$(grep -ho '^func BenchmarkCacheMiss[A-Za-z]*' "$root"/*_test.go | sed 's/^func //')}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+count() { # benchmark iterations
+	log="$tmp/$1-$2.log"
+	if ! (cd "$root" && GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
+		--callgrind-out-file=/dev/null "$yaegi" test -run XXX -bench "^$1\$" -benchtime "${2}x" .) >"$log" 2>&1 ||
+		! grep -q "^$1" "$log"; then
+		echo "steps: $1 ($2 iterations) failed:" >&2
+		tail -20 "$log" >&2
+		return 1
+	fi
+	n=$(awk '/Collected/ {print $4}' "$log")
+	case "$n" in
+	'' | *[!0-9]*)
+		echo "steps: $1 ($2 iterations) printed no instruction count:" >&2
+		tail -20 "$log" >&2
+		return 1
+		;;
+	esac
+	echo "$n"
+}
+printf '%-40s %14s\n' "benchmark (under Yaegi)" "instr/op"
+for b in $benchmarks; do
+	a=$(count "$b" "$N1") || exit 1
+	c=$(count "$b" "$N2") || exit 1
+	printf '%-40s %14d\n' "$b" $(((c - a) / (N2 - N1)))
+done
