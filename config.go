@@ -249,15 +249,8 @@ func (c *Config) validate() (*settings, error) {
 		return nil, fmt.Errorf("sessionCookie must be a cookie name (letters, digits, -_.!#$%%&'*+^|~), got %q", c.SessionCookie)
 	}
 	s.sessionCookie = c.SessionCookie
-	for i, secret := range strings.Split(c.SessionSecret, ",") {
-		secret = strings.TrimSpace(secret)
-		if secret == "" && c.SessionSecret == "" {
-			break
-		}
-		if len(secret) < 32 {
-			return nil, fmt.Errorf("sessionSecret must be at least 32 bytes (secret %d of the list has %d)", i+1, len(secret))
-		}
-		s.secrets = append(s.secrets, secret)
+	if s.secrets, err = parseSecrets(c.SessionSecret); err != nil {
+		return nil, err
 	}
 	if !cookieNamePattern.MatchString(c.FeatureFlagCookie) {
 		return nil, fmt.Errorf("featureFlagCookie must be a cookie name, got %q", c.FeatureFlagCookie)
@@ -275,30 +268,17 @@ func (c *Config) validate() (*settings, error) {
 	if s.verifySSL, err = parseBool("verifySSL", c.VerifySSL); err != nil {
 		return nil, err
 	}
-	scopes := strings.Fields(c.Scopes)
-	hasOpenID := false
-	for _, sc := range scopes {
-		hasOpenID = hasOpenID || sc == "openid"
+	if s.scopes, err = parseScopes(c.Scopes); err != nil {
+		return nil, err
 	}
-	if !hasOpenID {
-		return nil, fmt.Errorf("scopes must contain openid, got %q", c.Scopes)
-	}
-	s.scopes = strings.Join(scopes, " ")
 	if s.sessionLifetime, err = parseDuration("sessionLifetime", c.SessionLifetime); err != nil {
 		return nil, err
 	}
 	if s.cookies, err = parseCookieSettings(c); err != nil {
 		return nil, err
 	}
-	s.identityHeaders = map[string]string{}
-	for claim, header := range c.IdentityHeaders {
-		if claim == "" || !headerNamePattern.MatchString(header) {
-			return nil, fmt.Errorf("identityHeaders must map a claim to a header name, got %q: %q", claim, header)
-		}
-		if reservedHeader(header) {
-			return nil, fmt.Errorf("identityHeaders cannot set %q", header)
-		}
-		s.identityHeaders[claim] = http.CanonicalHeaderKey(header)
+	if s.identityHeaders, err = parseIdentityHeaders(c.IdentityHeaders); err != nil {
+		return nil, err
 	}
 	if s.passAccessToken, err = parseBool("passAccessToken", c.PassAccessToken); err != nil {
 		return nil, err
@@ -306,15 +286,8 @@ func (c *Config) validate() (*settings, error) {
 	if s.passIDToken, err = parseBool("passIDToken", c.PassIDToken); err != nil {
 		return nil, err
 	}
-	if c.CAFile != "" {
-		pem, ferr := os.ReadFile(c.CAFile)
-		if ferr != nil {
-			return nil, fmt.Errorf("caFile cannot be read: %w", ferr)
-		}
-		s.rootCAs = x509.NewCertPool()
-		if !s.rootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("caFile %q holds no PEM certificate", c.CAFile)
-		}
+	if s.rootCAs, err = readCAFile(c.CAFile); err != nil {
+		return nil, err
 	}
 	if s.timeout, err = parseDuration("timeout", c.Timeout); err != nil {
 		return nil, err
@@ -461,4 +434,64 @@ func newHTTPClient(s *settings) *http.Client {
 		ResponseHeaderTimeout: s.timeout,
 	}
 	return &http.Client{Transport: transport, Timeout: s.timeout}
+}
+
+// parseSecrets reads sessionSecret: comma-separated secrets of at least 32 bytes
+// each; none when empty.
+func parseSecrets(value string) ([]string, error) {
+	if value == "" {
+		return nil, nil
+	}
+	var secrets []string
+	for i, secret := range strings.Split(value, ",") {
+		secret = strings.TrimSpace(secret)
+		if len(secret) < 32 {
+			return nil, fmt.Errorf("sessionSecret must be at least 32 bytes (secret %d of the list has %d)", i+1, len(secret))
+		}
+		secrets = append(secrets, secret)
+	}
+	return secrets, nil
+}
+
+// parseScopes reads scopes: space separated, openid among them.
+func parseScopes(value string) (string, error) {
+	scopes := strings.Fields(value)
+	for _, sc := range scopes {
+		if sc == "openid" {
+			return strings.Join(scopes, " "), nil
+		}
+	}
+	return "", fmt.Errorf("scopes must contain openid, got %q", value)
+}
+
+// parseIdentityHeaders reads identityHeaders: claim to header name, the header
+// canonical, none of ags's own.
+func parseIdentityHeaders(value map[string]string) (map[string]string, error) {
+	headers := map[string]string{}
+	for claim, header := range value {
+		if claim == "" || !headerNamePattern.MatchString(header) {
+			return nil, fmt.Errorf("identityHeaders must map a claim to a header name, got %q: %q", claim, header)
+		}
+		if reservedHeader(header) {
+			return nil, fmt.Errorf("identityHeaders cannot set %q", header)
+		}
+		headers[claim] = http.CanonicalHeaderKey(header)
+	}
+	return headers, nil
+}
+
+// readCAFile reads caFile: PEM certificates; nil (the system's) when not set.
+func readCAFile(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("caFile cannot be read: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("caFile %q holds no PEM certificate", path)
+	}
+	return pool, nil
 }
