@@ -82,25 +82,23 @@ func apiAnswer(w http.ResponseWriter, r *http.Request, status int, code, descrip
 		return
 	}
 	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(append(body, '\n'))
-	}
+	writeAnswer(w, r, status, "application/json", append(body, '\n'))
 }
 
 // plainAnswer answers an API call with a line of plain text.
 func plainAnswer(w http.ResponseWriter, r *http.Request, status int, text string) {
+	writeAnswer(w, r, status, "text/plain; charset=utf-8", []byte(text+"\n"))
+}
+
+// writeAnswer writes an answer for an API call, never to be cached or sniffed.
+func writeAnswer(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		w.Write([]byte(text + "\n"))
+		w.Write(body)
 	}
 }
 
