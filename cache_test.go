@@ -23,7 +23,7 @@ func cacheConfig(t testing.TB, cacheSize string) *Config {
 	c.AuthenticatedPaths = []string{"admin/.*"}
 	c.FeatureFlagToggle = "false"
 	c.CacheSize = cacheSize
-	c.IdentityHeaders = map[string]string{"test": t.Name()} // a claim no session has
+	c.IdentityHeaders = map[string]string{"test " + t.Name(): "X-Test-Claim"} // a claim no session has
 	return c
 }
 

@@ -340,6 +340,38 @@ func loneChunk(lines []string, name, nameEq, sepNameEq string) (value string, ok
 	return value, ok && value != "" && value[len(value)-1] != ' '
 }
 
+// loneSession is loneChunk for a Cookie header on the slow path, with the header
+// the app gets: the line without the session cookie (the one cookie of ags it can
+// hold, since name occurs once), the others as they came. ok false: the long way
+// (sealedValue and appCookies).
+func loneSession(line, name, nameEq, sepNameEq string) (value string, app []string, ok bool) {
+	if strings.Count(line, name) != 1 {
+		return "", nil, false
+	}
+	before, rest, found := strings.Cut(line, sepNameEq)
+	if !found {
+		if rest, found = strings.CutPrefix(line, nameEq); !found {
+			return "", nil, false
+		}
+		before = ""
+	}
+	value, after, _ := strings.Cut(rest, ";")
+	if value == "" || value[len(value)-1] == ' ' {
+		return "", nil, false
+	}
+	// Copies, or a part of line would keep all of it in the cache.
+	before, after = strings.TrimSpace(before), strings.TrimSpace(after)
+	switch {
+	case before == "" && after == "":
+		return value, nil, true
+	case before == "":
+		return value, []string{strings.Clone(after)}, true
+	case after == "":
+		return value, []string{strings.Clone(before)}, true
+	}
+	return value, []string{before + "; " + after}, true
+}
+
 // joinChunks returns the joined value of the session chunks among cookies.
 func (s *sessionStore) joinChunks(cookies []*http.Cookie) (string, error) {
 	var parts [maxChunks]string

@@ -276,3 +276,53 @@ func TestIsOwnCookie(t *testing.T) {
 		})
 	}
 }
+
+// normalCookies is a Cookie header's cookies, trimmed, empty ones dropped: what a
+// server reads of it.
+func normalCookies(lines []string) string {
+	var out []string
+	for _, line := range lines {
+		for _, c := range strings.Split(line, ";") {
+			if c = strings.TrimSpace(c); c != "" {
+				out = append(out, c)
+			}
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// checkLoneSession: whenever loneSession takes a Cookie header, it finds what
+// sealedValue and appCookies find the long way: the same session value, and the
+// same cookies for the app.
+func checkLoneSession(t *testing.T, m *middleware, line string) {
+	t.Helper()
+	st := m.store
+	value, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
+	if !ok {
+		return
+	}
+	long, err := st.sealedValue(&http.Request{Header: http.Header{"Cookie": {line}}})
+	if err != nil || long != value {
+		t.Errorf("%q: loneSession found %q, sealedValue %q (%v)", line, value, long, err)
+	}
+	wantApp, own := m.appCookies(line)
+	if !own || normalCookies(app) != normalCookies(wantApp) {
+		t.Errorf("%q: the app gets %q, the long way %q (own cookies: %v)", line, app, wantApp, own)
+	}
+}
+
+func TestLoneSessionAgreesWithTheLongWay(t *testing.T) {
+	m := cacheMiddleware(t, "")
+	for _, line := range []string{
+		"ags_client_session=abc", "ags_client_session=abc; theme=dark", "_ga=1; ags_client_session=abc",
+		"_ga=1; ags_client_session=abc; theme=dark", "_ga=1;ags_client_session=abc;theme=dark",
+		"_ga=1; ags_client_session=abc; ", " ags_client_session=abc", "a=1;  ags_client_session=abc;  b=2",
+		"ags_client_session=", "ags_client_session=abc ; b=2", "x=ags_client_session=abc", "my_ags_client_session=abc",
+		"ags_client_session=abc; ags_client_session=def", "ags_client_session_1=abc; ags_client_session=def",
+		"ags_client_session=abc; ags_client_session_login_x=1", "a=1;;ags_client_session=abc;;b=2",
+		"ags_client_active=1; ags_client_session=abc", "ags_client_session=abc; ags_client_active=0",
+		"a=; ags_client_session=abc; =b", "",
+	} {
+		checkLoneSession(t, m, line)
+	}
+}

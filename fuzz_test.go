@@ -3,6 +3,7 @@ package ags
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -213,5 +214,21 @@ func FuzzReturnPath(f *testing.F) {
 				t.Fatalf("returnPath(%q) = %q, which a browser may take off the host", own, got)
 			}
 		}
+	})
+}
+
+// FuzzLoneSession: loneSession never disagrees with the long way, whatever the
+// Cookie header.
+func FuzzLoneSession(f *testing.F) {
+	for _, seed := range []string{"_ga=1; ags_client_session=abc; theme=dark", "ags_client_session=abc", "a=1;;ags_client_session=x ;b"} {
+		f.Add(seed)
+	}
+	c := cacheConfig(f, "")
+	m, err := newMiddleware(http.NotFoundHandler(), c, "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		checkLoneSession(t, m, line)
 	})
 }

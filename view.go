@@ -36,10 +36,17 @@ func (m *middleware) newViewOf(line string, key, check uint64) *cookieView {
 	}
 	r := &http.Request{Header: http.Header{"Cookie": {line}}}
 	v := &cookieView{key: key, check: check, flagOn: m.flagOn(r)}
-	if sealed, err := m.store.sealedValue(r); err == nil {
+	st := m.store
+	if sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq); ok {
+		// The common case, with a few calls: one session cookie among others.
 		v.id = m.openIdentity(sealed)
+		v.appCookie, v.hasAgsCookies = app, true
+	} else {
+		if sealed, err := st.sealedValue(r); err == nil {
+			v.id = m.openIdentity(sealed)
+		}
+		v.appCookie, v.hasAgsCookies = m.appCookies(line)
 	}
-	v.appCookie, v.hasAgsCookies = m.appCookies(line)
 	v.derive()
 	return v
 }
