@@ -211,3 +211,15 @@ func BenchmarkCacheMissStepStore(b *testing.B) {
 		m.views.put(&w)
 	}
 }
+
+func BenchmarkCacheMissStepLoneSession(b *testing.B) {
+	m, line := bnMiss(b)
+	st := m.store
+	if _, _, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq); !ok {
+		b.Fatal("the header is not the common case")
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		loneSession(line, st.name, st.nameEq, st.sepNameEq)
+	}
+}
