@@ -22,11 +22,6 @@ type boundedCache struct {
 	m       sync.Map // read without a lock; written only under mu
 	mu      sync.Mutex
 	classes []*cacheQueue
-	// same reports whether a value loaded from entries is v. Not sync.Map's
-	// CompareAndDelete: under Yaegi an interpreted value in an interface{} is
-	// wrapped anew each time it is converted, and two wrappings of one pointer
-	// compare unequal; the values must be compared as what they are.
-	same func(loaded, v interface{}) bool
 }
 
 // cacheQueue is one class of a boundedCache: its entries in the order stored.
@@ -42,8 +37,8 @@ type cacheEntry struct {
 	bytes      int
 }
 
-func newBoundedCache(same func(loaded, v interface{}) bool, budgets ...int) *boundedCache {
-	c := &boundedCache{same: same}
+func newBoundedCache(budgets ...int) *boundedCache {
+	c := &boundedCache{}
 	for _, b := range budgets {
 		c.classes = append(c.classes, &cacheQueue{budget: b})
 	}
@@ -88,9 +83,22 @@ func (c *boundedCache) remove(key, value interface{}) {
 
 // drop is remove with c.mu held.
 func (c *boundedCache) drop(key, value interface{}) {
-	if loaded, ok := c.m.Load(key); ok && c.same(loaded, value) {
+	if loaded, ok := c.m.Load(key); ok && sameValue(loaded, value) {
 		c.m.Delete(key)
 	}
+}
+
+// sameValue reports whether a value loaded from a cache is v. Not sync.Map's
+// CompareAndDelete: under Yaegi an interpreted value in an interface{} is wrapped
+// anew each time it is converted, and two wrappings of one pointer compare unequal;
+// the values are compared as what they are. A path's value is always true, and a
+// path is stored again only once it is gone.
+func sameValue(loaded, v interface{}) bool {
+	if view, ok := v.(*cookieView); ok {
+		other, _ := loaded.(*cookieView)
+		return other == view
+	}
+	return true
 }
 
 // held is the bytes that class counts, and its number of entries.
@@ -125,16 +133,10 @@ const otherViewsShare = 8
 
 func newViewCache(budget int) *viewCache {
 	return &viewCache{
-		entries:   newBoundedCache(sameView, budget-budget/otherViewsShare, budget/otherViewsShare),
+		entries:   newBoundedCache(budget-budget/otherViewsShare, budget/otherViewsShare),
 		keySeed:   maphash.MakeSeed(),
 		checkSeed: maphash.MakeSeed(),
 	}
-}
-
-func sameView(loaded, v interface{}) bool {
-	a, _ := loaded.(*cookieView)
-	b, _ := v.(*cookieView)
-	return a == b
 }
 
 // digests returns the key and the check of a Cookie header.
@@ -209,11 +211,8 @@ const pathCacheBytes = 256 << 10
 const pathOverhead = 96
 
 func newPathCache() *pathCache {
-	return &pathCache{newBoundedCache(samePath, pathCacheBytes)}
+	return &pathCache{newBoundedCache(pathCacheBytes)}
 }
-
-// samePath: every value is true, and a path is stored again only once it is gone.
-func samePath(loaded, v interface{}) bool { return true }
 
 // open reports whether p is known to be open.
 func (c *pathCache) open(p string) bool {

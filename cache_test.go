@@ -111,7 +111,7 @@ func TestViewCacheChecksTheSecondDigest(t *testing.T) {
 	forged := *stolen
 	forged.key = key // the visitor's key, the victim's check and identity
 	m.views.put(&forged)
-	if x, _ := m.views.entries.load(key); !sameView(x, &forged) {
+	if x, _ := m.views.entries.load(key); !sameValue(x, &forged) {
 		t.Fatal("the forged view is not under the visitor's key")
 	}
 	if got := serveLine(m, "/admin/x", visitor); got != "" {

@@ -188,7 +188,7 @@ func BenchmarkCacheMissStepAppCookies(b *testing.B) {
 func BenchmarkCacheMissStepViewBlock(b *testing.B) {
 	m, line := bnMiss(b)
 	sealed, _ := m.store.sealedValue(&http.Request{Header: http.Header{"Cookie": {line}}})
-	plain, _, expiry, err := m.store.openSealed(sealed)
+	plain, _, expiry, err := m.store.openSealed(sealed, ckNow.Unix())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -55,7 +55,9 @@ func (m *middleware) newViewOf(line string, key, check uint64) *cookieView {
 // when this instance's options made it, else from its claims; nil when it does not
 // open.
 func (m *middleware) openIdentity(sealed string) *identity {
-	plain, issuedAt, expiry, err := m.store.openSealed(sealed)
+	// m.now, not the store's clock: that one is a closure, which Yaegi calls
+	// through reflection.
+	plain, issuedAt, expiry, err := m.store.openSealed(sealed, m.now().Unix())
 	if err != nil {
 		return nil
 	}

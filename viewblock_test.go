@@ -114,7 +114,7 @@ func TestViewBlockThroughTheCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _, _, err := saver.store.openSealed(sealed)
+	plain, _, _, err := saver.store.openSealed(sealed, ckNow.Unix())
 	if err != nil {
 		t.Fatal(err)
 	}
