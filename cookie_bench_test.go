@@ -204,11 +204,15 @@ func BenchmarkCacheMissStepViewBlock(b *testing.B) {
 func BenchmarkCacheMissStepStore(b *testing.B) {
 	m, line := bnMiss(b)
 	v := m.newView(line)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	views := make([]*cookieView, b.N)
+	for i := range views {
 		w := *v
 		w.key = uint64(i)
-		m.views.put(&w)
+		views[i] = &w
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.views.put(views[i])
 	}
 }
 
