@@ -4,12 +4,8 @@
 # whatever else the machine is doing, unlike CPU time on a shared 2-core machine.
 # Each row runs twice in a process of its own (N1 and N2 requests) and the
 # difference is divided by N2 - N1, so that start-up and sign-in drop out; the
-# garbage collector's share stays in. GOMAXPROCS=1 keeps idle scheduler threads
-# from adding instructions, and asyncpreemptoff keeps valgrind from tripping on
-# Go's preemption signals. cpu.rdtscp=off keeps Go's runtime on RDTSC: valgrind 3.19
-# cannot decode RDTSCP ("unhandled instruction bytes: 0xF 0x1 0xF9"), which Go uses
-# where the processor has it (AMD EPYC), and the program then dies under valgrind.
-# A run that does not finish, or prints no count, stops the script with its output.
+# garbage collector's share stays in (count.sh says how valgrind is run). A run
+# that does not finish, or prints no count, stops the script with its output.
 #
 #   bench/callgrind/run.sh [plugin folder]     (default: the repository root)
 set -eu
@@ -23,25 +19,11 @@ bin=$tmp/hotpath
 trap 'rm -rf "$tmp"' EXIT
 (cd "$here" && go build -o "$bin" ./hotpath)
 
+. "$here/callgrind/count.sh"
 count() { # row requests
-	log="$tmp/$(echo "$1" | tr -c 'a-z0-9' _)-$2.log"
-	if ! GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
-		--callgrind-out-file=/dev/null --error-exitcode=3 \
+	instructions "$tmp/$(echo "$1" | tr -c 'a-z0-9' _)-$2.log" "\"$1\" ($2 requests)" \
 		"$bin" -key "$here/../testdata/provider_rsa.pem" -plugin "$plugin" -empty "$here/emptyplugin" \
-		-only "$1" -n "$2" >"$log" 2>&1; then
-		echo "callgrind: the run of \"$1\" ($2 requests) failed:" >&2
-		tail -20 "$log" >&2
-		return 1
-	fi
-	n=$(awk '/Collected/ {print $4}' "$log")
-	case "$n" in
-	'' | *[!0-9]*)
-		echo "callgrind: the run of \"$1\" ($2 requests) printed no instruction count:" >&2
-		tail -20 "$log" >&2
-		return 1
-		;;
-	esac
-	echo "$n"
+		-only "$1" -n "$2"
 }
 perrequest() { # row [N1 N2]
 	n1=${2:-$N1} n2=${3:-$N2}

@@ -18,23 +18,15 @@ yaegi=$(go env GOPATH)/bin/yaegi
 benchmarks=${*:-$(grep -ho '^func BenchmarkCacheMiss[A-Za-z]*' "$root"/*_test.go | sed 's/^func //')}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$root/bench/callgrind/count.sh"
 count() { # benchmark iterations
 	log="$tmp/$1-$2.log"
-	if ! (cd "$root" && GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
-		--callgrind-out-file=/dev/null "$yaegi" test -run XXX -bench "^$1\$" -benchtime "${2}x" .) >"$log" 2>&1 ||
-		! grep -q "^$1" "$log"; then
-		echo "steps: $1 ($2 iterations) failed:" >&2
+	n=$(cd "$root" && instructions "$log" "$1 ($2 iterations)" "$yaegi" test -run XXX -bench "^$1\$" -benchtime "${2}x" .) || return 1
+	if ! grep -q "^$1" "$log"; then
+		echo "steps: $1 ($2 iterations) did not run:" >&2
 		tail -20 "$log" >&2
 		return 1
 	fi
-	n=$(awk '/Collected/ {print $4}' "$log")
-	case "$n" in
-	'' | *[!0-9]*)
-		echo "steps: $1 ($2 iterations) printed no instruction count:" >&2
-		tail -20 "$log" >&2
-		return 1
-		;;
-	esac
 	echo "$n"
 }
 printf '%-40s %14s\n' "benchmark (under Yaegi)" "instr/op"
