@@ -11,9 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -23,39 +21,6 @@ const (
 	HydraSubject  = "hydra-user-ada"
 	HydraEmail    = "ada@example.org"
 )
-
-var hydraBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// HydraBinary returns the path of the Ory Hydra binary: $AGS_HYDRA_BIN when set,
-// otherwise what tools/hydra/build.sh prints (it builds Hydra into the Go build cache
-// the first time, which takes minutes; the Makefile runs it before the tests). It
-// runs the script once per process.
-func HydraBinary() (string, error) {
-	hydraBin.once.Do(func() {
-		if p := os.Getenv("AGS_HYDRA_BIN"); p != "" {
-			hydraBin.path = p
-			return
-		}
-		root, err := RepoRoot()
-		if err != nil {
-			hydraBin.err = err
-			return
-		}
-		cmd := exec.Command("sh", filepath.Join(root, "tools", "hydra", "build.sh"))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			hydraBin.err = fmt.Errorf("tools/hydra/build.sh: %w", err)
-			return
-		}
-		hydraBin.path = strings.TrimSpace(string(out))
-	})
-	return hydraBin.path, hydraBin.err
-}
 
 // HydraOptions says how to run Hydra.
 type HydraOptions struct {

@@ -13,46 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
 
 // KubeVersion is the kube-apiserver release the harness runs (tools/kube-apiserver/go.mod).
 const KubeVersion = "v1.34.4"
-
-var kubeBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// KubeAPIServerBinary returns the path of kube-apiserver: $AGS_KUBE_APISERVER_BIN when
-// set, otherwise what tools/kube-apiserver/build.sh prints (it builds the server into
-// the Go build cache the first time: about 860 CPU-seconds). Run the script before the
-// tests (make e2e does), so that they do not spend their timeout on it.
-func KubeAPIServerBinary() (string, error) {
-	kubeBin.once.Do(func() {
-		if p := os.Getenv("AGS_KUBE_APISERVER_BIN"); p != "" {
-			kubeBin.path = p
-			return
-		}
-		root, err := RepoRoot()
-		if err != nil {
-			kubeBin.err = err
-			return
-		}
-		cmd := exec.Command("sh", filepath.Join(root, "tools", "kube-apiserver", "build.sh"))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			kubeBin.err = fmt.Errorf("tools/kube-apiserver/build.sh: %w", err)
-			return
-		}
-		kubeBin.path = strings.TrimSpace(string(out))
-	})
-	return kubeBin.path, kubeBin.err
-}
 
 // Kube is a Kubernetes API without nodes: Debian's etcd and kube-apiserver on
 // 127.0.0.1, with RBAC, an admin token, and service-account tokens on request. No

@@ -18,38 +18,6 @@ import (
 // TraefikVersion is the Traefik release the harness runs (tools/traefik/go.mod).
 const TraefikVersion = "v3.6.12"
 
-var traefikBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// TraefikBinary returns the path of the Traefik binary: $AGS_TRAEFIK_BIN when set,
-// otherwise what tools/traefik/build.sh prints (it builds Traefik into the Go build
-// cache the first time, which takes minutes). It runs the script once per process.
-func TraefikBinary() (string, error) {
-	traefikBin.once.Do(func() {
-		if p := os.Getenv("AGS_TRAEFIK_BIN"); p != "" {
-			traefikBin.path = p
-			return
-		}
-		root, err := RepoRoot()
-		if err != nil {
-			traefikBin.err = err
-			return
-		}
-		cmd := exec.Command("sh", filepath.Join(root, "tools", "traefik", "build.sh"))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			traefikBin.err = fmt.Errorf("tools/traefik/build.sh: %w", err)
-			return
-		}
-		traefikBin.path = strings.TrimSpace(string(out))
-	})
-	return traefikBin.path, traefikBin.err
-}
-
 // TraefikConfig says how to run a Traefik process.
 type TraefikConfig struct {
 	PluginDir  string   // the plugin's source folder; "" means $AGS_PLUGIN_DIR or RepoRoot() (ags)
