@@ -7,8 +7,7 @@ import (
 	"strings"
 )
 
-// The request path: what Traefik runs for every request, and the copy-on-write maps
-// it reads. It is the one place where the code is shaped by the interpreter; the rest
+// The request path: what Traefik runs for every request. It is the one place where the code is shaped by the interpreter; the rest
 // of the plugin is ordinary Go.
 //
 // The cost model, under Yaegi v0.16.1 (the interpreter in Traefik v3.6), counted in
@@ -26,11 +25,10 @@ import (
 // common requests with as few expressions as it can (a live session: serveSignedIn,
 // one more call, a function and not a closure; an open path without one: inline),
 // tells with one standard-library call whether a request may carry a forged identity
-// header (headerCheck), and reads its two caches without a lock: each is an
-// atomic.Value holding a map that is never written once stored. New entries wait in
-// a small map under a mutex and are published in a fresh copy, in batches, so that
-// copying costs a bounded amount per new entry. The session's expiry is still
-// checked on every request. Everything else goes to serveOther (ags.go), which
+// header (headerCheck), and reads its two caches without a lock, with one call each
+// (cache.go: a sync.Map; a view found by one digest of the Cookie header is served
+// only if a second digest matches too). The session's expiry is still checked on
+// every request. Everything else goes to serveOther (ags.go), which
 // dispatches in SPEC order as ordinary Go.
 
 // handler returns the request path, in the order of SPEC.md section 3. It is the

@@ -9,7 +9,7 @@
 instructions() {
 	log=$1 what=$2
 	shift 2
-	if ! GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
+	if ! GOMAXPROCS=1 GOGC=${GOGC:-100} GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
 		--callgrind-out-file=/dev/null --error-exitcode=3 "$@" >"$log" 2>&1; then
 		echo "callgrind: the run of $what failed:" >&2
 		tail -20 "$log" >&2

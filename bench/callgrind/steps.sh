@@ -3,8 +3,11 @@
 # benchmarks BenchmarkCacheMiss* (cookie_bench_test.go) run by `yaegi test` under
 # valgrind's callgrind, each at N1 and N2 iterations in a process of its own; the
 # difference over N2 - N1 drops Yaegi's start-up (parsing the package and its
-# tests). Counts repeat within a few per cent, unlike times on a shared machine; the
-# garbage collector's share stays in, and with it some noise. A run that fails or
+# tests). The collector is off (GOGC=off, unless GOGC is set): with it on, when it runs
+# decides more than the step does (a small step counted anywhere from -30,000 to
+# 68,000 in three runs); off, counts repeat within 1-2%. So these are the
+# interpreter's instructions without the collection of what they allocate, which on
+# the whole miss adds about as much again (bench/README.md). A run that fails or
 # prints no count stops the script with its output.
 #
 #   bench/callgrind/steps.sh [benchmark ...]    (default: all BenchmarkCacheMiss*)
@@ -12,6 +15,8 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 N1=${N1:-100}
 N2=${N2:-2100}
+GOGC=${GOGC:-off}
+export GOGC
 command -v valgrind >/dev/null || { echo "steps: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
 yaegi=$(go env GOPATH)/bin/yaegi
 [ -x "$yaegi" ] || { echo "steps: $yaegi is missing (make yaegi-test installs it)" >&2; exit 1; }
