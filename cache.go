@@ -50,16 +50,26 @@ func (c *boundedCache) load(key interface{}) (interface{}, bool) {
 	return c.m.Load(key)
 }
 
-// store puts value under key (replacing any other at once) and counts bytes for it
+// storeEntry puts value under key (replacing any other at once) and counts bytes for it
 // in class; the class's oldest entries go while it holds more than its budget. An
 // entry replaced or removed since it was stored still counts until its turn comes:
 // the count bounds the bytes held from above.
-func (c *boundedCache) store(class int, key, value interface{}, bytes int) {
+func storeEntry(c *boundedCache, class int, key, value interface{}, bytes int) {
 	c.mu.Lock() // no defer: under Yaegi it costs more than the rest (nothing here panics)
 	c.m.Store(key, value)
 	q := c.classes[class]
 	q.stored = append(q.stored, cacheEntry{key: key, value: value, bytes: bytes})
 	q.bytes += bytes
+	if q.bytes > q.budget {
+		evict(c, q)
+	}
+	c.mu.Unlock()
+}
+
+// evict drops q's oldest entries while it holds more than its budget, with c.mu
+// held. (Apart from storeEntry, whose every expression is paid on each store under
+// Yaegi, hotpath.go.)
+func evict(c *boundedCache, q *cacheQueue) {
 	for q.bytes > q.budget && q.head < len(q.stored)-1 {
 		old := q.stored[q.head]
 		q.stored[q.head] = cacheEntry{}
@@ -71,7 +81,6 @@ func (c *boundedCache) store(class int, key, value interface{}, bytes int) {
 		q.stored = append([]cacheEntry(nil), q.stored[q.head:]...)
 		q.head = 0
 	}
-	c.mu.Unlock()
 }
 
 // remove deletes key if value is still stored under it (and not a newer one).
@@ -153,14 +162,14 @@ func (c *viewCache) get(key, check uint64) *cookieView {
 	return nil
 }
 
-// put keeps v as the view of its Cookie header (v.key, v.check), replacing any
+// putView keeps v as the view of its Cookie header (v.key, v.check), replacing any
 // other at once: the request path stops serving the one it replaces.
-func (c *viewCache) put(v *cookieView) {
+func putView(c *viewCache, v *cookieView) {
 	class := otherViews
 	if v.id != nil {
 		class = sessionViews
 	}
-	c.entries.store(class, v.key, v, viewBytes(v))
+	storeEntry(c.entries, class, v.key, v, viewBytes(v))
 }
 
 // forget removes v, unless its header has a newer view (a renewed session).
@@ -222,5 +231,5 @@ func (c *pathCache) open(p string) bool {
 
 // put records that p is open.
 func (c *pathCache) put(p string) {
-	c.entries.store(0, p, true, len(p)+pathOverhead)
+	storeEntry(c.entries, 0, p, true, len(p)+pathOverhead)
 }

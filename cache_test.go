@@ -82,7 +82,7 @@ func TestViewCacheStoresAtOnce(t *testing.T) {
 		t.Fatal("the view of a session is not on the request path right after it was made")
 	}
 	renewed := *v
-	m.views.put(&renewed)
+	putView(m.views, &renewed)
 	if viewOfLine(m.views, line) != &renewed {
 		t.Error("a replaced view stays on the request path")
 	}
@@ -110,7 +110,7 @@ func TestViewCacheChecksTheSecondDigest(t *testing.T) {
 	key, _ := m.views.digests(visitor)
 	forged := *stolen
 	forged.key = key // the visitor's key, the victim's check and identity
-	m.views.put(&forged)
+	putView(m.views, &forged)
 	if x, _ := m.views.entries.load(key); !sameValue(x, &forged) {
 		t.Fatal("the forged view is not under the visitor's key")
 	}
@@ -283,7 +283,7 @@ func TestCachesConcurrent(t *testing.T) {
 				line := fmt.Sprintf("g%d-%d", g, i%300)
 				key, check := views.digests(line)
 				v := &cookieView{key: key, check: check}
-				views.put(v)
+				putView(views, v)
 				if i%7 == 0 {
 					views.forget(v)
 				}

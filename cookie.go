@@ -131,15 +131,15 @@ func (s *sealer) seal(name string, plaintext []byte, issuedAt, expiry time.Time)
 
 // open reverses seal and checks the times against now.
 func (s *sealer) open(name, value string, now time.Time) ([]byte, error) {
-	plaintext, _, _, err := s.openWith(s.additionalData(name), value, now.Unix())
+	plaintext, _, _, err := openWith(s, s.additionalData(name), value, now.Unix())
 	return plaintext, err
 }
 
 // openWith is open with the additional data already built, and times in
-// Unix seconds (issuedAt and expiry are the sealed ones). Under Yaegi every
-// call into the standard library costs about a microsecond, so the checks
-// are arithmetic where they can be.
-func (s *sealer) openWith(ad []byte, value string, now int64) (plaintext []byte, issuedAt, expiry int64, err error) {
+// Unix seconds (issuedAt and expiry are the sealed ones). It is on every cache
+// miss, so it is a function (hotpath.go's cost model: under Yaegi a method call
+// costs a closure's), and the checks are arithmetic where they can be.
+func openWith(s *sealer, ad []byte, value string, now int64) (plaintext []byte, issuedAt, expiry int64, err error) {
 	// Bound the work before decoding: a value longer than any we make is not ours.
 	if len(value) > maxSealedLen {
 		return nil, 0, 0, errSealedEncoding
@@ -153,17 +153,14 @@ func (s *sealer) openWith(ad []byte, value string, now int64) (plaintext []byte,
 	if raw[0] != sealVersion {
 		return nil, 0, 0, errSealedVersion
 	}
-	nonce, ciphertext := raw[1:1+sealNonceSize], raw[1+sealNonceSize:]
 	// The sealing key first: it opens every value but those made before a
 	// rotation. A fresh destination per try, since a failed Open wipes it.
-	var inner []byte
-	for _, aead := range s.aeads {
-		if inner, err = aead.Open(nil, nonce, ciphertext, ad); err == nil {
-			break
-		}
-	}
+	nonce, ciphertext := raw[1:1+sealNonceSize], raw[1+sealNonceSize:]
+	inner, err := s.aeads[0].Open(nil, nonce, ciphertext, ad)
 	if err != nil {
-		return nil, 0, 0, errSealedAuth
+		if inner, err = openWithOlderKeys(s, nonce, ciphertext, ad); err != nil {
+			return nil, 0, 0, errSealedAuth
+		}
 	}
 	issuedAt = int64(binary.BigEndian.Uint64(inner))
 	expiry = int64(binary.BigEndian.Uint64(inner[8:]))
@@ -174,6 +171,17 @@ func (s *sealer) openWith(ad []byte, value string, now int64) (plaintext []byte,
 		return nil, 0, 0, errSealedFuture
 	}
 	return inner[sealTimesSize:], issuedAt, expiry, nil
+}
+
+// openWithOlderKeys opens what the sealing key does not: a value sealed before a
+// rotation.
+func openWithOlderKeys(s *sealer, nonce, ciphertext, ad []byte) (inner []byte, err error) {
+	for _, aead := range s.aeads[1:] {
+		if inner, err = aead.Open(nil, nonce, ciphertext, ad); err == nil {
+			return inner, nil
+		}
+	}
+	return nil, errSealedAuth
 }
 
 // cookieSettings are the attributes of every cookie ags sets.

@@ -119,7 +119,7 @@ func BenchmarkCacheMiss(b *testing.B) {
 // BenchmarkCacheMissDecode is the session decoding step of a cache miss alone.
 func BenchmarkCacheMissDecode(b *testing.B) {
 	m, _, sealed := bnSealed(b)
-	plain, _, _, err := m.store.sealer.openWith(m.store.sessionAD, sealed, ckNow.Unix())
+	plain, _, _, err := openWith(m.store.sealer, m.store.sessionAD, sealed, ckNow.Unix())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func BenchmarkCacheMissStepFlag(b *testing.B) {
 	r := &http.Request{Header: http.Header{"Cookie": {line}}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m.flagOn(r)
+		flagFor(m.cfg, r)
 	}
 }
 
@@ -161,7 +161,7 @@ func BenchmarkCacheMissStepOpen(b *testing.B) {
 	m, _, sealed := bnSealed(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, _, err := m.store.sealer.openWith(m.store.sessionAD, sealed, ckNow.Unix()); err != nil {
+		if _, _, _, err := openWith(m.store.sealer, m.store.sessionAD, sealed, ckNow.Unix()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -189,16 +189,16 @@ func BenchmarkCacheMissStepAppCookies(b *testing.B) {
 
 func BenchmarkCacheMissStepViewBlock(b *testing.B) {
 	m, _, sealed := bnSealed(b)
-	plain, _, expiry, err := m.store.openSealed(sealed, ckNow.Unix())
+	plain, _, expiry, err := openWith(m.store.sealer, m.store.sessionAD, sealed, ckNow.Unix())
 	if err != nil {
 		b.Fatal(err)
 	}
-	if m.identityFromBlock(viewBlockOf(plain), time.Unix(expiry, 0)) == nil {
+	if identityFromBlock(m.viewDigest, plain, expiry) == nil {
 		b.Fatal("the session has no view block")
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m.identityFromBlock(viewBlockOf(plain), time.Unix(expiry, 0))
+		identityFromBlock(m.viewDigest, plain, expiry)
 	}
 }
 
@@ -213,7 +213,7 @@ func BenchmarkCacheMissStepStore(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m.views.put(views[i])
+		putView(m.views, views[i])
 	}
 }
 

@@ -31,7 +31,7 @@ func TestSealerRoundTrip(t *testing.T) {
 			if strings.Trim(value, base64URLAlphabet) != "" {
 				t.Errorf("got %q, want base64url only", value)
 			}
-			got, gotIssued, gotExpiry, err := s.openWith(s.additionalData("c"), value, ckNow.Unix())
+			got, gotIssued, gotExpiry, err := openWith(s, s.additionalData("c"), value, ckNow.Unix())
 			if err != nil {
 				t.Fatalf("open: %v", err)
 			}

@@ -4,17 +4,18 @@ import (
 	"net/http"
 )
 
-// flagOn reports whether ags is on for this browser: the flag cookie says "1" or
-// "0"; without it (or with another value) featureFlagDefault decides. Without the
-// toggle the cookie means nothing: the flag is featureFlagDefault for everybody,
-// so that no visitor can switch ags off for their own browser.
-func (m *middleware) flagOn(r *http.Request) bool {
-	if !m.cfg.flagToggle {
-		return m.cfg.flagDefault
+// flagFor reports whether ags is on for the browser that sent r: the flag cookie
+// says "1" or "0"; without it (or with another value) featureFlagDefault decides.
+// Without the toggle the cookie means nothing: the flag is featureFlagDefault for
+// everybody, so that no visitor can switch ags off for their own browser. (A
+// function: it is on every cache miss, view.go.)
+func flagFor(s *settings, r *http.Request) bool {
+	if !s.flagToggle {
+		return s.flagDefault
 	}
-	c, err := r.Cookie(m.cfg.flagCookie)
+	c, err := r.Cookie(s.flagCookie)
 	if err != nil {
-		return m.cfg.flagDefault
+		return s.flagDefault
 	}
 	switch c.Value {
 	case "1":
@@ -22,7 +23,7 @@ func (m *middleware) flagOn(r *http.Request) bool {
 	case "0":
 		return false
 	}
-	return m.cfg.flagDefault
+	return s.flagDefault
 }
 
 // toggleFlag flips the flag for this browser, in the seed's words.

@@ -58,11 +58,11 @@ func (m *middleware) handler() http.HandlerFunc {
 		x, _ := views(digest(keySeed, line))
 		v, _ := x.(*cookieView)
 		if v == nil {
-			serveOther(m, w, r, viewOf(m, r))
+			serveMiss(m, w, r)
 			return
 		}
 		if v.check != digest(checkSeed, line) { // a collision of the key's 64 bits
-			serveOther(m, w, r, viewOf(m, r))
+			serveMiss(m, w, r)
 			return
 		}
 		if v.signedIn {
@@ -99,6 +99,18 @@ func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *coo
 		h["Cookie"] = v.appCookie
 	}
 	m.next.ServeHTTP(w, r)
+}
+
+// serveMiss serves a request whose Cookie header has no view in the cache: it works
+// the view out and keeps it (view.go), then serves it as the request path would
+// have, a live session without serveOther's steps.
+func serveMiss(m *middleware, w http.ResponseWriter, r *http.Request) {
+	v := missedView(m, r)
+	if v.signedIn {
+		serveSignedIn(m, w, r, v)
+		return
+	}
+	serveOther(m, w, r, v)
 }
 
 // setAppCookie gives the app the Cookie header without ags's cookies.

@@ -116,7 +116,7 @@ func (s *sessionStore) prunePending(w http.ResponseWriter, r *http.Request, now 
 			continue
 		}
 		seen[c.Name] = true
-		_, issuedAt, _, err := s.sealer.openWith(s.sealer.additionalData(c.Name), c.Value, now.Unix())
+		_, issuedAt, _, err := openWith(s.sealer, s.sealer.additionalData(c.Name), c.Value, now.Unix())
 		if err != nil {
 			s.expire(w, r, c.Name, s.cookies.flowSameSite())
 			continue

@@ -210,17 +210,11 @@ func decodeSession(b []byte) (*session, error) {
 // open opens a value from sealedValue: errNoSession (wrapped) on any failure,
 // expiry included.
 func (s *sessionStore) open(value string) (*session, error) {
-	plain, issuedAt, expiry, err := s.openSealed(value, s.now().Unix())
+	plain, issuedAt, expiry, err := openWith(s.sealer, s.sessionAD, value, s.now().Unix())
 	if err != nil {
 		return nil, err
 	}
 	return sessionFrom(plain, issuedAt, expiry)
-}
-
-// openSealed is open's first step: the encoded session and its sealed times, at
-// now (Unix seconds).
-func (s *sessionStore) openSealed(value string, now int64) (plain []byte, issuedAt, expiry int64, err error) {
-	return s.sealer.openWith(s.sessionAD, value, now)
 }
 
 // sessionFrom is open's second step: the session decoded.

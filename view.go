@@ -1,6 +1,7 @@
 package ags
 
 import (
+	"hash/maphash"
 	"net/http"
 	"strings"
 	"time"
@@ -21,51 +22,74 @@ type cookieView struct {
 	appCookie     []string  // the Cookie header for the app without them; nil: none left
 }
 
-// newView works out what a Cookie header means: the slow path, once per header.
+// newView works out what a Cookie header means (tests and benchmarks: the request
+// path works it out for the request it has, missedView).
 func (m *middleware) newView(line string) *cookieView {
 	key, check := m.views.digests(line)
-	return m.newViewOf(line, key, check)
+	return newViewOf(m, &http.Request{Header: http.Header{"Cookie": {line}}}, line, key, check)
 }
 
-// newViewOf is newView with the header's digests.
-func (m *middleware) newViewOf(line string, key, check uint64) *cookieView {
+// The slow path of a Cookie header, once per header: on every cache miss (the
+// first request of a browser on this Traefik, after a reload, after eviction).
+// Under Yaegi it is shaped as the request path is (hotpath.go's cost model): it
+// calls functions, not methods, whose every call costs as a closure's; and what
+// the common case does not need is in functions of its own, since each expression
+// of a called function is allocated at every call, taken or not.
+
+// newViewOf works out what r's Cookie header (line, its lines joined; key and
+// check, its digests) means.
+func newViewOf(m *middleware, r *http.Request, line string, key, check uint64) *cookieView {
 	if len(line) > maxCookieHeader {
-		v := &cookieView{key: key, check: check, flagOn: m.cfg.flagDefault, hasAgsCookies: true}
-		v.derive()
-		return v
+		return hugeView(m, key, check)
 	}
-	r := &http.Request{Header: http.Header{"Cookie": {line}}}
-	v := &cookieView{key: key, check: check, flagOn: m.flagOn(r)}
 	st := m.store
-	if sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq); ok {
-		// The common case, with a few calls: one session cookie among others.
-		v.id = m.openIdentity(sealed)
+	v := &cookieView{key: key, check: check, flagOn: flagFor(m.cfg, r)}
+	sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
+	if ok { // the common case: one session cookie among others
+		v.id = openIdentity(m, sealed)
 		v.appCookie, v.hasAgsCookies = app, true
 	} else {
-		if sealed, err := st.sealedValue(r); err == nil {
-			v.id = m.openIdentity(sealed)
-		}
-		v.appCookie, v.hasAgsCookies = m.appCookies(line)
+		sessionTheLongWay(m, v, r, line)
 	}
-	v.derive()
+	derive(v)
 	return v
+}
+
+// hugeView is the view of a Cookie header over maxCookieHeader: no session, no
+// flag, and nothing of it for the app.
+func hugeView(m *middleware, key, check uint64) *cookieView {
+	v := &cookieView{key: key, check: check, flagOn: m.cfg.flagDefault, hasAgsCookies: true}
+	derive(v)
+	return v
+}
+
+// sessionTheLongWay fills in v's session and app cookies when the header is not
+// the common case (chunks, several session cookies, none).
+func sessionTheLongWay(m *middleware, v *cookieView, r *http.Request, line string) {
+	if sealed, err := m.store.sealedValue(r); err == nil {
+		v.id = openIdentity(m, sealed)
+	}
+	v.appCookie, v.hasAgsCookies = m.appCookies(line)
 }
 
 // openIdentity opens a sealed session and makes its identity: from its view block
 // when this instance's options made it, else from its claims; nil when it does not
 // open.
-func (m *middleware) openIdentity(sealed string) *identity {
-	// m.now, not the store's clock: that one is a closure, which Yaegi calls
-	// through reflection.
-	plain, issuedAt, expiry, err := m.store.openSealed(sealed, m.now().Unix())
+func openIdentity(m *middleware, sealed string) *identity {
+	// m.now, not the store's clock: that one is a closure.
+	st := m.store
+	plain, issuedAt, expiry, err := openWith(st.sealer, st.sessionAD, sealed, m.now().Unix())
 	if err != nil {
 		return nil
 	}
-	if block := viewBlockOf(plain); block != "" {
-		if id := m.identityFromBlock(block, time.Unix(expiry, 0)); id != nil {
-			return id
-		}
+	if id := identityFromBlock(m.viewDigest, plain, expiry); id != nil {
+		return id
 	}
+	return identityFromClaims(m, plain, issuedAt, expiry)
+}
+
+// identityFromClaims is openIdentity without a view block: the session decoded.
+func identityFromClaims(m *middleware, plain []byte, issuedAt, expiry int64) *identity {
 	sess, err := sessionFrom(plain, issuedAt, expiry)
 	if err != nil {
 		return nil
@@ -74,7 +98,7 @@ func (m *middleware) openIdentity(sealed string) *identity {
 }
 
 // derive sets the fields the request path reads from the others.
-func (v *cookieView) derive() {
+func derive(v *cookieView) {
 	v.signedIn = v.flagOn && v.id != nil
 	if !v.flagOn { // the app gets the request untouched, ags's cookies too
 		v.hasAgsCookies = false
@@ -98,9 +122,18 @@ func viewOf(m *middleware, r *http.Request) *cookieView {
 	if v := m.views.get(key, check); v != nil {
 		return v
 	}
-	v := m.newViewOf(line, key, check)
+	return missedView(m, r)
+}
+
+// missedView works out the view of a request's Cookie header, which the cache does
+// not hold, and keeps it: the request path's cache miss.
+func missedView(m *middleware, r *http.Request) *cookieView {
+	line := strings.Join(r.Header["Cookie"], "; ")
+	c := m.views
+	key, check := maphash.String(c.keySeed, line), maphash.String(c.checkSeed, line)
+	v := newViewOf(m, r, line, key, check)
 	if len(line) <= maxCachedCookies {
-		m.views.put(v)
+		putView(c, v)
 	}
 	return v
 }

@@ -7,32 +7,34 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
 // The view block: the identity a session gives the app on one configuration of
 // ags, sealed into the session cookie by the instance that saves it (at sign-in and
 // renewal), so that a request whose view is not cached (the first on this Traefik,
-// after eviction, on a new instance) reads its identity with a few calls into the
+// after eviction, on a new instance) reads its identity with one call into the
 // standard library instead of decoding the claims and working the headers out
 // again, which under Yaegi costs several times more (bench/README.md). It is a
 // query string, the first value of the session's JSON:
 //
-//	{"v":"d=<digest>&h=X-Auth-Request-User%3A<sub>&h=...&n=<name>&s=<sub>[&a=<unix>][&r=<rule>]", ...}
+//	{"v":"h=X-Auth-Request-User&h=<sub>&h=...&i=<digest>&i=<sub>&i=<name>&i=<rule>&i=<unix>", ...}
 //
-//	d  viewDigest of the options it was made with: an instance whose options differ
-//	   (other headers, other rules) works the identity out from the claims instead
-//	h  a header for the app, "Name:value", one per header
-//	s  the sub, n the name shown on pages, r the access rule refused ("": none)
-//	a  when the access token must be renewed (refresh on, with a refresh token)
+//	i  five values, in this order: viewDigest of the options it was made with (an
+//	   instance whose options differ, other headers or other rules, works the
+//	   identity out from the claims instead); the sub; the name shown on pages; the
+//	   access rule refused ("": none); when the access token must be renewed, in
+//	   Unix seconds ("": never)
+//	h  the headers for the app, a name then its value, header after header
 //
-// It is sealed with the session, so it says only what ags said. A session sealed
-// without it (by an earlier version, or deflated: large) is decoded in full. The
-// tokens are never in it: with passAccessToken or passIDToken on, there is no block.
+// Values in a fixed order rather than a key each: under Yaegi every map lookup and
+// every call is paid on each cache miss. It is sealed with the session, so it says
+// only what ags said. A session sealed without it (by an earlier version, or
+// deflated: large) is decoded in full. The tokens are never in it: with
+// passAccessToken or passIDToken on, there is no block.
 
 // viewBlockVersion changes when newIdentity's output for the same options does.
-const viewBlockVersion = "1"
+const viewBlockVersion = "2"
 
 // viewDigest is a digest of the options that make an identity; "" when the
 // identity carries a token (no block is written).
@@ -61,15 +63,13 @@ func (m *middleware) viewBlock(id *identity) string {
 	if m.viewDigest == "" {
 		return ""
 	}
-	q := url.Values{"d": {m.viewDigest}, "s": {id.sub}, "n": {id.name}}
-	if id.refusal != "" {
-		q["r"] = []string{id.refusal}
-	}
+	refreshAt := ""
 	if !id.refreshAt.IsZero() {
-		q["a"] = []string{strconv.FormatInt(id.refreshAt.Unix(), 10)}
+		refreshAt = strconv.FormatInt(id.refreshAt.Unix(), 10)
 	}
+	q := url.Values{"i": {m.viewDigest, id.sub, id.name, id.refusal, refreshAt}}
 	for _, hv := range id.headers {
-		q["h"] = append(q["h"], hv.name+":"+hv.value[0])
+		q["h"] = append(q["h"], hv.name, hv.value[0])
 	}
 	return q.Encode()
 }
@@ -79,56 +79,51 @@ func (m *middleware) viewBlock(id *identity) string {
 // encoded without HTML escaping).
 var viewPrefix = []byte(`{"v":"`)
 
-// viewBlockOf returns the view block of an opened session's encoding; "" when it
-// has none.
-func viewBlockOf(plain []byte) string {
-	if len(plain) < 1 || plain[0]&flagDeflate != 0 || !bytes.HasPrefix(plain[1:], viewPrefix) {
-		return ""
+// identityFromBlock is the identity in the view block of an opened session's
+// encoding (plain), for a session that ends at expiry (Unix seconds), if options
+// of the digest made it; nil when there is none, other options made it, or it does
+// not parse. It is on every cache miss: one function, with what it needs of the
+// standard library in few calls (hotpath.go's cost model).
+func identityFromBlock(digest string, plain []byte, expiry int64) *identity {
+	if len(plain) < 1 || plain[0]&flagDeflate != 0 || digest == "" {
+		return nil
 	}
-	rest := plain[1+len(viewPrefix):]
+	// The block is the string up to the next quote: a query string holds none,
+	// and the session is encoded without HTML escaping.
+	rest, found := bytes.CutPrefix(plain[1:], viewPrefix)
 	end := bytes.IndexByte(rest, '"')
-	if end < 0 {
-		return ""
-	}
-	return string(rest[:end])
-}
-
-// identityFromBlock is the identity a view block holds, if this instance's
-// options made it; nil otherwise, or when it does not parse.
-func (m *middleware) identityFromBlock(block string, expiry time.Time) *identity {
-	q, err := url.ParseQuery(block)
-	if err != nil || m.viewDigest == "" {
+	if !found || end < 0 {
 		return nil
 	}
-	if d := q["d"]; len(d) != 1 || d[0] != m.viewDigest {
+	q, err := url.ParseQuery(string(rest[:end]))
+	i, hs := q["i"], q["h"]
+	if err != nil || len(i) != 5 || i[0] != digest || len(hs)%2 != 0 {
 		return nil
 	}
-	id := &identity{sub: firstValue(q["s"]), name: firstValue(q["n"]), refusal: firstValue(q["r"]), expiry: expiry, until: expiry}
-	if a := q["a"]; len(a) == 1 {
-		unix, err := strconv.ParseInt(a[0], 10, 64)
-		if err != nil {
-			return nil
-		}
-		id.refreshAt = time.Unix(unix, 0)
-		if id.refreshAt.Before(id.until) {
-			id.until = id.refreshAt
-		}
+	until := time.Unix(expiry, 0)
+	id := &identity{sub: i[1], name: i[2], refusal: i[3], expiry: until, until: until}
+	if i[4] != "" && !refreshFromBlock(id, i[4]) {
+		return nil
 	}
-	hs := q["h"]
-	id.headers = make([]headerValue, 0, len(hs))
-	for _, h := range hs {
-		name, value, ok := strings.Cut(h, ":")
-		if !ok {
-			return nil
-		}
-		id.headers = append(id.headers, headerValue{name: name, value: []string{value}})
+	// Each value a slice of hs of its own, capped, so that a header the app
+	// appends to gets an array of its own.
+	id.headers = make([]headerValue, len(hs)/2)
+	for j := range id.headers {
+		id.headers[j] = headerValue{name: hs[2*j], value: hs[2*j+1 : 2*j+2 : 2*j+2]}
 	}
 	return id
 }
 
-func firstValue(values []string) string {
-	if len(values) == 0 {
-		return ""
+// refreshFromBlock sets when id's access token must be renewed, from a block's
+// Unix seconds; false when they do not parse.
+func refreshFromBlock(id *identity, unix string) bool {
+	n, err := strconv.ParseInt(unix, 10, 64)
+	if err != nil {
+		return false
 	}
-	return values[0]
+	id.refreshAt = time.Unix(n, 0)
+	if id.refreshAt.Before(id.until) {
+		id.until = id.refreshAt
+	}
+	return true
 }

@@ -1,10 +1,10 @@
 package ags
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -87,7 +87,7 @@ func TestViewBlockMatchesClaims(t *testing.T) {
 						s.Expiry = expiry
 						want := m.newIdentity(&s)
 						block := m.viewBlock(want)
-						got := m.identityFromBlock(block, expiry)
+						got := identityFromBlock(m.viewDigest, blockSession(block), expiry.Unix())
 						if identityText(got) != identityText(want) {
 							t.Errorf("%s:\nfrom the block %s\nfrom claims    %s\nblock %s", name, identityText(got), identityText(want), block)
 						}
@@ -114,14 +114,14 @@ func TestViewBlockThroughTheCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _, _, err := saver.store.openSealed(sealed, ckNow.Unix())
+	plain, _, _, err := openWith(saver.store.sealer, saver.store.sessionAD, sealed, ckNow.Unix())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := viewBlockOf(plain); got != sess.View {
 		t.Fatalf("the sealed session's block reads %q, want %q", got, sess.View)
 	}
-	if got := identityText(saver.openIdentity(sealed)); got != identityText(id) {
+	if got := identityText(openIdentity(saver, sealed)); got != identityText(id) {
 		t.Errorf("opened: %s, want %s", got, identityText(id))
 	}
 
@@ -184,17 +184,50 @@ func TestNoViewBlockWithTokens(t *testing.T) {
 func TestViewBlockRejectsBadBlocks(t *testing.T) {
 	m := cacheMiddleware(t, "")
 	good := m.viewBlock(m.newIdentity(&session{Claims: map[string]interface{}{"sub": "u"}, Expiry: ckNow.Add(time.Hour)}))
+	if identityFromBlock(m.viewDigest, blockSession(good), ckNow.Add(time.Hour).Unix()) == nil {
+		t.Fatalf("the good block %q was refused", good)
+	}
+	d := "i=" + m.viewDigest
 	for _, block := range []string{
-		"", "%zz", "d=other&s=u", strings.Replace(good, "d=", "d=x", 1),
-		"d=" + m.viewDigest + "&d=" + m.viewDigest + "&s=u",
-		"d=" + m.viewDigest + "&h=no-colon",
-		"d=" + m.viewDigest + "&a=soon",
+		"", "%zz", "i=other&i=u&i=u&i=&i=", strings.Replace(good, d, d+"x", 1),
+		strings.Replace(good, d, "i=", 1), // no digest: the format of version 1
+		d + "&i=u&i=u&i=",                 // four values
+		d + "&i=u&i=u&i=&i=&i=",           // six
+		good + "&h=X-Odd",                 // a header without its value
+		d + "&i=u&i=u&i=&i=soon",          // renewal time not a number
+		d + "&i=u&i=u&i=&i=&h=X-A&h=1%zz", // bad escape
+		"d=" + m.viewDigest + "&s=u&n=u",  // version 1's keys
 	} {
-		if id := m.identityFromBlock(block, ckNow.Add(time.Hour)); id != nil {
+		if id := identityFromBlock(m.viewDigest, blockSession(block), ckNow.Add(time.Hour).Unix()); id != nil {
 			t.Errorf("block %q gave identity %s", block, identityText(id))
 		}
 	}
-	if !reflect.DeepEqual(viewBlockOf([]byte{flagDeflate, '{', '"', 'v', '"', ':', '"', 'x', '"'}), "") {
+	deflated := blockSession(good)
+	deflated[0] |= flagDeflate
+	if id := identityFromBlock(m.viewDigest, deflated, ckNow.Add(time.Hour).Unix()); id != nil {
 		t.Error("a deflated session's bytes were read as a block")
 	}
+	for _, plain := range [][]byte{nil, {0}, []byte("\x00{\"v\":\"" + good), []byte("\x00{\"w\":\"" + good + "\"")} {
+		if id := identityFromBlock(m.viewDigest, plain, ckNow.Add(time.Hour).Unix()); id != nil {
+			t.Errorf("session bytes %q gave identity %s", plain, identityText(id))
+		}
+	}
+}
+
+// blockSession is the encoding of a session whose view block is block.
+func blockSession(block string) []byte {
+	return append([]byte{0}, `{"v":"`+block+`","c":{}}`...)
+}
+
+// viewBlockOf is the view block of an opened session's encoding, as
+// identityFromBlock reads it; "" when it has none.
+func viewBlockOf(plain []byte) string {
+	if len(plain) < 1 || plain[0]&flagDeflate != 0 || !bytes.HasPrefix(plain[1:], viewPrefix) {
+		return ""
+	}
+	rest := plain[1+len(viewPrefix):]
+	if end := bytes.IndexByte(rest, '"'); end >= 0 {
+		return string(rest[:end])
+	}
+	return ""
 }
