@@ -54,7 +54,12 @@ func (m *middleware) handler() http.HandlerFunc {
 		if h.WriteSubset(sink, common) != nil {
 			stripIdentityHeaders(h, removedHeaders)
 		}
-		line := join(h["Cookie"], "; ")
+		line, cookies := "", h["Cookie"]
+		if len(cookies) == 1 {
+			line = cookies[0]
+		} else {
+			line = join(cookies, "; ")
+		}
 		x, _ := views(digest(keySeed, line))
 		v, _ := x.(*cookieView)
 		if v == nil {
