@@ -125,9 +125,19 @@ func (c *boundedCache) held(class int) (bytes, entries int) {
 // without the seeds). The header itself is not kept: a view holds what the request
 // path hands the app, a few hundred bytes, not the few KB of a sealed session.
 // A view's class is its kind: a valid session (sessionViews), or anything else a
-// client can send (otherViews); they share cacheSize, the second an eighth of it.
+// client can send (otherViews); the second gets an eighth of cacheSize.
+//
+// Beside the views, opened maps a sealed session value to its identity by the same
+// two digests (of the value): a Cookie header that is new but carries a session
+// this configuration has opened (the app's own cookies change, as Laravel's do on
+// every response) is worked out without opening the session again. It holds only
+// sessions that opened, so no client can fill it, and it gets an eighth of
+// cacheSize. An identity is a function of the sealed value and the configuration,
+// whose options the caches are per (process.go); its expiry and renewal time are
+// checked on every request as a view's are.
 type viewCache struct {
 	entries            *boundedCache
+	opened             *boundedCache
 	keySeed, checkSeed maphash.Seed
 }
 
@@ -136,13 +146,15 @@ const (
 	otherViews   = 1
 )
 
-// otherViewsShare is the part of cacheSize given to views without a session:
-// visitors, flag cookies, expired or forged sessions.
-const otherViewsShare = 8
+// cacheShare is the part of cacheSize given to views without a session (visitors,
+// flag cookies, expired or forged sessions) and to the opened sessions, each.
+const cacheShare = 8
 
 func newViewCache(budget int) *viewCache {
+	share := budget / cacheShare
 	return &viewCache{
-		entries:   newBoundedCache(budget-budget/otherViewsShare, budget/otherViewsShare),
+		entries:   newBoundedCache(budget-2*share, share),
+		opened:    newBoundedCache(share),
 		keySeed:   maphash.MakeSeed(),
 		checkSeed: maphash.MakeSeed(),
 	}
@@ -172,38 +184,67 @@ func putView(c *viewCache, v *cookieView) {
 	storeEntry(c.entries, class, v.key, v, viewBytes(v))
 }
 
-// forget removes v, unless its header has a newer view (a renewed session).
+// forget removes v, unless its header has a newer view (a renewed session), and
+// the opened session it came from.
 func (c *viewCache) forget(v *cookieView) {
 	c.entries.remove(v.key, v)
+	if id := v.id; id != nil && id.check != 0 {
+		c.opened.remove(id.key, id)
+	}
+}
+
+// openedIdentity returns the identity of a sealed session value by its digests, or
+// nil when it is not kept.
+func openedIdentity(c *viewCache, key, check uint64) *identity {
+	x, _ := c.opened.m.Load(key)
+	if id, _ := x.(*identity); id != nil && id.check == check {
+		return id
+	}
+	return nil
+}
+
+// putOpened keeps id as the identity of the sealed value whose digests it holds.
+func putOpened(c *viewCache, id *identity) {
+	storeEntry(c.opened, 0, id.key, id, openedOverhead+identityBytes(id))
 }
 
 // viewBytes estimates the memory a cached view holds: the structures, measured
 // (bench/README.md, "Figures behind the code"), and the strings it hands the app.
+// It counts the identity too, which opened may hold as well: counted twice, never
+// less than held.
 func viewBytes(v *cookieView) int {
 	n := viewOverhead
 	for _, c := range v.appCookie {
 		n += len(c)
 	}
 	if v.id != nil {
-		n += identityOverhead + len(v.id.sub) + len(v.id.name)
-		for _, h := range v.id.headers {
-			n += headerOverhead + len(h.value[0])
-		}
-		if s := v.id.sess; s != nil {
-			n += sessionOverhead + len(s.IDToken) + len(s.AccessToken) + len(s.RefreshToken)
-		}
+		n += identityBytes(v.id)
+	}
+	return n
+}
+
+// identityBytes estimates the memory an identity holds.
+func identityBytes(id *identity) int {
+	n := identityOverhead + len(id.sub) + len(id.name)
+	for _, h := range id.headers {
+		n += headerOverhead + len(h.name) + len(h.value[0])
+	}
+	if s := id.sess; s != nil {
+		n += sessionOverhead + len(s.IDToken) + len(s.AccessToken) + len(s.RefreshToken)
 	}
 	return n
 }
 
 // What a view holds besides its strings, in bytes (bench/README.md): the view, its
 // sync.Map node and queue entry; an identity; one header for the app; a session
-// kept in a renewed identity, its claims decoded.
+// kept in a renewed identity, its claims decoded; an opened session's sync.Map
+// node and queue entry.
 const (
 	viewOverhead     = 480
 	identityOverhead = 192
 	headerOverhead   = 64
 	sessionOverhead  = 4096
+	openedOverhead   = 160
 )
 
 // pathCache holds the request paths known to be open: a request without a session

@@ -124,7 +124,7 @@ func TestViewCacheChecksTheSecondDigest(t *testing.T) {
 
 func TestViewCacheBoundedInBytes(t *testing.T) {
 	m := cacheMiddleware(t, "1MiB")
-	budget := 1<<20 - (1<<20)/otherViewsShare
+	budget := 1<<20 - 2*((1<<20)/cacheShare)
 	var lines []string
 	for i := 0; len(lines) < 3000; i++ {
 		line := newSessionLine(t, m, ckSession(t, 900))
@@ -190,8 +190,8 @@ func TestForgedCookiesDoNotEvictSessions(t *testing.T) {
 			t.Fatalf("session %d was evicted by the flood", i)
 		}
 	}
-	if held, _ := m.views.entries.held(otherViews); held > (1<<20)/otherViewsShare {
-		t.Errorf("the flood's views count %d bytes, over their share %d", held, (1<<20)/otherViewsShare)
+	if held, _ := m.views.entries.held(otherViews); held > (1<<20)/cacheShare {
+		t.Errorf("the flood's views count %d bytes, over their share %d", held, (1<<20)/cacheShare)
 	}
 }
 
@@ -212,7 +212,9 @@ func TestViewBytesMeasured(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	estimated, _ := m.views.entries.held(sessionViews)
+	views, _ := m.views.entries.held(sessionViews)
+	opened, _ := m.views.opened.held(0)
+	estimated := views + opened
 	measured := int(after.HeapAlloc) - int(before.HeapAlloc)
 	t.Logf("%d views: measured %d bytes (%d each), estimated %d (%d each); Cookie header %d bytes",
 		n, measured, measured/n, estimated, estimated/n, len(lines[0]))
@@ -243,8 +245,9 @@ func TestCacheSizeOption(t *testing.T) {
 			continue
 		}
 		sessions, others := m.views.entries.classes[sessionViews].budget, m.views.entries.classes[otherViews].budget
-		if sessions+others != tc.want || others != tc.want/otherViewsShare {
-			t.Errorf("cacheSize %q: the views' budgets are %d and %d, want %d in all, an eighth for views without a session", tc.value, sessions, others, tc.want)
+		opened := m.views.opened.classes[0].budget
+		if sessions+others+opened != tc.want || others != tc.want/cacheShare || opened != tc.want/cacheShare {
+			t.Errorf("cacheSize %q: the budgets are %d (sessions), %d (others) and %d (opened), want %d in all, an eighth for views without a session and for opened sessions", tc.value, sessions, others, opened, tc.want)
 		}
 	}
 }

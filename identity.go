@@ -63,6 +63,9 @@ type identity struct {
 	refreshAt time.Time // when the access token must be renewed; zero: never
 	until     time.Time // the earlier of the two: the identity is served until then
 	refusal   string    // the access rule this user fails on this instance; "": none
+	// The digests of the sealed value it was opened from, when the cache of opened
+	// sessions holds it (viewCache); zero otherwise.
+	key, check uint64
 }
 
 // claimHeader is a claim that reaches the app as a header.

@@ -46,7 +46,7 @@ func newViewOf(m *middleware, r *http.Request, line string, key, check uint64) *
 	v := &cookieView{key: key, check: check, flagOn: flagFor(m.cfg, r)}
 	sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
 	if ok { // the common case: one session cookie among others
-		v.id = openIdentity(m, sealed)
+		v.id = sealedIdentity(m, sealed)
 		v.appCookie, v.hasAgsCookies = app, true
 	} else {
 		sessionTheLongWay(m, v, r, line)
@@ -67,9 +67,26 @@ func hugeView(m *middleware, key, check uint64) *cookieView {
 // the common case (chunks, several session cookies, none).
 func sessionTheLongWay(m *middleware, v *cookieView, r *http.Request, line string) {
 	if sealed, err := m.store.sealedValue(r); err == nil {
-		v.id = openIdentity(m, sealed)
+		v.id = sealedIdentity(m, sealed)
 	}
 	v.appCookie, v.hasAgsCookies = m.appCookies(line)
+}
+
+// sealedIdentity is the identity of a sealed session value: the one kept when this
+// configuration opened the value before (in another Cookie header), else the
+// value opened, and kept when it opens.
+func sealedIdentity(m *middleware, sealed string) *identity {
+	c := m.views
+	key, check := maphash.String(c.keySeed, sealed), maphash.String(c.checkSeed, sealed)
+	if id := openedIdentity(c, key, check); id != nil {
+		return id
+	}
+	id := openIdentity(m, sealed)
+	if id != nil && len(sealed) <= maxCachedCookies {
+		id.key, id.check = key, check
+		putOpened(c, id)
+	}
+	return id
 }
 
 // openIdentity opens a sealed session and makes its identity: from its view block
