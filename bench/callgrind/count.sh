@@ -5,12 +5,14 @@
 # asyncpreemptoff keeps valgrind from tripping on Go's preemption signals, and
 # cpu.rdtscp=off keeps Go's runtime on RDTSC: valgrind 3.19 cannot decode RDTSCP
 # ("unhandled instruction bytes: 0xF 0x1 0xF9"), which Go uses where the processor
-# has it (AMD EPYC), and the program then dies under valgrind.
+# has it (AMD EPYC), and the program then dies under valgrind. COLLECT, when set,
+# names the one function whose instructions (and its callees') are counted
+# (callgrind's --toggle-collect): the rest of the run, such as signing in, is not.
 instructions() {
 	log=$1 what=$2
 	shift 2
 	if ! GOMAXPROCS=1 GOGC=${GOGC:-100} GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
-		--callgrind-out-file=/dev/null --error-exitcode=3 "$@" >"$log" 2>&1; then
+		${COLLECT:+--toggle-collect=$COLLECT} --callgrind-out-file=/dev/null --error-exitcode=3 "$@" >"$log" 2>&1; then
 		echo "callgrind: the run of $what failed:" >&2
 		tail -20 "$log" >&2
 		return 1

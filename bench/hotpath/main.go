@@ -82,9 +82,14 @@ func main() {
 		{name: "ags signed in, yaegi", h: interpreted, path: "/private", cookies: cookies, floor: 2, compiled: 6},
 		{name: "ags signed in open path, yaegi", h: interpreted, path: "/open", cookies: cookies, floor: 2},
 		// A valid session whose Cookie header is new at every request (one more
-		// cookie, numbered): each request is a cache miss, the view made and stored.
+		// cookie, numbered): each request is a cache miss, the view made and stored,
+		// the session known (opened for an earlier header).
 		{name: "ags cache miss, compiled", h: compiled, path: "/private", cookies: cookies, distinct: true},
 		{name: "ags cache miss, yaegi", h: interpreted, path: "/private", cookies: cookies, floor: 2, compiled: 9, distinct: true},
+		// A session new to the middleware at every request (the first request of
+		// each browser after a restart): signed in before the requests, so only
+		// with -only, where valgrind counts the requests alone (bench/callgrind).
+		{name: "ags new session, yaegi", h: interpreted, path: "/private", fresh: compiled, onlyCounted: true},
 	}
 	var cpuOut *os.File
 	if *cpuProfile != "" {
@@ -98,10 +103,19 @@ func main() {
 		// One row only, for a tool that counts the whole process (valgrind): no
 		// warm-up, no other row.
 		for _, r := range rows {
-			if r.name == *only {
-				run(r.h, r.path, r.cookies, *n, r.distinct)
+			if r.name != *only {
+				continue
+			}
+			if r.fresh != nil {
+				sessions := make([]string, *n)
+				for i := range sessions {
+					sessions[i] = signIn(r.fresh)
+				}
+				runSessions(r.h, r.path, sessions)
 				return
 			}
+			run(r.h, r.path, r.cookies, *n, r.distinct)
+			return
 		}
 		panic("no row " + *only)
 	}
@@ -109,6 +123,9 @@ func main() {
 	// over all rows; each row reports its median round.
 	for round := 0; round < *rounds; round++ {
 		for _, r := range rows {
+			if r.onlyCounted {
+				continue
+			}
 			if *cpuProfile != "" && r.name == *profileRow {
 				pprof.StartCPUProfile(cpuOut)
 			}
@@ -122,6 +139,9 @@ func main() {
 	}
 	fmt.Printf("%-36s %11s %8s %8s %12s %9s\n", "case", "ns/request", "allocs", "CPU µs", "CPU - floor", "× comp.")
 	for _, r := range rows {
+		if r.onlyCounted {
+			continue
+		}
 		extra, ratio := "", ""
 		if r.floor >= 0 && strings.HasSuffix(r.name, "yaegi") && !strings.HasPrefix(r.name, "empty") {
 			extra = fmt.Sprintf("%+.2f", median(r.cpu)-median(rows[r.floor].cpu))
@@ -143,10 +163,14 @@ type row struct {
 	path     string
 	cookies  string
 	distinct bool // each request's Cookie header is new (numbered)
-	floor    int  // the row of the empty plugin on the same request
-	compiled int  // the row of the same case compiled; 0: none
-	ns, cpu  []float64
-	allocs   float64
+	// fresh signs in a new session for each request, with this handler, before the
+	// requests; onlyCounted rows run with -only alone, not in the timed table.
+	fresh       http.Handler
+	onlyCounted bool
+	floor       int // the row of the empty plugin on the same request
+	compiled    int // the row of the same case compiled; 0: none
+	ns, cpu     []float64
+	allocs      float64
 }
 
 func median(xs []float64) float64 {
@@ -183,6 +207,14 @@ func run(h http.Handler, path, cookies string, count int, distinct bool) {
 		return
 	}
 	runOne(h, path, cookies, count)
+}
+
+// runSessions sends h one request for path with each Cookie header. For the rows
+// that sign in first, valgrind counts what runOne does alone (callgrind/run.sh).
+func runSessions(h http.Handler, path string, cookies []string) {
+	for _, c := range cookies {
+		runOne(h, path, c, 1)
+	}
 }
 
 func runOne(h http.Handler, path, cookies string, count int) {
