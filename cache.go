@@ -205,7 +205,7 @@ func openedIdentity(c *viewCache, key, check uint64) *identity {
 
 // putOpened keeps id as the identity of the sealed value whose digests it holds.
 func putOpened(c *viewCache, id *identity) {
-	storeEntry(c.opened, 0, id.key, id, openedOverhead+identityBytes(id))
+	storeEntry(c.opened, 0, id.key, id, openedOverhead+id.bytes)
 }
 
 // viewBytes estimates the memory a cached view holds: the structures, measured
@@ -218,12 +218,12 @@ func viewBytes(v *cookieView) int {
 		n += len(c)
 	}
 	if v.id != nil {
-		n += identityBytes(v.id)
+		n += v.id.bytes
 	}
 	return n
 }
 
-// identityBytes estimates the memory an identity holds.
+// identityBytes estimates the memory an identity holds, for its bytes field.
 func identityBytes(id *identity) int {
 	n := identityOverhead + len(id.sub) + len(id.name)
 	for _, h := range id.headers {

@@ -3,6 +3,7 @@ package ags
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -226,5 +227,51 @@ func BenchmarkCacheMissStepLoneSession(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		loneSession(line, st.name, st.nameEq, st.sepNameEq)
+	}
+}
+
+// BenchmarkCacheMissHeader is a request whose Cookie header is new but whose
+// session is known (opened for another header): the view made and stored.
+func BenchmarkCacheMissHeader(b *testing.B) {
+	m, line := bnMiss(b)
+	requests := make([]*http.Request, b.N+1)
+	for i := range requests {
+		requests[i] = &http.Request{Header: http.Header{"Cookie": {line + "; n=" + strconv.Itoa(i)}}}
+	}
+	if v := missedView(m, requests[b.N]); v.id == nil {
+		b.Fatal("the session did not open")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		missedView(m, requests[i])
+	}
+}
+
+// BenchmarkCacheMissSession is a request whose session is new to this
+// configuration: opened, its view made, both stored. The sessions are sealed
+// before the timer starts (not for bench/callgrind/steps.sh, which counts them).
+func BenchmarkCacheMissSession(b *testing.B) {
+	m, line := bnMiss(b)
+	st := m.store
+	sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
+	plain, issuedAt, expiry, err := openWith(st.sealer, st.sessionAD, sealed, ckNow.Unix())
+	if !ok || err != nil {
+		b.Fatal("no session to copy")
+	}
+	requests := make([]*http.Request, b.N)
+	for i := range requests {
+		value, err := st.sealer.seal(st.name, plain, time.Unix(issuedAt, 0), time.Unix(expiry, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		requests[i] = &http.Request{Header: http.Header{"Cookie": {app[0] + "; " + st.name + "=" + value}}}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if missedView(m, requests[i]).id == nil {
+			b.Fatal("the session did not open")
+		}
 	}
 }

@@ -66,6 +66,7 @@ type identity struct {
 	// The digests of the sealed value it was opened from, when the cache of opened
 	// sessions holds it (viewCache); zero otherwise.
 	key, check uint64
+	bytes      int // the memory it holds, estimated when it is made (cache.go)
 }
 
 // claimHeader is a claim that reaches the app as a header.
@@ -124,6 +125,7 @@ func (m *middleware) newIdentity(sess *session) *identity {
 	if m.cfg.passIDToken && sess.IDToken != "" {
 		id.headers = append(id.headers, headerValue{name: headerIDToken, value: []string{sess.IDToken}})
 	}
+	id.bytes = identityBytes(id)
 	return id
 }
 

@@ -142,6 +142,7 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 	renewed := *v
 	renewed.id = id
 	renewed.id.sess = rn.sess // the browser may go on sending the old cookie for a while
+	renewed.id.bytes = identityBytes(renewed.id)
 	derive(&renewed)
 	putView(m.views, &renewed)
 	return renewed.id

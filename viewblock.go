@@ -111,6 +111,9 @@ func identityFromBlock(digest string, plain []byte, expiry int64) *identity {
 	for j := range id.headers {
 		id.headers[j] = headerValue{name: hs[2*j], value: hs[2*j+1 : 2*j+2 : 2*j+2]}
 	}
+	// Its strings are the block's values: parts of the block, or copies no longer
+	// than it, unescaped.
+	id.bytes = identityOverhead + headerOverhead*len(id.headers) + 2*end
 	return id
 }
 
