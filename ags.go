@@ -141,9 +141,11 @@ type Config struct {
 	// CacheSize bounds the memory given to the sessions ags has opened, so that a
 	// signed-in request neither decrypts nor decodes: 64MiB, 512KiB, or bytes (KB, MB,
 	// GB count as KiB, MiB, GiB). One cache per configuration: instances with the same
-	// options (several routers, a reload) share it. A browser takes about 1 KB, so
-	// 64 MiB holds some 55,000 active at once, beside an eighth of it for what
-	// visitors without a session send. Default 64MiB. Environment: AGS_CLIENT_CACHE_SIZE.
+	// options (several routers, a reload) share it. Six eighths hold what each
+	// browser's Cookie header means, about 1.1 KB a browser, so 64 MiB holds some
+	// 45,000 active at once; an eighth holds the opened sessions themselves (for a
+	// new Cookie header with a known session), an eighth what visitors without a
+	// session send. Default 64MiB. Environment: AGS_CLIENT_CACHE_SIZE.
 	CacheSize string `json:"cacheSize,omitempty"`
 
 	// ClientAuthMethod is how ags authenticates at the token endpoint: auto (the first

@@ -216,8 +216,8 @@ func TestViewBytesMeasured(t *testing.T) {
 	opened, _ := m.views.opened.held(0)
 	estimated := views + opened
 	measured := int(after.HeapAlloc) - int(before.HeapAlloc)
-	t.Logf("%d views: measured %d bytes (%d each), estimated %d (%d each); Cookie header %d bytes",
-		n, measured, measured/n, estimated, estimated/n, len(lines[0]))
+	t.Logf("%d views: measured %d bytes (%d each), estimated %d (%d each: %d the view, %d the opened session); Cookie header %d bytes",
+		n, measured, measured/n, estimated, estimated/n, views/n, opened/n, len(lines[0]))
 	if measured > estimated*5/4 {
 		t.Errorf("the views hold %d bytes, %d%% of the %d that the bound counts", measured, 100*measured/estimated, estimated)
 	}

@@ -248,10 +248,11 @@ func BenchmarkCacheMissHeader(b *testing.B) {
 	}
 }
 
-// BenchmarkCacheMissSession is a request whose session is new to this
-// configuration: opened, its view made, both stored. The sessions are sealed
-// before the timer starts (not for bench/callgrind/steps.sh, which counts them).
-func BenchmarkCacheMissSession(b *testing.B) {
+// BenchmarkNewSession is a request whose session is new to this configuration:
+// opened, its view made, both stored. The sessions are sealed before the timer
+// starts, which bench/callgrind/steps.sh would count: it is not a BenchmarkCacheMiss
+// (yaegi test -run XXX -bench NewSession -benchmem . measures it).
+func BenchmarkNewSession(b *testing.B) {
 	m, line := bnMiss(b)
 	st := m.store
 	sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
