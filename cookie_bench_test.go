@@ -103,8 +103,10 @@ func bnSealed(b *testing.B) (*middleware, string, string) {
 	return m, line, sealed
 }
 
-// BenchmarkCacheMiss is what a request whose session is not cached costs in ags
-// before the request path proper: the view of its Cookie header.
+// BenchmarkCacheMiss is what a request whose Cookie header is not cached costs in
+// ags before the request path proper: the view of its header, not stored. Its
+// session is known after the first iteration (the cache of opened sessions); the
+// steps below are those of a session new to the configuration.
 func BenchmarkCacheMiss(b *testing.B) {
 	m, line := bnMiss(b)
 	if v := m.newView(line); v.id == nil {
