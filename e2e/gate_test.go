@@ -221,3 +221,52 @@ func TestDeepLinkInChromium(t *testing.T) {
 		t.Errorf("the app's answer does not show the signed-in user: %.200q", text)
 	}
 }
+
+// TestAppCookieChangesThroughTraefik (issue 16): an app whose own cookie changes on
+// every response (each request a Cookie header ags has not seen, with a session it
+// has opened) keeps its user signed in, and the app gets its cookie without ags's;
+// the same header with the session tampered with never reaches the app.
+func TestAppCookieChangesThroughTraefik(t *testing.T) {
+	g := startGate(t)
+	tr := g.traefiks["sanitizePath on"]
+	c := harness.NewClient()
+	start, err := c.Get(tr.URL("/admin/page"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignIn(start, g.provider.Username, harness.TestPassword); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(tr.URL("/admin/page"))
+	var session []string
+	for _, ck := range c.HTTP.Jar.Cookies(u) {
+		if strings.HasPrefix(ck.Name, "ags_client_session") {
+			session = append(session, ck.Name+"="+ck.Value)
+		}
+	}
+	if len(session) == 0 {
+		t.Fatal("no session cookie after sign-in")
+	}
+	line := strings.Join(session, "; ")
+	for i := 1; i <= 5; i++ {
+		token := "XSRF-TOKEN=" + strings.Repeat("t", i)
+		resp := rawGet(t, tr, "/admin/page", http.Header{"Cookie": {"theme=dark; " + line + "; " + token}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d, want the app's page", i, resp.StatusCode)
+		}
+		e := readEcho(t, resp)
+		if got := e.Header.Get("X-Auth-Request-User"); got != g.provider.Subject {
+			t.Errorf("request %d: X-Auth-Request-User %q, want %q", i, got, g.provider.Subject)
+		}
+		if got, want := e.Header.Values("Cookie"), []string{"theme=dark; " + token}; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("request %d: the app got Cookie %q, want %q", i, got, want)
+		}
+	}
+	before := g.echo.requests()
+	tampered := []byte(line)
+	tampered[len(tampered)-5] ^= 1
+	resp := rawGet(t, tr, "/admin/page", http.Header{"Cookie": {"theme=dark; " + string(tampered) + "; XSRF-TOKEN=x"}})
+	if resp.StatusCode != http.StatusFound || g.echo.requests() != before {
+		t.Errorf("a tampered session with a new app cookie: status %d, the app reached %d times; want a redirect to sign in and no request to the app", resp.StatusCode, g.echo.requests()-before)
+	}
+}
