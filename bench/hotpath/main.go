@@ -89,7 +89,7 @@ func main() {
 		// A session new to the middleware at every request (the first request of
 		// each browser after a restart): signed in before the requests, so only
 		// with -only, where valgrind counts the requests alone (bench/callgrind).
-		{name: "ags new session, yaegi", h: interpreted, path: "/private", fresh: compiled, onlyCounted: true},
+		{name: "ags new session, yaegi", h: interpreted, path: "/private", fresh: compiled},
 	}
 	var cpuOut *os.File
 	if *cpuProfile != "" {
@@ -123,7 +123,7 @@ func main() {
 	// over all rows; each row reports its median round.
 	for round := 0; round < *rounds; round++ {
 		for _, r := range rows {
-			if r.onlyCounted {
+			if r.fresh != nil { // signs in per request: -only alone
 				continue
 			}
 			if *cpuProfile != "" && r.name == *profileRow {
@@ -139,7 +139,7 @@ func main() {
 	}
 	fmt.Printf("%-36s %11s %8s %8s %12s %9s\n", "case", "ns/request", "allocs", "CPU µs", "CPU - floor", "× comp.")
 	for _, r := range rows {
-		if r.onlyCounted {
+		if r.fresh != nil {
 			continue
 		}
 		extra, ratio := "", ""
@@ -164,13 +164,12 @@ type row struct {
 	cookies  string
 	distinct bool // each request's Cookie header is new (numbered)
 	// fresh signs in a new session for each request, with this handler, before the
-	// requests; onlyCounted rows run with -only alone, not in the timed table.
-	fresh       http.Handler
-	onlyCounted bool
-	floor       int // the row of the empty plugin on the same request
-	compiled    int // the row of the same case compiled; 0: none
-	ns, cpu     []float64
-	allocs      float64
+	// requests: such a row runs with -only alone, not in the timed table.
+	fresh    http.Handler
+	floor    int // the row of the empty plugin on the same request
+	compiled int // the row of the same case compiled; 0: none
+	ns, cpu  []float64
+	allocs   float64
 }
 
 func median(xs []float64) float64 {
