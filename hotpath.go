@@ -69,11 +69,11 @@ func (m *middleware) handler() http.HandlerFunc {
 		x, _ := views(digest(keySeed, line))
 		v, _ := x.(*cookieView)
 		if v == nil {
-			serveMiss(m, w, r)
+			serveMiss(m, w, r, line)
 			return
 		}
 		if v.check != digest(checkSeed, line) { // a collision of the key's 64 bits
-			serveMiss(m, w, r)
+			serveMiss(m, w, r, line)
 			return
 		}
 		if v.signedIn {
@@ -112,11 +112,13 @@ func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *coo
 	m.next.ServeHTTP(w, r)
 }
 
-// serveMiss serves a request whose Cookie header has no view in the cache: it works
+// serveMiss serves a request whose Cookie header (line, its lines joined, as the
+// request path has them) has no view in the cache: it works
 // the view out and keeps it (view.go), then serves it as the request path would
 // have, a live session without serveOther's steps.
-func serveMiss(m *middleware, w http.ResponseWriter, r *http.Request) {
-	v := missedView(m, r)
+func serveMiss(m *middleware, w http.ResponseWriter, r *http.Request, line string) {
+	c := m.views
+	v := missedView(m, r, line, maphash.String(c.keySeed, line), maphash.String(c.checkSeed, line))
 	if v.signedIn {
 		serveSignedIn(m, w, r, v)
 		return

@@ -139,18 +139,16 @@ func viewOf(m *middleware, r *http.Request) *cookieView {
 	if v := m.views.get(key, check); v != nil {
 		return v
 	}
-	return missedView(m, r)
+	return missedView(m, r, line, key, check)
 }
 
-// missedView works out the view of a request's Cookie header, which the cache does
-// not hold, and keeps it: the request path's cache miss.
-func missedView(m *middleware, r *http.Request) *cookieView {
-	line := strings.Join(r.Header["Cookie"], "; ")
-	c := m.views
-	key, check := maphash.String(c.keySeed, line), maphash.String(c.checkSeed, line)
+// missedView works out the view of a request's Cookie header (line, its lines
+// joined; key and check, its digests), which the cache does not hold, and keeps
+// it: the request path's cache miss.
+func missedView(m *middleware, r *http.Request, line string, key, check uint64) *cookieView {
 	v := newViewOf(m, r, line, key, check)
 	if len(line) <= maxCachedCookies {
-		putView(c, v)
+		putView(m.views, v)
 	}
 	return v
 }
