@@ -91,7 +91,7 @@ demo: tool-traefik
 	@cd e2e && exec "$$($(GO) env GOCACHE)/ags-demo/demo" -port $(DEMO_PORT) -provider-port $(DEMO_PROVIDER_PORT) -app-port $(DEMO_APP_PORT)
 
 ## bench: what ags costs inside a real Traefik v3.6.12 (bench/README.md): bare, an
-## empty Yaegi plugin, ags open and signed in, and signed in with 5,000 users in turn;
+## empty Yaegi plugin, ags open, signed in, 5,000 users in turn, app cookie churn;
 ## Traefik's CPU per request, req/s, p50, p99, RSS over 200,000 signed-in requests and
 ## over the many-sessions runs; the many-sessions route under a configuration reload
 ## every second, and after a flood of 200,000 forged cookies. About 8 to 9 minutes (the

@@ -9,8 +9,9 @@
 // next of their sessions, made by bench/sessions against the same provider. Then it
 // replays signed-in requests and reads Traefik's RSS before and after. With -sweep,
 // it measures the many-sessions route's CPU per request above bare at each number
-// of sessions, as a table and a plot (-svg). The result is a Markdown report; see
-// README.md for how to read it.
+// of sessions, as a table and a plot (-svg). A sixth route has one session and an
+// app cookie new on every request: a view cache miss with a session ags has opened.
+// The result is a Markdown report; see README.md for how to read it.
 //
 //	cd bench && go run ./traefikbench [-rounds 4] [-duration 5s] [-out result.md]
 //	cd bench && go run ./traefikbench -sweep-only -sweep 1,100,1000,3000,10000,30000 -rounds 3 -duration 3s -svg sweep.svg
@@ -28,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -144,17 +146,18 @@ const (
 	routeEmpty
 	routeOpen
 	routeSignedIn
-	routeMany // signed in, -sessions users in turn
+	routeMany  // signed in, -sessions users in turn
+	routeChurn // signed in, one session, an app cookie new on every request
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"bare", "empty plugin", "ags open path", "ags signed in", "ags many sessions"}
+var routeNames = [numRoutes]string{"bare", "empty plugin", "ags open path", "ags signed in", "ags many sessions", "ags app cookie churn"}
 
 // routePaths are the paths wrk asks for; the backend counts by their prefix.
-var routePaths = [numRoutes]string{"/bare/", "/empty/", "/open/", "/protected/", "/many/"}
+var routePaths = [numRoutes]string{"/bare/", "/empty/", "/open/", "/protected/", "/many/", "/churn/"}
 
 // authenticatedPaths is ags's option: the signed-in routes.
-var authenticatedPaths = []string{"/protected(/.*)?", "/many(/.*)?"}
+var authenticatedPaths = []string{"/protected(/.*)?", "/many(/.*)?", "/churn(/.*)?"}
 
 func run(ctx context.Context, s settings) error {
 	if err := s.check(); err != nil {
@@ -197,6 +200,15 @@ func run(ctx context.Context, s settings) error {
 		"authenticatedPaths": authenticatedPaths,
 		"sessionSecret":      sessionSecret,
 	}
+	// The churn route's middleware: the same options but cacheSize, the same 64 MiB
+	// written another way, so that its views have a cache of their own (caches are
+	// per configuration); in the shared one they would push the many-sessions
+	// route's views out, first in first out, and its misses into that route's figure.
+	churnCfg := map[string]any{}
+	for k, v := range agsCfg {
+		churnCfg[k] = v
+	}
+	churnCfg["cacheSize"] = "65536KiB"
 	tr, err := harness.StartTraefik(harness.TraefikConfig{
 		PluginDir:   s.pluginDir,
 		PluginName:  "ags",
@@ -209,12 +221,15 @@ func run(ctx context.Context, s settings) error {
 			"ags-open": {Rule: "PathPrefix(`/open`)", Middlewares: []string{"ags"}, Backend: be.URL},
 			// a router of its own: its own ags instance, as ags-open has
 			"ags-many": {Rule: "PathPrefix(`/many`)", Middlewares: []string{"ags"}, Backend: be.URL},
+			// a middleware of its own: its own cache (churnCfg)
+			"ags-churn": {Rule: "PathPrefix(`/churn`)", Middlewares: []string{"ags-churn"}, Backend: be.URL},
 			// also the callback, for the sign-in
 			"ags": {Rule: "PathPrefix(`/`)", Middlewares: []string{"ags"}, Backend: be.URL},
 		},
 		Middlewares: map[string]harness.Middleware{
-			"ags":   {Plugin: "ags", Config: agsCfg},
-			"empty": {Plugin: "empty", Config: map[string]any{"header": emptyHeader}},
+			"ags":       {Plugin: "ags", Config: agsCfg},
+			"ags-churn": {Plugin: "ags", Config: churnCfg},
+			"empty":     {Plugin: "empty", Config: map[string]any{"header": emptyHeader}},
 		},
 	})
 	if err != nil {
@@ -241,6 +256,10 @@ func run(ctx context.Context, s settings) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	b.churnScript = filepath.Join(work, "churn.lua")
+	if err := os.WriteFile(b.churnScript, []byte(churnScript(sessionHeader, tr.URL(""))), 0o644); err != nil {
+		return err
+	}
 	most := s.sessions
 	if s.sweepOnly {
 		most = 0
@@ -295,7 +314,10 @@ func (b *bencher) routeRounds(r *report) error {
 	s := b.s
 	var err error
 	if s.warmup > 0 {
-		for route := 0; route < routeMany; route++ {
+		for route := 0; route < numRoutes; route++ {
+			if route == routeMany {
+				continue // warmed below, until every session has been asked for
+			}
 			if _, err := b.run(route, s.connections, s.warmup); err != nil {
 				return fmt.Errorf("warm-up: %w", err)
 			}
@@ -405,6 +427,10 @@ type bencher struct {
 	// change and put back; the provider's URL, where the flood's answers must lead
 	base        *harness.Dynamic
 	providerURL string
+	// the churn route's wrk script, and the runs it has made (each run's values
+	// must be new)
+	churnScript string
+	churnRuns   int
 }
 
 // run loads one route for d with c connections and returns what wrk and /proc saw.
@@ -436,11 +462,16 @@ func (b *bencher) run(route, c int, d time.Duration) (result, error) {
 }
 
 // load is what wrk sends on route: the route's Cookie header and the browser's
-// headers, or on the many-sessions route the first b.many sessions in turn.
+// headers, on the many-sessions route the first b.many sessions in turn, on the
+// churn route the session with an app cookie of this run's own.
 func (b *bencher) load(route int) wrkLoad {
 	url := b.tr.URL(routePaths[route])
-	if route == routeMany {
+	switch route {
+	case routeMany:
 		return b.sessions.load(url, b.many)
+	case routeChurn:
+		b.churnRuns++
+		return wrkLoad{url: url, script: b.churnScript, scriptArgs: []string{strconv.Itoa(b.churnRuns)}}
 	}
 	headers := []string{"Cookie: " + b.cookies[route]}
 	for _, kv := range browserHeaders {
@@ -476,7 +507,9 @@ func checkRun(route int, w wrkResult, before, after counts) error {
 	return nil
 }
 
-func signedIn(route int) bool { return route == routeSignedIn || route == routeMany }
+func signedIn(route int) bool {
+	return route == routeSignedIn || route == routeMany || route == routeChurn
+}
 
 // rssPhase replays signed-in requests, in wrk runs of whole seconds, until at
 // least s.rssRequests have been served, and reads Traefik's RSS before and after.

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The app-cookie churn route: one signed-in session whose Cookie header also carries
+// an app cookie new on every request, as Laravel re-encrypts its cookies with a fresh
+// IV on every response or a rolling CSRF token changes. Every request's header is new
+// to ags's view cache while its session is one ags has opened: the route measures a
+// cache miss that does not open the session again but works out and stores a view.
+
+// churnCookie is the app cookie whose value changes on every request.
+const churnCookie = "XSRF-TOKEN"
+
+// churnScript is a wrk script whose requests carry cookie (the session between
+// cookieBefore and cookieAfter) and churnCookie with a value made of the script's
+// argument, the wrk thread and the request's number: distinct per request, thread
+// and run, as long as each run gets an argument of its own (a value from an earlier
+// run would hit the cache). It sets every header, as luaScript does.
+func churnScript(cookie, app string) string {
+	host := strings.TrimPrefix(app, "http://")
+	var h strings.Builder
+	for _, kv := range browserHeaders {
+		fmt.Fprintf(&h, "    [%q] = %q,\n", kv[0], kv[1])
+	}
+	return fmt.Sprintf(`-- written by traefikbench: one session, an app cookie new on every request
+local host, cookie = %q, %q
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+
+local run, n = "", 0
+
+function init(args)
+  run = args[1]
+  if run == nil then error("want the run's number as the argument") end
+end
+
+function request()
+  n = n + 1
+  return wrk.format("GET", nil, {
+    ["Host"] = host,
+    ["Cookie"] = string.format("%%s; %s=%%s-%%d-%%d", cookie, run, id, n),
+%s  })
+end
+`, host, cookie, churnCookie, h.String())
+}
