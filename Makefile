@@ -94,7 +94,7 @@ demo: tool-traefik
 ## empty Yaegi plugin, ags open, signed in, 5,000 users in turn, app cookie churn;
 ## Traefik's CPU per request, req/s, p50, p99, RSS over 200,000 signed-in requests and
 ## over the many-sessions runs; the many-sessions route under a configuration reload
-## every second, and after a flood of 200,000 forged cookies. About 8 to 9 minutes (the
+## every second, and after a flood of 200,000 forged cookies. About 9 to 10 minutes (the
 ## reloads and the flood add 2 to 3). BENCH_FLAGS adds flags (they win), e.g.
 ## make bench BENCH_FLAGS='-out bench/result.md'; AGS_PLUGIN_DIR=/other/checkout
 ## measures another plugin tree.

@@ -11,6 +11,13 @@ import (
 // to ags's view cache while its session is one ags has opened: the route measures a
 // cache miss that does not open the session again but works out and stores a view.
 
+// The churn route's middleware has a cache of its own (main.go): churnCacheSize,
+// its cacheSize option, is churnCacheMiB.
+const (
+	churnCacheSize = "8MiB"
+	churnCacheMiB  = 8
+)
+
 // churnCookie is the app cookie whose value changes on every request.
 const churnCookie = "XSRF-TOKEN"
 

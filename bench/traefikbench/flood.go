@@ -352,5 +352,5 @@ func (r *report) floodMarkdown(b *strings.Builder) {
 	p("| %s sessions in turn, CPU µs/request right before the flood | %.1f |\n", thousands(float64(r.s.sessions)), f.before.cpuPerRequest())
 	p("| the same right after it | %.1f |\n", f.after.cpuPerRequest())
 	p("| after / before | %.2f (the real sessions' views are a class of their own: expected near 1) |\n\n", ratio)
-	r.boundTable(b, "the flood", "highest reading during it (every 100 ms)", f.rssBefore, f.rssMost, f.rssAfter)
+	r.boundTable(b, "the flood", "highest reading during it (every 100 ms)", f.rssBefore, f.rssMost, f.rssAfter, 0)
 }

@@ -200,15 +200,18 @@ func run(ctx context.Context, s settings) error {
 		"authenticatedPaths": authenticatedPaths,
 		"sessionSecret":      sessionSecret,
 	}
-	// The churn route's middleware: the same options but cacheSize, the same 64 MiB
-	// written another way, so that its views have a cache of their own (caches are
-	// per configuration); in the shared one they would push the many-sessions
-	// route's views out, first in first out, and its misses into that route's figure.
+	// The churn route's middleware: the same options but a cacheSize of 8 MiB, so
+	// that its views have a cache of their own (caches are per configuration): in
+	// the shared one they would push the many-sessions route's views out, first in
+	// first out, and its misses into that route's figure. Small, since none of its
+	// views is asked for twice: it is full within seconds, and from then on every
+	// request also evicts, as on a site whose app cookies churn; and Traefik's RSS
+	// grows by at most its 8 MiB beside the 64 MiB of the shared cache.
 	churnCfg := map[string]any{}
 	for k, v := range agsCfg {
 		churnCfg[k] = v
 	}
-	churnCfg["cacheSize"] = "65536KiB"
+	churnCfg["cacheSize"] = churnCacheSize
 	tr, err := harness.StartTraefik(harness.TraefikConfig{
 		PluginDir:   s.pluginDir,
 		PluginName:  "ags",
