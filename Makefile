@@ -6,7 +6,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-steps bench-smoke fuzz
+.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-steps bench-floor bench-smoke fuzz
 
 # Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
 # the sum at the end. One file per working tree: several may run tests at once.
@@ -125,6 +125,13 @@ bench-callgrind:
 bench-steps: $(YAEGI)
 	@$(VALGRIND_INSTALL)
 	bench/callgrind/steps.sh
+
+## bench-floor: a cache miss under Yaegi against the least a miss must do
+## (floor_bench_test.go), counted as bench-steps counts. About six minutes.
+bench-floor: $(YAEGI)
+	@$(VALGRIND_INSTALL)
+	bench/callgrind/steps.sh BenchmarkMissFloorKnownSession BenchmarkMissKnownSession \
+		BenchmarkMissSealOnly BenchmarkMissFloorNewSession BenchmarkMissNewSession
 
 ## bench-smoke: the same harness on a tiny load (the many-sessions route with 20 users,
 ## under reloads and after a flood of 200 forged cookies, a sweep of 2 and 20, its plot),
