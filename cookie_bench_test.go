@@ -92,6 +92,20 @@ func bnMiss(b *testing.B) (*middleware, string) {
 	return m, ckRequest(cookies...).Header.Get("Cookie")
 }
 
+// bnSession is bnMiss's middleware with its header's session opened, which new
+// sessions are sealed from, and the header's other cookies (app).
+func bnSession(b *testing.B) (m *middleware, plain []byte, app []string, issuedAt, expiry int64) {
+	b.Helper()
+	m, line := bnMiss(b)
+	st := m.store
+	sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
+	plain, issuedAt, expiry, err := openWith(st.sealer, st.sessionAD, sealed, ckNow.Unix())
+	if !ok || err != nil {
+		b.Fatal("no session to copy")
+	}
+	return m, plain, app, issuedAt, expiry
+}
+
 // bnSealed is bnMiss with the header's sealed session value, found the long way.
 func bnSealed(b *testing.B) (*middleware, string, string) {
 	b.Helper()
@@ -256,13 +270,8 @@ func BenchmarkCacheMissHeader(b *testing.B) {
 // starts, which bench/callgrind/steps.sh would count: it is not a BenchmarkCacheMiss
 // (yaegi test -run XXX -bench NewSession -benchmem . measures it).
 func BenchmarkNewSession(b *testing.B) {
-	m, line := bnMiss(b)
+	m, plain, app, issuedAt, expiry := bnSession(b)
 	st := m.store
-	sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
-	plain, issuedAt, expiry, err := openWith(st.sealer, st.sessionAD, sealed, ckNow.Unix())
-	if !ok || err != nil {
-		b.Fatal("no session to copy")
-	}
 	requests := make([]*http.Request, b.N)
 	for i := range requests {
 		value, err := st.sealer.seal(st.name, plain, time.Unix(issuedAt, 0), time.Unix(expiry, 0))

@@ -109,13 +109,7 @@ func newSession(b *testing.B, m *middleware, plain []byte, app string, issuedAt,
 }
 
 func benchmarkMissNew(b *testing.B, miss func(m *middleware, line string, i int) bool) {
-	m, line := bnMiss(b)
-	st := m.store
-	sealed, app, ok := loneSession(line, st.name, st.nameEq, st.sepNameEq)
-	plain, issuedAt, expiry, err := openWith(st.sealer, st.sessionAD, sealed, ckNow.Unix())
-	if !ok || err != nil {
-		b.Fatal("no session to copy")
-	}
+	m, plain, app, issuedAt, expiry := bnSession(b)
 	first, _, _ := strings.Cut(app[0], ";")
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -1,9 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // The app-cookie churn route: one signed-in session whose Cookie header also carries
 // an app cookie new on every request, as Laravel re-encrypts its cookies with a fresh
@@ -27,20 +24,9 @@ const churnCookie = "XSRF-TOKEN"
 // and run, as long as each run gets an argument of its own (a value from an earlier
 // run would hit the cache). It sets every header, as luaScript does.
 func churnScript(cookie, app string) string {
-	host := strings.TrimPrefix(app, "http://")
-	var h strings.Builder
-	for _, kv := range browserHeaders {
-		fmt.Fprintf(&h, "    [%q] = %q,\n", kv[0], kv[1])
-	}
 	return fmt.Sprintf(`-- written by traefikbench: one session, an app cookie new on every request
 local host, cookie = %q, %q
-local counter = 0
-
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-end
-
+`+luaThreadID+`
 local run, n = "", 0
 
 function init(args)
@@ -55,5 +41,5 @@ function request()
     ["Cookie"] = string.format("%%s; %s=%%s-%%d-%%d", cookie, run, id, n),
 %s  })
 end
-`, host, cookie, churnCookie, h.String())
+`, luaHost(app), cookie, churnCookie, luaHeaders("    "))
 }

@@ -105,20 +105,9 @@ func (s *sessionSet) load(url string, n int) wrkLoad {
 // them all: Host (as wrk sends it without a script), the Cookie header and the
 // browser's headers of the other routes.
 func luaScript(cookieFile, app string) string {
-	host := strings.TrimPrefix(app, "http://")
-	var h strings.Builder
-	for _, kv := range browserHeaders {
-		fmt.Fprintf(&h, "  [%q] = %q,\n", kv[0], kv[1])
-	}
 	return fmt.Sprintf(`-- written by traefikbench: one session after the other, per request
 local file, host = %q, %q
-local counter = 0
-
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-end
-
+`+luaThreadID+`
 local requests, i = {}, 0
 
 function init(args)
@@ -140,5 +129,27 @@ function request()
   i = i %% #requests + 1
   return requests[i]
 end
-`, cookieFile, host, h.String())
+`, cookieFile, luaHost(app), luaHeaders("      "))
+}
+
+// luaThreadID gives each wrk thread a number of its own, as id.
+const luaThreadID = `local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+`
+
+// luaHost is the Host header of a script's requests: app's, as wrk sends it
+// without a script.
+func luaHost(app string) string { return strings.TrimPrefix(app, "http://") }
+
+// luaHeaders is the browser's headers as fields of a Lua table, each line indented.
+func luaHeaders(indent string) string {
+	var h strings.Builder
+	for _, kv := range browserHeaders {
+		fmt.Fprintf(&h, "%s[%q] = %q,\n", indent, kv[0], kv[1])
+	}
+	return h.String()
 }
