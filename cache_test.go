@@ -369,3 +369,35 @@ func viewOfLine(c *viewCache, line string) *cookieView {
 	key, check := c.digests(line)
 	return c.get(key, check)
 }
+
+// TestDeriveRefusedUntil: a view derived for a user the rules refuse is never
+// served by the request path (until zero), also when it is a copy of a live
+// session's view, as a renewal makes it (refresh.go), and a live one serves until
+// its identity's until.
+func TestDeriveRefusedUntil(t *testing.T) {
+	until := ckNow.Add(time.Hour)
+	for _, tc := range []struct {
+		name      string
+		refusal   string
+		flagOn    bool
+		wantUntil time.Time
+		wantIn    bool
+	}{
+		{"allowed", "", true, until, true},
+		{"refused", "allowedUsers", true, time.Time{}, true},
+		{"allowed, flag off", "", false, until, false},
+		{"refused, flag off", "allowedUsers", false, time.Time{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live := &cookieView{flagOn: true, id: &identity{until: until}}
+			derive(live)
+			renewed := *live
+			renewed.flagOn = tc.flagOn
+			renewed.id = &identity{until: until, refusal: tc.refusal}
+			derive(&renewed)
+			if !renewed.until.Equal(tc.wantUntil) || renewed.signedIn != tc.wantIn {
+				t.Errorf("got until %v, signed in %v; want %v, %v", renewed.until, renewed.signedIn, tc.wantUntil, tc.wantIn)
+			}
+		})
+	}
+}

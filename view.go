@@ -116,16 +116,18 @@ func identityFromClaims(m *middleware, plain []byte, issuedAt, expiry int64) *id
 
 // derive sets the fields the request path reads from the others.
 func derive(v *cookieView) {
-	id := v.id
-	v.signedIn = v.flagOn && id != nil
+	v.signedIn = v.flagOn && v.id != nil
 	if !v.flagOn { // the app gets the request untouched, ags's cookies too
 		v.hasAgsCookies = false
 		v.appCookie = nil // not in one assignment with the line above: Yaegi panics
 	}
-	// The request path serves a session until v.until; a user the access rules
-	// refuse keeps it zero and goes to serveOther at once, where the path decides.
-	if id != nil && id.refusal == "" {
-		v.until = id.until
+	if v.id != nil {
+		v.until = v.id.until
+		if v.id.refusal != "" {
+			// The request path serves a session until v.until; a user the access
+			// rules refuse goes to serveOther at once, where the path decides.
+			v.until = time.Time{}
+		}
 	}
 }
 
