@@ -113,9 +113,9 @@ func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *coo
 }
 
 // serveMiss serves a request whose Cookie header (line, its lines joined, as the
-// request path has them) has no view in the cache: it works
-// the view out and keeps it (view.go), then serves it as the request path would
-// have, a live session without serveOther's steps.
+// request path has them) has no view in the cache: it works the view out and keeps
+// it (view.go), then serves it as the request path would have, a live session
+// without serveOther's steps.
 func serveMiss(m *middleware, w http.ResponseWriter, r *http.Request, line string) {
 	c := m.views
 	v := missedView(m, r, line, maphash.String(c.keySeed, line), maphash.String(c.checkSeed, line))
