@@ -64,14 +64,19 @@ func TestAttackProviderMisbehaviour(t *testing.T) {
 			tp.atkDiscovery = atkDiscoveryDoc(tp, map[string]interface{}{"authorization_endpoint": tp.issuer + "/authorize#x"})
 		}, status: 503, page: unavailable},
 
-		{name: "keys slow", set: slow("/jwks"), callback: true, status: 401, page: checks},
-		{name: "keys stall in the body", set: stall("/jwks"), callback: true, status: 401, page: checks},
+		// A key set that cannot be had is the provider being unavailable (SPEC 8):
+		// 503, as at discovery, not the page of a forged token (issue 23, 9).
+		{name: "keys slow", set: slow("/jwks"), callback: true, status: 503, page: unavailable},
+		{name: "keys stall in the body", set: stall("/jwks"), callback: true, status: 503, page: unavailable},
 		{name: "keys over 1 MiB", set: func(tp *testProvider) {
 			tp.atkKeys = []byte(`{"keys":[` + string(rsJWK) + `],"padding":"` + huge + `"}`)
-		}, callback: true, status: 401, page: checks},
-		{name: "keys not JSON", set: func(tp *testProvider) { tp.atkKeys = []byte(`{"keys":[`) }, callback: true, status: 401, page: checks},
-		{name: "keys with wrong types", set: func(tp *testProvider) { tp.atkKeys = []byte(`{"keys":"rsa-a"}`) }, callback: true, status: 401, page: checks},
+		}, callback: true, status: 503, page: unavailable},
+		{name: "keys not JSON", set: func(tp *testProvider) { tp.atkKeys = []byte(`{"keys":[`) }, callback: true, status: 503, page: unavailable},
+		{name: "keys with wrong types", set: func(tp *testProvider) { tp.atkKeys = []byte(`{"keys":"rsa-a"}`) }, callback: true, status: 503, page: unavailable},
+		{name: "keys answer 500", set: func(tp *testProvider) { tp.atkJWKSStatus = 500 }, callback: true, status: 503, page: unavailable},
+		// A key set that was had but holds no key for the token: the token fails.
 		{name: "keys empty", set: func(tp *testProvider) { tp.atkKeys = []byte(`{"keys":[]}`) }, callback: true, status: 401, page: checks},
+		{name: "keys without the token's key", set: func(tp *testProvider) { tp.atkKeys = atkKeySet(t, k.rsB) }, callback: true, status: 401, page: checks},
 
 		{name: "token slow", set: slow("/token"), callback: true, status: 502, page: exchange},
 		{name: "token stalls in the body", set: stall("/token"), callback: true, status: 502, page: exchange},

@@ -1,11 +1,13 @@
 package ags
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"time"
 )
@@ -90,8 +92,8 @@ func (v *idTokenVerifier) verify(ctx context.Context, raw, nonce, accessToken st
 	if err := v.verifySignature(ctx, t); err != nil {
 		return nil, err
 	}
-	var claims map[string]interface{}
-	if err := json.Unmarshal(t.payload, &claims); err != nil || claims == nil {
+	claims, err := decodeClaims(t.payload)
+	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not a JSON object", errMalformedToken)
 	}
 	tok := &idToken{Raw: raw, Claims: claims}
@@ -140,14 +142,14 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 	if skew < 0 {
 		skew = 0
 	}
-	exp, ok := c["exp"].(float64)
+	exp, ok := numericDate(c["exp"])
 	if !ok {
 		return fmt.Errorf("%w: exp missing or not a number", errExpired)
 	}
 	if !numericDateBefore(now.Add(-skew), exp) {
 		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
 	}
-	iat, ok := c["iat"].(float64)
+	iat, ok := numericDate(c["iat"])
 	if !ok {
 		return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
 	}
@@ -155,7 +157,7 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 		return fmt.Errorf("%w: iat %s is in the future, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
 	}
 	if raw, present := c["nbf"]; present {
-		nbf, ok := raw.(float64)
+		nbf, ok := numericDate(raw)
 		if !ok {
 			return fmt.Errorf("%w: nbf not a number", errNotYetValid)
 		}
@@ -242,6 +244,48 @@ func checkAccessTokenHash(raw interface{}, alg, accessToken string) error {
 		return errAccessTokenHash
 	}
 	return nil
+}
+
+// decodeClaims decodes a JSON object of claims (a token's payload, userinfo, a
+// session's claims) with its numbers as json.Number, the text the provider wrote:
+// decoded as float64, two integers that differ past 2^53 would be one value to a
+// rule and to a header, and an app keyed on it would merge two people.
+func decodeClaims(data []byte) (map[string]interface{}, error) {
+	var claims map[string]interface{}
+	if err := decodeJSON(data, &claims); err != nil {
+		return nil, err
+	}
+	if claims == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	return claims, nil
+}
+
+// decodeJSON is json.Unmarshal with numbers in interface{} values as json.Number,
+// and nothing after the value.
+func decodeJSON(data []byte, v interface{}) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+// numericDate reads a NumericDate claim: a JSON number (json.Number as decodeClaims
+// gives it, or float64).
+func numericDate(v interface{}) (float64, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	case float64:
+		return x, true
+	}
+	return 0, false
 }
 
 // numericDateBefore reports whether t is strictly before the NumericDate d. Comparing in

@@ -344,10 +344,12 @@ func TestVerifyIDTokenClaimsOut(t *testing.T) {
 	if got, want := tok.Subject, "user-248289761001"; got != want {
 		t.Errorf("got subject %q, want %q", got, want)
 	}
-	if got, want := numericDateTime(tok.Claims["iat"].(float64)), now; !got.Equal(want) {
+	iat, _ := numericDate(tok.Claims["iat"])
+	if got, want := numericDateTime(iat), now; !got.Equal(want) {
 		t.Errorf("got iat %q, want %q", got, want)
 	}
-	if got, want := numericDateTime(tok.Claims["exp"].(float64)), time.Unix(1741965266, 250000000).UTC(); !got.Equal(want) {
+	exp, _ := numericDate(tok.Claims["exp"])
+	if got, want := numericDateTime(exp), time.Unix(1741965266, 250000000).UTC(); !got.Equal(want) {
 		t.Errorf("got exp %q, want %q", got, want)
 	}
 	if got, want := tok.Claims["email"], "a@example.test"; got != want {

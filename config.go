@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -465,19 +466,49 @@ func parseScopes(value string) (string, error) {
 }
 
 // parseIdentityHeaders reads identityHeaders: claim to header name, the header
-// canonical, none of ags's own.
+// canonical. Two claims may not share a header, nor a claim take one of ags's own
+// (which value the app got would depend on map order, and differ between instances
+// of one configuration): headers compare as a backend reads them (headerKey), and
+// the error names both claims.
 func parseIdentityHeaders(value map[string]string) (map[string]string, error) {
 	headers := map[string]string{}
-	for claim, header := range value {
+	claims := make([]string, 0, len(value))
+	for claim := range value {
+		claims = append(claims, claim)
+	}
+	sort.Strings(claims) // the same error for the same configuration
+	taken := map[string]string{}
+	for header, source := range agsHeaderSources {
+		taken[headerKey(header)] = source
+	}
+	for _, claim := range claims {
+		header := value[claim]
 		if claim == "" || !headerNamePattern.MatchString(header) {
 			return nil, fmt.Errorf("identityHeaders must map a claim to a header name, got %q: %q", claim, header)
 		}
 		if reservedHeader(header) {
 			return nil, fmt.Errorf("identityHeaders cannot set %q", header)
 		}
+		key, source := headerKey(header), "claim "+strconv.Quote(claim)
+		if other, ok := taken[key]; ok && other != source {
+			return nil, fmt.Errorf("identityHeaders: %s and %s both map to header %s: give each its own header", other, source, key)
+		}
+		taken[key] = source
 		headers[claim] = http.CanonicalHeaderKey(header)
 	}
 	return headers, nil
+}
+
+// agsHeaderSources are the headers ags sets itself, and what from, for
+// parseIdentityHeaders' errors.
+var agsHeaderSources = map[string]string{
+	headerUser:              `claim "sub"`,
+	headerEmail:             `claim "email"`,
+	headerPreferredUsername: `claim "preferred_username"`,
+	headerGroups:            `claim "groups"`,
+	headerAccessToken:       "the access token (passAccessToken)",
+	headerIDToken:           "the ID token (passIDToken)",
+	headerAuthorization:     "the app's own Authorization (or the access token, passAccessToken)",
 }
 
 // readCAFile reads caFile: PEM certificates; nil (the system's) when not set.

@@ -101,7 +101,22 @@ func ckClaims(t testing.TB, tokenSize int) map[string]interface{} {
 	if groups != nil {
 		c["groups"] = groups
 	}
-	return c
+	return ckDecoded(t, c)
+}
+
+// ckDecoded is claims as ags holds them: decoded from JSON (decodeClaims), with
+// numbers as json.Number.
+func ckDecoded(t testing.TB, claims map[string]interface{}) map[string]interface{} {
+	t.Helper()
+	data, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := decodeClaims(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decoded
 }
 
 // ckSession returns a session with an ID token of about idTokenSize bytes,
@@ -121,10 +136,10 @@ func ckSession(t testing.TB, idTokenSize int) *session {
 		IDToken:      ckJWT(t, claims),
 		AccessToken:  ckJWT(t, access),
 		AccessExpiry: ckNow.Add(time.Hour),
-		UserInfo: map[string]interface{}{
+		UserInfo: ckDecoded(t, map[string]interface{}{
 			"sub": claims["sub"], "email": claims["email"], "email_verified": true,
 			"name": "Jane Doe", "given_name": "Jane", "family_name": "Doe",
-		},
+		}),
 	}
 }
 

@@ -1,7 +1,8 @@
 package ags
 
 import (
-	"fmt"
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -114,7 +115,11 @@ func (m *middleware) newIdentity(sess *session) *identity {
 		if ch.claim == "email" && withheld {
 			continue
 		}
-		if value := claimString(sess, ch.claim); value != "" {
+		value := claimString(sess, ch.claim)
+		if ch.header == headerGroups && !strings.HasPrefix(value, "[") {
+			value = groupsText(sess, ch.claim, value)
+		}
+		if value != "" {
 			id.headers = append(id.headers, headerValue{name: ch.header, value: []string{value}})
 		}
 	}
@@ -146,17 +151,25 @@ func (m *middleware) sessionOf(r *http.Request, id *identity) *session {
 	return sess
 }
 
-// emailUnverified reports whether the provider says the e-mail address is not
-// verified: email_verified false, or "false" as some providers send it. An absent
-// claim is not a no: many providers never send it.
+// emailUnverified reports whether the e-mail address may not be taken as verified:
+// the ID token or userinfo, either, has an email_verified that is not true (false,
+// "false" or "False" as some providers send it, a number, anything but true or
+// "true"). An absent claim is not a no: many providers never send it.
 func emailUnverified(sess *session) bool {
-	switch v := claimValue(sess, "email_verified").(type) {
+	return notTrue(sess.Claims["email_verified"]) || notTrue(sess.UserInfo["email_verified"])
+}
+
+// notTrue reports whether a claim is present and says anything but yes.
+func notTrue(v interface{}) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
 	case bool:
-		return !v
+		return !x
 	case string:
-		return strings.EqualFold(v, "false")
+		return !strings.EqualFold(strings.TrimSpace(x), "true")
 	}
-	return false
+	return true
 }
 
 // claimValue is a claim from the ID token, else from userinfo; nil when neither has it.
@@ -170,10 +183,11 @@ func claimValue(sess *session, name string) interface{} {
 // lineBreaks are the white space besides " " that strings.Fields splits at.
 const lineBreaks = "\t\n\v\f\r\u0085\u00a0"
 
-// claimString gives a claim as a header value: from the ID token, else from userinfo;
-// lists are comma separated. Line breaks are dropped so a claim cannot split a header.
+// claimString gives a claim as a header value, from the ID token, else from
+// userinfo: a string with its line breaks folded into spaces (a claim cannot split a
+// header); a number exactly as the provider wrote it; a list as listText gives it;
+// an object as compact JSON.
 func claimString(sess *session, name string) string {
-	var s string
 	switch x := claimValue(sess, name).(type) {
 	case nil:
 		return ""
@@ -181,24 +195,64 @@ func claimString(sess *session, name string) string {
 		if !strings.ContainsAny(x, lineBreaks) {
 			return x // the common claim, with one call
 		}
-		s = x
+		return strings.Join(strings.Fields(x), " ")
+	case json.Number:
+		return string(x)
 	case []interface{}:
-		parts := make([]string, 0, len(x))
-		for _, e := range x {
-			text, ok := jsonText(e)
-			if !ok {
-				text = fmt.Sprint(e)
-			}
-			parts = append(parts, text)
-		}
-		s = strings.Join(parts, ",")
-	case float64:
-		s = fmt.Sprintf("%.0f", x)
-		if float64(int64(x)) != x {
-			s = fmt.Sprint(x)
-		}
+		return listText(x)
 	default:
-		s = fmt.Sprint(x)
+		if s, ok := jsonText(x); ok {
+			return s
+		}
+		return headerJSON(x)
 	}
-	return strings.Join(strings.Fields(s), " ")
 }
+
+// listText is a list claim (groups, roles) as a header value that reads one way
+// only: its values joined with "," when that is unambiguous, else the list as a
+// compact JSON array. JSON when a value holds a comma (the one group "staff,admins"
+// must not read as membership of admins), a line break or white space at an end
+// (which an app's split and trim would change), when a value is not a string,
+// number or boolean, or when the joined text would start with "[" (so that a
+// header starting with "[" is always JSON). An app splits on "," unless the value
+// starts with "[", and then decodes JSON (README, "Identity headers").
+func listText(list []interface{}) string {
+	parts := make([]string, 0, len(list))
+	for _, e := range list {
+		text, ok := jsonText(e)
+		if !ok || strings.ContainsAny(text, ","+lineBreaks) || text != strings.TrimSpace(text) {
+			return headerJSON(list)
+		}
+		parts = append(parts, text)
+	}
+	joined := strings.Join(parts, ",")
+	if strings.HasPrefix(joined, "[") {
+		return headerJSON(list)
+	}
+	return joined
+}
+
+// groupsText is X-Auth-Request-Groups for a groups claim that is one string (value):
+// one group, so "a,b" goes as ["a,b"], not as two.
+func groupsText(sess *session, claim, value string) string {
+	if s, ok := claimValue(sess, claim).(string); ok {
+		return listText([]interface{}{s})
+	}
+	return value
+}
+
+// headerJSON is a claim value as compact JSON for a header. Control characters,
+// U+2028 and U+2029 come out escaped by encoding/json; NEL and NBSP, which it keeps,
+// are escaped here too, so that no reader takes one for a line break.
+func headerJSON(v interface{}) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return ""
+	}
+	return jsonBreaks.Replace(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// jsonBreaks escapes what headerJSON must not leave raw.
+var jsonBreaks = strings.NewReplacer("\u0085", `\u0085`, "\u00a0", `\u00a0`)

@@ -59,7 +59,7 @@ func parseJWKSet(data []byte) ([]jsonWebKey, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", errKeySet, err)
+		return nil, fmt.Errorf("%w: not a JSON key set: %w", errKeySetUnavailable, err)
 	}
 	var keys []jsonWebKey
 	var firstErr error
@@ -318,11 +318,16 @@ func (k *keySet) keyFor(ctx context.Context, kid, alg string) (interface{}, erro
 	k.mu.Unlock()
 	if !loaded {
 		if fetchErr == nil {
-			fetchErr = fmt.Errorf("%w: not fetched", errKeySet)
+			fetchErr = fmt.Errorf("%w: not fetched", errKeySetUnavailable)
 		}
 		return nil, fetchErr
 	}
-	return selectJWK(keys, kid, alg)
+	key, err := selectJWK(keys, kid, alg)
+	if err != nil && fetchErr != nil {
+		// The key may be in the set the provider could not give: not the token's fault.
+		return nil, fmt.Errorf("%w (and the key set could not be fetched again: %w)", err, fetchErr)
+	}
+	return key, err
 }
 
 // refresh fetches the set again unless the latest fetch is too recent, or joins the fetch
@@ -367,31 +372,33 @@ func (k *keySet) refresh(ctx context.Context) error {
 	case <-update.done:
 		return update.err
 	case <-ctx.Done():
-		return fmt.Errorf("wait for jwks: %w", ctx.Err())
+		return fmt.Errorf("wait for jwks: %w: %w", errKeySetUnavailable, ctx.Err())
 	}
 }
 
-// fetch downloads and parses the key set, and says how long it may be used.
+// fetch downloads and parses the key set, and says how long it may be used. Every
+// way of not getting a key set keeps its cause and is errKeySetUnavailable; a set
+// had without a usable key is errKeySet.
 func (k *keySet) fetch(ctx context.Context) ([]jsonWebKey, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.uri, nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: %w", errKeySetUnavailable, err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: %w", errKeySetUnavailable, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: status %d", errKeySet, resp.StatusCode)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: status %d", errKeySetUnavailable, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSetSize+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: %v", errKeySet, err)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: %w", errKeySetUnavailable, err)
 	}
 	if len(body) > maxJWKSetSize {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: larger than %d bytes", errKeySet, maxJWKSetSize)
+		return nil, 0, fmt.Errorf("fetch jwks: %w: larger than %d bytes", errKeySetUnavailable, maxJWKSetSize)
 	}
 	keys, err := parseJWKSet(body)
 	if err != nil {

@@ -56,6 +56,8 @@ func TestParseJWKSet(t *testing.T) {
 		doc      string
 		wantKids string // kids of the usable keys, comma separated; "" with wantErr
 		wantErr  bool
+		// unavailable: the document is no key set at all (errKeySetUnavailable)
+		unavailable bool
 	}{
 		{name: "RSA", doc: string(jwtKeySetDoc(t, rsaJWK)), wantKids: "rsa-a"},
 		{name: "every key type", doc: string(jwtKeySetDoc(t, rsaJWK, ecJWK, ec384JWK, ec521JWK, edJWK)), wantKids: "rsa-a,ec-256,ec-384,ec-521,ed-1"},
@@ -85,18 +87,24 @@ func TestParseJWKSet(t *testing.T) {
 		{name: "Ed25519 key of 31 bytes", doc: string(jwtKeySetDoc(t, jwtJWKWith(edJWK, map[string]interface{}{"x": jwsEncoding.EncodeToString(make([]byte, 31))}))), wantErr: true},
 		{name: "empty set", doc: `{"keys":[]}`, wantErr: true},
 		{name: "no keys member", doc: `{"kty":"RSA"}`, wantErr: true},
-		{name: "keys not an array", doc: `{"keys":{}}`, wantErr: true},
-		{name: "not JSON", doc: `<html>`, wantErr: true},
-		{name: "JSON array", doc: `[]`, wantErr: true},
-		{name: "empty document", doc: ``, wantErr: true},
+		{name: "keys not an array", doc: `{"keys":{}}`, wantErr: true, unavailable: true},
+		{name: "not JSON", doc: `<html>`, wantErr: true, unavailable: true},
+		{name: "JSON array", doc: `[]`, wantErr: true, unavailable: true},
+		{name: "empty document", doc: ``, wantErr: true, unavailable: true},
 	}
 	for _, tc := range tests {
 		tc := tc
 		t.Run(tc.name, func(t *testing.T) {
 			keys, err := parseJWKSet([]byte(tc.doc))
 			if tc.wantErr {
-				if !errors.Is(err, errKeySet) {
-					t.Fatalf("got %d keys, error %v, want %q", len(keys), err, errKeySet)
+				// A document that is no key set is the provider's outage (503); a
+				// key set without a usable key fails the token (401).
+				want, not := errKeySet, errKeySetUnavailable
+				if tc.unavailable {
+					want, not = errKeySetUnavailable, errKeySet
+				}
+				if !errors.Is(err, want) || errors.Is(err, not) {
+					t.Fatalf("got %d keys, error %v, want %q only", len(keys), err, want)
 				}
 				return
 			}
@@ -214,11 +222,11 @@ func TestKeySetFetchErrors(t *testing.T) {
 		wantErr error
 	}{
 		{name: "document at the size limit", doc: atLimit, status: http.StatusOK},
-		{name: "document over the size limit", doc: oversized, status: http.StatusOK, wantErr: errKeySet},
-		{name: "status 404", doc: valid, status: http.StatusNotFound, wantErr: errKeySet},
-		{name: "status 500", doc: valid, status: http.StatusInternalServerError, wantErr: errKeySet},
-		{name: "status 204", doc: nil, status: http.StatusNoContent, wantErr: errKeySet},
-		{name: "HTML", doc: []byte("<html>sign in</html>"), status: http.StatusOK, wantErr: errKeySet},
+		{name: "document over the size limit", doc: oversized, status: http.StatusOK, wantErr: errKeySetUnavailable},
+		{name: "status 404", doc: valid, status: http.StatusNotFound, wantErr: errKeySetUnavailable},
+		{name: "status 500", doc: valid, status: http.StatusInternalServerError, wantErr: errKeySetUnavailable},
+		{name: "status 204", doc: nil, status: http.StatusNoContent, wantErr: errKeySetUnavailable},
+		{name: "HTML", doc: []byte("<html>sign in</html>"), status: http.StatusOK, wantErr: errKeySetUnavailable},
 		{name: "no usable key", doc: []byte(`{"keys":[{"kty":"oct","k":"AAAA"}]}`), status: http.StatusOK, wantErr: errKeySet},
 	}
 	for _, tc := range tests {
@@ -247,8 +255,8 @@ func TestKeySetFetchTimeout(t *testing.T) {
 	f.verifier.keys = newKeySet(f.server.url(), &http.Client{Timeout: 100 * time.Millisecond}, f.clock.now)
 	start := time.Now()
 	_, err := f.verify(f.rsa.sign(t, nil, f.claims()))
-	if !errors.Is(err, errKeySet) {
-		t.Fatalf("got error %v, want %q", err, errKeySet)
+	if !errors.Is(err, errKeySetUnavailable) {
+		t.Fatalf("got error %v, want %q", err, errKeySetUnavailable)
 	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("got a fetch of %s, want the client's timeout", elapsed)
@@ -258,12 +266,12 @@ func TestKeySetFetchTimeout(t *testing.T) {
 func TestKeySetUnreachable(t *testing.T) {
 	f := jwtNewFixture(t)
 	f.server.server.Close()
-	if _, err := f.verify(f.rsa.sign(t, nil, f.claims())); !errors.Is(err, errKeySet) {
-		t.Fatalf("got error %v, want %q", err, errKeySet)
+	if _, err := f.verify(f.rsa.sign(t, nil, f.claims())); !errors.Is(err, errKeySetUnavailable) {
+		t.Fatalf("got error %v, want %q", err, errKeySetUnavailable)
 	}
 	// Too soon to try again: the error of the failed fetch comes back, with no new fetch.
-	if _, err := f.verify(f.rsa.sign(t, nil, f.claims())); !errors.Is(err, errKeySet) {
-		t.Fatalf("got error %v, want %q", err, errKeySet)
+	if _, err := f.verify(f.rsa.sign(t, nil, f.claims())); !errors.Is(err, errKeySetUnavailable) {
+		t.Fatalf("got error %v, want %q", err, errKeySetUnavailable)
 	}
 }
 

@@ -27,6 +27,11 @@ var (
 	errAmbiguousKey        = errors.New("ambiguous signing key")
 	errSignature           = errors.New("invalid signature")
 	errKeySet              = errors.New("unusable key set")
+	// errKeySetUnavailable: the key set could not be had (the provider down, slow,
+	// answering an error, too large, not JSON). Not the token's fault: the provider
+	// is unavailable (SPEC 8), where errKeySet and errUnknownKey mean the set was had
+	// and holds no key for the token, which then fails the checks.
+	errKeySetUnavailable = errors.New("key set unavailable")
 )
 
 // maxJWSSize bounds the work spent on a token: the token response it comes in is itself

@@ -12,6 +12,7 @@ var (
 	errStateMissing = errors.New("the callback carries no state")
 	errCodeMissing  = errors.New("the callback carries no code")
 	errNoIDToken    = errors.New("the token response has no id_token")
+	errMixUp        = errors.New("the callback's iss is not the issuer")
 )
 
 // isNavigation reports whether a browser is navigating to the page, so that a login
@@ -72,6 +73,21 @@ func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 	m.redirect(w, withQuery(p.AuthorizationEndpoint, params))
 }
 
+// checkResponseIssuer is RFC 9207's defence against mix-up (two providers on one
+// client): an authorization response's iss, when present, must be the issuer, and a
+// provider that announces authorization_response_iss_parameter_supported must send
+// it. The code is not exchanged otherwise.
+func checkResponseIssuer(q url.Values, announced bool, issuer string) error {
+	iss, present := q["iss"]
+	switch {
+	case !present && announced:
+		return fmt.Errorf("%w: the provider announces the iss parameter and the callback has none", errMixUp)
+	case present && (len(iss) != 1 || iss[0] != issuer):
+		return fmt.Errorf("%w: got %q, want %q", errMixUp, jwsTruncate(strings.Join(iss, ",")), issuer)
+	}
+	return nil
+}
+
 // callback finishes a login: the state must be a pending login's, the code is
 // exchanged, the ID token and userinfo are checked, and only then is a new session
 // sealed. Any failure leaves the browser signed out.
@@ -112,6 +128,10 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return
 	}
+	if err := checkResponseIssuer(q, p.IssParameter, m.cfg.issuer); err != nil {
+		m.page(w, r, http.StatusBadRequest, pageMixUp, err)
+		return
+	}
 	tr, err := m.tokenRequest(r.Context(), p, url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
@@ -127,6 +147,10 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := p.verifier.verify(r.Context(), tr.IDToken, pending.Nonce, tr.AccessToken)
+	if errors.Is(err, errKeySetUnavailable) {
+		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
+		return
+	}
 	if err != nil {
 		m.page(w, r, http.StatusUnauthorized, pageIDToken, err)
 		return

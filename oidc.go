@@ -94,6 +94,8 @@ type provider struct {
 	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
 	SigningAlgorithms     []string `json:"id_token_signing_alg_values_supported"`
 	AuthSigningAlgorithms []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	// IssParameter: the callback carries iss (RFC 9207), which must then be there.
+	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
 
 	authMethod string // the client authentication in effect: see clientAuth.choose
 	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
@@ -422,8 +424,8 @@ func (m *middleware) userinfo(ctx context.Context, p *provider, accessToken, sub
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUserinfo, err)
 	}
-	var claims map[string]interface{}
-	if err := json.Unmarshal(body, &claims); err != nil {
+	claims, err := decodeClaims(body)
+	if err != nil {
 		return nil, fmt.Errorf("%w: answer is not a JSON object (signed userinfo is not supported)", errUserinfo)
 	}
 	if got, _ := claims["sub"].(string); got != sub {

@@ -26,6 +26,7 @@ var (
 	pageProviderError = pageKind{"Sign-in refused", "The identity provider did not sign you in.", "provider returned an error"}
 	pageExchange      = pageKind{"Sign-in failed", "The sign-in could not be completed with the identity provider. Please try again.", "code exchange failed"}
 	pageIDToken       = pageKind{"Sign-in failed", "The identity provider's answer did not pass the security checks, so you were not signed in.", "id token rejected"}
+	pageMixUp         = pageKind{"Sign-in failed", "The answer to this sign-in did not come from this site's identity provider, so you were not signed in. Go back to the page you wanted and sign in again.", "callback from another issuer"}
 	pageUserinfo      = pageKind{"Sign-in failed", "The identity provider's user information did not match the sign-in, so you were not signed in.", "userinfo rejected"}
 	pageSignOutState  = pageKind{"Sign-out link invalid", "This sign-out return is not valid for this browser. You are signed out of this site.", "sign-out state rejected"}
 	pageInternal      = pageKind{"Something went wrong", "The sign-in could not be completed. Please try again.", "internal error"}

@@ -66,15 +66,20 @@ type testProvider struct {
 
 	// Knobs of the attack suite (attack_*_test.go). Their zero values keep the
 	// behaviour above.
-	atkToken     func(nonce, accessToken string) string // signs the ID token in place of idToken; called with tp.mu held
-	atkSkipPKCE  bool                                   // the token endpoint does not check code_verifier
-	atkAlgs      []string                               // id_token_signing_alg_values_supported; nil: RS256
-	atkDiscovery []byte                                 // served as the discovery document
-	atkKeys      []byte                                 // served at /jwks
-	atkUserinfo  []byte                                 // served at /userinfo
-	atkDelay     map[string]time.Duration               // by path: wait this long, or until the client gives up, before answering
-	atkStall     map[string]bool                        // by path: send the headers and one byte, then nothing until the client gives up
-	atkJWKSCalls int                                    // fetches of /jwks
+	atkToken      func(nonce, accessToken string) string // signs the ID token in place of idToken; called with tp.mu held
+	atkSkipPKCE   bool                                   // the token endpoint does not check code_verifier
+	atkAlgs       []string                               // id_token_signing_alg_values_supported; nil: RS256
+	atkDiscovery  []byte                                 // served as the discovery document
+	atkKeys       []byte                                 // served at /jwks
+	atkJWKSStatus int                                    // non-zero: /jwks answers this status
+	// RFC 9207: issAnnounced says authorization_response_iss_parameter_supported;
+	// issParam, when set, is sent back as the callback's iss ("-" sends none).
+	issAnnounced bool
+	issParam     string
+	atkUserinfo  []byte                   // served at /userinfo
+	atkDelay     map[string]time.Duration // by path: wait this long, or until the client gives up, before answering
+	atkStall     map[string]bool          // by path: send the headers and one byte, then nothing until the client gives up
+	atkJWKSCalls int                      // fetches of /jwks
 
 	// Refresh-token rotation with reuse detection, as Okta, Auth0 and Keycloak do:
 	// each refresh issues a new token, and a spent one presented again revokes the
@@ -227,6 +232,9 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	if tp.authMethods != nil {
 		doc["token_endpoint_auth_methods_supported"] = tp.authMethods
 	}
+	if tp.issAnnounced {
+		doc["authorization_response_iss_parameter_supported"] = true
+	}
 	if tp.authSigningAlgs != nil {
 		doc["token_endpoint_auth_signing_alg_values_supported"] = tp.authSigningAlgs
 	}
@@ -236,11 +244,15 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
 	tp.mu.Lock()
 	tp.atkJWKSCalls++
-	keys := tp.atkKeys
+	keys, status := tp.atkKeys, tp.atkJWKSStatus
 	if tp.cacheControl != "" {
 		w.Header().Set("Cache-Control", tp.cacheControl)
 	}
 	tp.mu.Unlock()
+	if status != 0 {
+		w.WriteHeader(status)
+		return
+	}
 	if keys != nil {
 		w.Write(keys)
 		return
@@ -259,8 +271,16 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	code := "code-" + q.Get("state")[:8]
 	tp.mu.Lock()
 	tp.grants[code] = tpGrant{nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirectURI: q.Get("redirect_uri"), state: q.Get("state")}
+	iss := tp.issParam
+	if iss == "" && tp.issAnnounced {
+		iss = tp.issuer
+	}
 	tp.mu.Unlock()
-	http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	back := q.Get("redirect_uri") + "?code=" + code + "&state=" + url.QueryEscape(q.Get("state"))
+	if iss != "" && iss != "-" {
+		back += "&iss=" + url.QueryEscape(iss)
+	}
+	http.Redirect(w, r, back, http.StatusFound)
 }
 
 func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package ags
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -20,7 +21,12 @@ import (
 type accessRules struct {
 	claims  []claimRule     // every one must hold
 	domains map[string]bool // lower case; the verified address's domain must be one
-	users   map[string]bool // sub or e-mail address; one of the two must be here
+	// allowedUsers, split by kind: an entry with "@" is an e-mail address and
+	// matches only a verified address (in any letter case); any other is a sub and
+	// matches only the sub, exactly. users says whether the option is set at all.
+	users        bool
+	subjects     map[string]bool
+	emailAddress map[string]bool // lower case
 }
 
 // claimRule is one entry of requiredClaims: the claim must equal, or (an array)
@@ -74,9 +80,8 @@ func parseAccessRules(c *Config) (*accessRules, error) {
 		}
 		rules.domains[domain] = true
 	}
-	if len(c.AllowedUsers) > 0 {
-		rules.users = map[string]bool{}
-	}
+	rules.users = len(c.AllowedUsers) > 0
+	rules.subjects, rules.emailAddress = map[string]bool{}, map[string]bool{}
 	for _, u := range c.AllowedUsers {
 		if u = strings.TrimSpace(u); u == "" {
 			return nil, fmt.Errorf("allowedUsers: an entry is empty")
@@ -84,7 +89,11 @@ func parseAccessRules(c *Config) (*accessRules, error) {
 		if strings.ContainsAny(u, " \t\r\n") {
 			return nil, fmt.Errorf("allowedUsers: %q is not a sub or an e-mail address (it holds white space)", u)
 		}
-		rules.users[u] = true
+		if strings.Contains(u, "@") {
+			rules.emailAddress[strings.ToLower(u)] = true
+		} else {
+			rules.subjects[u] = true
+		}
 	}
 	return rules, nil
 }
@@ -134,13 +143,16 @@ func flattenClaimRule(flat map[string][]string, name string, v interface{}) erro
 }
 
 // jsonText is a claim value as its JSON text: strings as they are, booleans and
-// numbers as JSON writes them (true, 42, 2.5). Objects, arrays and null have none.
+// numbers as JSON writes them (true, 42, 2.5; an integer as the provider wrote it,
+// every digit kept). Objects, arrays and null have none.
 func jsonText(v interface{}) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
 	case bool:
 		return strconv.FormatBool(x), true
+	case json.Number:
+		return numberText(x), true
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), true
 	case int:
@@ -151,25 +163,50 @@ func jsonText(v interface{}) (string, bool) {
 	return "", false
 }
 
+// numberText is a JSON number's text, one text per value: an integer as written
+// (JSON has no leading zeros; "-0" is 0), any other as strconv writes its float64
+// (42.0 and 4.2e1 are 42, as a float64 rule value from the configuration is).
+func numberText(n json.Number) string {
+	s := string(n)
+	if !strings.ContainsAny(s, ".eE") {
+		if s == "-0" {
+			return "0"
+		}
+		return s
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return s
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
 // none reports whether no rule is configured: every signed-in user passes.
 func (a *accessRules) none() bool {
-	return len(a.claims) == 0 && a.domains == nil && a.users == nil
+	return len(a.claims) == 0 && a.domains == nil && !a.users
 }
 
 // refusal returns "" when the session's user may pass, else the rule that fails
 // ("requiredClaims groups", "allowedEmailDomains", "allowedUsers"). An e-mail address
-// whose email_verified is false never matches a rule.
+// that the provider does not say is verified (emailUnverified) never satisfies a
+// rule, whichever option names it: requiredClaims on an email claim (in any letter
+// case, whole or at the end of a path) sees no value.
 func (a *accessRules) refusal(sess *session) string {
 	if a.none() {
 		return ""
 	}
+	unverified := emailUnverified(sess)
 	for _, rule := range a.claims {
-		if !rule.holds(lookupClaim(sess, rule.name)) {
+		v := lookupClaim(sess, rule.name)
+		if unverified && isEmailClaim(rule.name) {
+			v = nil
+		}
+		if !rule.holds(v) {
 			return "requiredClaims " + rule.name
 		}
 	}
 	email := ""
-	if e, ok := claimValue(sess, "email").(string); ok && !emailUnverified(sess) {
+	if e, ok := claimValue(sess, "email").(string); ok && !unverified {
 		email = e
 	}
 	if a.domains != nil {
@@ -178,13 +215,20 @@ func (a *accessRules) refusal(sess *session) string {
 			return "allowedEmailDomains"
 		}
 	}
-	if a.users != nil {
+	if a.users {
 		sub, _ := claimValue(sess, "sub").(string)
-		if !a.users[sub] && (email == "" || !a.users[email]) {
+		if !a.subjects[sub] && (email == "" || !a.emailAddress[strings.ToLower(email)]) {
 			return "allowedUsers"
 		}
 	}
 	return ""
+}
+
+// isEmailClaim reports whether a requiredClaims name reads an e-mail address claim:
+// "email" in any letter case, alone or as the last step of a path.
+func isEmailClaim(name string) bool {
+	last := name[strings.LastIndex(name, ".")+1:]
+	return strings.EqualFold(last, "email")
 }
 
 // holds reports whether a claim's value is allowed: equal to one of the values, or

@@ -169,8 +169,8 @@ func TestAccessRulesFromTheEnvironment(t *testing.T) {
 	if len(got.domains) != 2 || !got.domains["example.net"] {
 		t.Errorf("allowedEmailDomains: got %v", got.domains)
 	}
-	if len(got.users) != 2 || !got.users["bob@example.org"] {
-		t.Errorf("allowedUsers: got %v", got.users)
+	if !got.users || len(got.subjects)+len(got.emailAddress) != 2 || !got.emailAddress["bob@example.org"] {
+		t.Errorf("allowedUsers: got %v and %v", got.subjects, got.emailAddress)
 	}
 }
 

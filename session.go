@@ -134,8 +134,8 @@ func idTokenPayload(idToken string) (map[string]interface{}, error) {
 	if err != nil {
 		return nil, errSessionClaims
 	}
-	var claims map[string]interface{}
-	if err := json.Unmarshal(raw, &claims); err != nil || claims == nil {
+	claims, err := decodeClaims(raw)
+	if err != nil {
 		return nil, errSessionClaims
 	}
 	return claims, nil
@@ -179,7 +179,7 @@ func decodeSession(b []byte) (*session, error) {
 		}
 	}
 	var w sessionWire
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := decodeJSON(body, &w); err != nil { // numbers exact, as decodeClaims
 		return nil, errSessionEncoding
 	}
 	sess := &session{

@@ -34,7 +34,7 @@ import (
 // passAccessToken or passIDToken on, there is no block.
 
 // viewBlockVersion changes when newIdentity's output for the same options does.
-const viewBlockVersion = "2"
+const viewBlockVersion = "3"
 
 // viewDigest is a digest of the options that make an identity; "" when the
 // identity carries a token (no block is written).
