@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"time"
 )
 
@@ -201,12 +202,14 @@ type middleware struct {
 	client         *http.Client
 	discovery      *discovery
 	log            *logger
-	removedHeaders map[string]bool // identity header keys removed from every request
-	claimHeaders   []claimHeader   // the claims passed to the app, and their headers
-	toggle         string          // the toggle's path
-	ownPaths       map[string]bool // the toggle, callback and sign-out paths
-	callbackSlash  string          // the callback path with a trailing "/"
-	signOutSlash   string          // the sign-out path with a trailing "/"
+	removedHeaders map[string]bool   // identity header keys removed from every request
+	claimHeaders   []claimHeader     // the claims passed to the app, and their headers
+	toggle         string            // the toggle's path
+	ownPaths       map[string]bool   // the toggle, callback and sign-out paths
+	callbackSlash  string            // the callback path with a trailing "/"
+	signOutSlash   string            // the sign-out path with a trailing "/"
+	signOutHint    *regexp.Regexp    // a path that may read as the sign-out path (readsAsSignOut)
+	mayBeSignOut   func(string) bool // signOutHint.MatchString, for the request path
 	// The one clock: now. since is the request path's form of it (time.Since, one
 	// compiled call, while now is time.Now), and clock is now for the session store,
 	// the key set and the verifier, which read m.now when called. setClock sets all.
@@ -251,11 +254,13 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		toggle:         "/toggle-feature/" + cfg.flagCookie,
 		callbackSlash:  cfg.callbackPath + "/",
 		signOutSlash:   cfg.signOutPath + "/",
+		signOutHint:    signOutHint(cfg.signOutPath),
 		ownPaths:       map[string]bool{},
 		now:            time.Now,
 		since:          time.Since,
 	}
 	m.clock = func() time.Time { return m.now() }
+	m.mayBeSignOut = m.signOutHint.MatchString
 	m.viewDigest = viewDigest(resolved, cfg)
 	cs := cachesFor(resolved, cfg.cacheSize)
 	m.views, m.paths = cs.views, cs.paths
@@ -319,7 +324,7 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 		m.callback(w, r)
 		return
 	}
-	if p == m.cfg.signOutPath || p == m.signOutSlash {
+	if p == m.cfg.signOutPath || p == m.signOutSlash || m.readsAsSignOut(r) {
 		m.signOut(w, r, v)
 		return
 	}
@@ -328,14 +333,14 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 		id = m.endOrRenew(w, r, v, now)
 	}
 	if id == nil {
-		if protectedPath(m, p) {
+		if protectedPath(m, r) {
 			m.startLogin(w, r)
 			return
 		}
 		m.passOn(w, r, v)
 		return
 	}
-	if id.refusal != "" && protectedPath(m, p) {
+	if id.refusal != "" && protectedPath(m, r) {
 		m.forbidden(w, r, id)
 		return
 	}

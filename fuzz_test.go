@@ -144,11 +144,11 @@ func FuzzMatchPaths(f *testing.F) {
 		if len(matchPaths(p)) == 0 {
 			t.Fatalf("matchPaths(%q) gave no form to match", p)
 		}
-		if !m.isProtected(p) {
+		if !m.isProtected(p, "") {
 			return
 		}
 		for _, v := range atkPathVariants(p) {
-			if !m.isProtected(v) {
+			if !m.isProtected(v, "") {
 				t.Fatalf("%q is protected, but %q (forms %q) is not", p, v, matchPaths(v))
 			}
 		}

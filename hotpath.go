@@ -80,7 +80,9 @@ func (m *middleware) handler() http.HandlerFunc {
 			serveSignedIn(m, w, r, v)
 			return
 		}
-		if _, open := paths(r.URL.Path); open { // no session, or the flag off
+		// No session, or the flag off, on a path known open (and spelt the usual
+		// way: the cache knows a path by its decoded form).
+		if _, open := paths(r.URL.Path); open && r.URL.RawPath == "" {
 			if v.hasAgsCookies {
 				setAppCookie(h, v)
 			}
@@ -92,10 +94,12 @@ func (m *middleware) handler() http.HandlerFunc {
 }
 
 // serveSignedIn gives a request with a live session its identity, unless the
-// session must be renewed or the path is one of ags's own. It is a function, not a
-// closure: Yaegi calls an interpreted closure through reflection, a function directly.
+// session must be renewed or the path is one of ags's own, or may read as the
+// sign-out path (/sign-out;jsessionid=1, //sign-out: serveOther decides). It is a
+// function, not a closure: Yaegi calls an interpreted closure through reflection, a
+// function directly.
 func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] {
+	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] || m.mayBeSignOut(r.URL.Path) {
 		serveOther(m, w, r, v)
 		return
 	}

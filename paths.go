@@ -2,6 +2,7 @@ package ags
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"regexp"
@@ -164,12 +165,45 @@ func stripMatrixParams(p string) string {
 // for free, and no app's real path holds that many.
 const maxEscapes = 64
 
-// isProtected reports whether the request path needs a signed-in user.
-func (m *middleware) isProtected(p string) bool {
-	if strings.Count(p, "%") > maxEscapes {
+// requestForms are the forms of a request's path to match: matchPaths of the
+// path (p, r.URL.Path), and, when the request spelt it otherwise (raw,
+// r.URL.RawPath, set only then), of the escaped path decoded but for "%2F": an app
+// that routes on the escaped path (Go's ServeMux since 1.22, Rails, Express) reads
+// /reports/q3%2Fsalaries as one segment, where the decoded path has two.
+func requestForms(p, raw string) []string {
+	forms := matchPaths(p)
+	if raw == "" {
+		return forms
+	}
+	for _, form := range matchPaths(unescapeButSlash(raw)) {
+		if !listContains(forms, form) {
+			forms = append(forms, form)
+		}
+	}
+	return forms
+}
+
+// unescapeButSlash decodes every escape of an escaped path but "%2F", which stays
+// as it is (in upper case).
+func unescapeButSlash(raw string) string {
+	parts := strings.Split(strings.ReplaceAll(raw, "%2f", "%2F"), "%2F")
+	for i, part := range parts {
+		d, err := url.PathUnescape(part)
+		if err != nil {
+			d = lenientUnescape(part)
+		}
+		parts[i] = d
+	}
+	return strings.Join(parts, "%2F")
+}
+
+// isProtected reports whether the request path needs a signed-in user: p is
+// r.URL.Path, raw r.URL.RawPath.
+func (m *middleware) isProtected(p, raw string) bool {
+	if strings.Count(p, "%")+strings.Count(raw, "%") > maxEscapes {
 		return true
 	}
-	for _, form := range matchPaths(p) {
+	for _, form := range requestForms(p, raw) {
 		// A NUL or another control character: no app's real path, and each
 		// reads it its own way (a C string ends at the NUL).
 		if strings.ContainsAny(form, controlChars) {
@@ -180,6 +214,36 @@ func (m *middleware) isProtected(p string) bool {
 		}
 		// "admin/.*" protects /admin as well as /admin/: the app may serve both alike.
 		if !strings.HasSuffix(form, "/") && m.cfg.protected.MatchString(form+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// signOutHint matches what a decoded path must hold to be read as the sign-out path
+// without being it (readsAsSignOut): a character that some reading changes, or the
+// sign-out path's last segment, which cleaning "//" and dot segments and trimming a
+// segment's trailing dots leave in place (so does the escaped path's reading, which
+// only joins segments). The signed-in request path asks it with one call; most
+// paths match neither.
+func signOutHint(signOutPath string) *regexp.Regexp {
+	last := signOutPath[strings.LastIndex(signOutPath, "/")+1:]
+	return regexp.MustCompile(`[%;\\?#\s\x00-\x1f\x7f]|` + regexp.QuoteMeta(last))
+}
+
+// readsAsSignOut reports whether any reading of the request path (requestForms:
+// path parameters, a trailing "/", "//", dot segments, encodings) is the sign-out
+// path: then the request signs out, as the app's sign-out view will take it for one.
+func (m *middleware) readsAsSignOut(r *http.Request) bool {
+	p, raw := r.URL.Path, r.URL.RawPath
+	if !m.signOutHint.MatchString(p) {
+		return false
+	}
+	if strings.Count(p, "%")+strings.Count(raw, "%") > maxEscapes {
+		return false // protected unread (isProtected); no sign-out view has so many
+	}
+	for _, form := range requestForms(p, raw) {
+		if form == m.cfg.signOutPath || form == m.signOutSlash {
 			return true
 		}
 	}

@@ -56,7 +56,7 @@ func TestAuthenticatedPathMatching(t *testing.T) {
 			if err != nil {
 				u = &url.URL{Path: tc.path}
 			}
-			if got := m.isProtected(u.Path); got != tc.want {
+			if got := m.isProtected(u.Path, u.RawPath); got != tc.want {
 				t.Errorf("isProtected(%q) (decoded %q): got %v, want %v", tc.path, u.Path, got, tc.want)
 			}
 		})
@@ -206,7 +206,7 @@ func TestPathReadingsTheAppMayActOn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := m.isProtected(u.Path); got != tc.want {
+			if got := m.isProtected(u.Path, u.RawPath); got != tc.want {
 				t.Errorf("isProtected(%q) (decoded %q): got %v, want %v", tc.path, u.Path, got, tc.want)
 			}
 		})

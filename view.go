@@ -186,14 +186,17 @@ func (m *middleware) appCookies(line string) ([]string, bool) {
 	return []string{strings.Clone(strings.Join(kept, "; "))}, true
 }
 
-// protectedPath works out whether p needs a signed-in user, and remembers for the
-// request path whether a request without a session may pass there untouched.
-func protectedPath(m *middleware, p string) bool {
-	if m.paths.open(p) {
+// protectedPath works out whether r's path needs a signed-in user, and remembers for
+// the request path whether a request without a session may pass there untouched: by
+// its decoded path, so only for a path spelt the usual way (no RawPath), which the
+// request path checks too.
+func protectedPath(m *middleware, r *http.Request) bool {
+	p, raw := r.URL.Path, r.URL.RawPath
+	if raw == "" && m.paths.open(p) {
 		return false
 	}
-	protected := m.isProtected(p)
-	if !protected && !m.ownPaths[p] && len(p) <= maxCachedPath {
+	protected := m.isProtected(p, raw)
+	if !protected && !m.ownPaths[p] && raw == "" && len(p) <= maxCachedPath {
 		m.paths.put(p)
 	}
 	return protected
