@@ -26,10 +26,11 @@ type boundedCache struct {
 
 // cacheQueue is one class of a boundedCache: its entries in the order stored.
 type cacheQueue struct {
-	stored []cacheEntry // stored[head:] are counted in bytes
-	head   int
-	bytes  int
-	budget int
+	stored    []cacheEntry // stored[head:] are counted in bytes, but for uncounted ones
+	head      int
+	bytes     int
+	budget    int
+	uncounted int // views in stored[head:] whose bytes no longer count (uncount)
 }
 
 type cacheEntry struct {
@@ -56,6 +57,12 @@ func (c *boundedCache) load(key interface{}) (interface{}, bool) {
 // the count bounds the bytes held from above.
 func storeEntry(c *boundedCache, class int, key, value interface{}, bytes int) {
 	c.mu.Lock() // no defer: under Yaegi it costs more than the rest (nothing here panics)
+	storeLocked(c, class, key, value, bytes)
+	c.mu.Unlock()
+}
+
+// storeLocked is storeEntry with c.mu held.
+func storeLocked(c *boundedCache, class int, key, value interface{}, bytes int) {
 	c.m.Store(key, value)
 	q := c.classes[class]
 	q.stored = append(q.stored, cacheEntry{key: key, value: value, bytes: bytes})
@@ -63,23 +70,51 @@ func storeEntry(c *boundedCache, class int, key, value interface{}, bytes int) {
 	if q.bytes > q.budget {
 		evict(c, q)
 	}
-	c.mu.Unlock()
 }
 
 // evict drops q's oldest entries while it holds more than its budget, with c.mu
 // held. (Apart from storeEntry, whose every expression is paid on each store under
-// Yaegi, hotpath.go.)
+// Yaegi, hotpath.go.) A view uncounted before its turn was dropped then.
 func evict(c *boundedCache, q *cacheQueue) {
 	for q.bytes > q.budget && q.head < len(q.stored)-1 {
 		old := q.stored[q.head]
 		q.stored[q.head] = cacheEntry{}
 		q.head++
+		if v, ok := old.value.(*cookieView); ok {
+			if v.uncounted {
+				q.uncounted--
+				continue
+			}
+			v.uncounted = true
+		}
 		q.bytes -= old.bytes
 		c.drop(old.key, old.value) // not a newer value under the same key
 	}
 	if q.head > 64 && q.head*2 > len(q.stored) {
 		q.stored = append([]cacheEntry(nil), q.stored[q.head:]...)
 		q.head = 0
+	}
+}
+
+// uncount drops view v from c and from q's count before its turn, with c.mu held,
+// and compacts q once most of what it holds no longer counts, so that a queue that
+// never reaches its budget does not grow without end either.
+func uncount(c *boundedCache, q *cacheQueue, v *cookieView) {
+	if v.uncounted {
+		return // evicted already
+	}
+	v.uncounted = true
+	q.bytes -= v.bytes
+	q.uncounted++
+	c.drop(v.key, v)
+	if q.uncounted > 64 && q.uncounted*2 > len(q.stored)-q.head {
+		kept := make([]cacheEntry, 0, len(q.stored)-q.head-q.uncounted)
+		for _, e := range q.stored[q.head:] {
+			if view, ok := e.value.(*cookieView); !ok || !view.uncounted {
+				kept = append(kept, e)
+			}
+		}
+		q.stored, q.head, q.uncounted = kept, 0, 0
 	}
 }
 
@@ -174,14 +209,35 @@ func (c *viewCache) get(key, check uint64) *cookieView {
 	return nil
 }
 
+// maxViewsPerSession bounds the views one session holds: a Cookie header is a
+// browser's, and a browser has one at a time, or a few while its cookies change. A
+// client that sends its session with a new invented cookie on every request makes a
+// view each time; past this number each replaces the session's own oldest, so that
+// it cannot push other users' views out of their shared budget.
+const maxViewsPerSession = 4
+
 // putView keeps v as the view of its Cookie header (v.key, v.check), replacing any
-// other at once: the request path stops serving the one it replaces.
+// other at once: the request path stops serving the one it replaces. A session's
+// views past maxViewsPerSession replace its oldest (identity.views, which the
+// identities of one sealed value share: sealedIdentity).
 func putView(c *viewCache, v *cookieView) {
-	class := otherViews
-	if v.id != nil {
-		class = sessionViews
+	v.bytes, v.uncounted = viewBytes(v), false
+	id := v.id
+	if id == nil {
+		storeEntry(c.entries, otherViews, v.key, v, v.bytes)
+		return
 	}
-	storeEntry(c.entries, class, v.key, v, viewBytes(v))
+	e := c.entries
+	e.mu.Lock()
+	if len(id.views) >= maxViewsPerSession {
+		oldest := id.views[0]
+		copy(id.views, id.views[1:])
+		id.views = id.views[:len(id.views)-1]
+		uncount(e, e.classes[sessionViews], oldest)
+	}
+	id.views = append(id.views, v)
+	storeLocked(e, sessionViews, v.key, v, v.bytes)
+	e.mu.Unlock()
 }
 
 // forget removes v, unless its header has a newer view (a renewed session), and

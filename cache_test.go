@@ -401,3 +401,51 @@ func TestDeriveRefusedUntil(t *testing.T) {
 		})
 	}
 }
+
+// TestOneSessionCannotEvictOthers (issue 23, 6): a signed-in client that adds a new
+// invented cookie to every request, many times the budget's worth, is served its
+// identity each time but holds at most maxViewsPerSession views: every other user's
+// view stays cached, and the queue behind the budget does not grow without end.
+func TestOneSessionCannotEvictOthers(t *testing.T) {
+	m := cacheMiddleware(t, "1MiB")
+	var lines []string
+	for i := 0; i < 100; i++ {
+		line := newSessionLine(t, m, ckSession(t, 900))
+		if serveLine(m, "/admin/x", line) == "" {
+			t.Fatalf("session %d is not signed in", i)
+		}
+		lines = append(lines, line)
+	}
+	attacker := newSessionLine(t, m, ckSession(t, 900))
+	for i := 0; i < 5000; i++ {
+		line := attacker + "; invented" + strconv.Itoa(i) + "=" + strconv.Itoa(i)
+		if serveLine(m, "/admin/x", line) == "" {
+			t.Fatalf("request %d of the attacker's session was not signed in", i)
+		}
+	}
+	for i, line := range lines {
+		if viewOfLine(m.views, line) == nil {
+			t.Fatalf("session %d was evicted by one session's flood of new headers", i)
+		}
+	}
+	held := 0
+	for i := 0; i < 5000; i++ {
+		if viewOfLine(m.views, attacker+"; invented"+strconv.Itoa(i)+"="+strconv.Itoa(i)) != nil {
+			held++
+		}
+	}
+	if held != maxViewsPerSession {
+		t.Errorf("the attacker's session holds %d views, want %d", held, maxViewsPerSession)
+	}
+	e := m.views.entries
+	e.mu.Lock()
+	q := e.classes[sessionViews]
+	queued := len(q.stored) - q.head
+	e.mu.Unlock()
+	if queued > 2*(100+maxViewsPerSession)+64 {
+		t.Errorf("the session views' queue holds %d entries for %d live views", queued, 100+maxViewsPerSession)
+	}
+	if bytes, _ := e.held(sessionViews); bytes > 2*(100+maxViewsPerSession)*viewBytes(viewOfLine(m.views, lines[0])) {
+		t.Errorf("the session views count %d bytes for %d live views", bytes, 100+maxViewsPerSession)
+	}
+}

@@ -68,6 +68,9 @@ type identity struct {
 	// sessions holds it (viewCache); zero otherwise.
 	key, check uint64
 	bytes      int // the memory it holds, estimated when it is made (cache.go)
+	// Its views in the view cache, oldest first, at most maxViewsPerSession, under
+	// the cache's lock (putView).
+	views []*cookieView
 }
 
 // claimHeader is a claim that reaches the app as a header.

@@ -20,6 +20,11 @@ type cookieView struct {
 	until         time.Time // the request path's copy of id.until; zero when the rules refuse the user
 	hasAgsCookies bool      // the header carries ags cookies, which the app must not see (flag on)
 	appCookie     []string  // the Cookie header for the app without them; nil: none left
+	// The view cache's accounting, under its lock (cache.go): the bytes it counts for
+	// the view, and whether they no longer count (evicted, or replaced by newer views
+	// of its session).
+	bytes     int
+	uncounted bool
 }
 
 // newView works out what a Cookie header means (tests and benchmarks: the request
