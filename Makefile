@@ -77,7 +77,7 @@ browser: e2e-deps
 
 ## e2e: real Traefik v3.6.12 (with the file, Docker and Kubernetes providers), the
 ## zitadel/oidc example provider, Ory Hydra v2.3.0 (cgo for its SQLite: gcc), panva's
-## oidc-provider (Node.js 20.19 or later, npm),
+## oidc-provider (Node.js 20.18 or later, npm),
 ## headless Chromium, kube-apiserver v1.34.4 with etcd, and dockerd. The programs are built first (make tools); the timeout is the tests'.
 e2e: e2e-deps tools
 	set -o pipefail; (cd e2e && $(GO) test -count=1 -timeout 30m -json ./...) | $(call SUMMARY,e2e)

@@ -18,7 +18,7 @@ out="$(go env GOCACHE)/ags-oidc-provider/$version-$lock"
 # .installed is written last: a folder without it is not a whole install.
 if [ ! -f "$out/.installed" ]; then
 	if ! command -v npm >/dev/null; then
-		echo "install.sh: no npm on PATH: install Node.js 20.19 or later with npm" >&2
+		echo "install.sh: no npm on PATH: install Node.js 20.18 or later with npm" >&2
 		exit 1
 	fi
 	echo "install.sh: installing oidc-provider $version into $out (npm ci, seconds)" >&2
