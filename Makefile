@@ -52,15 +52,18 @@ yaegi-test: $(YAEGI)
 ## tools: the programs the end-to-end tests run, each built once into Go's build cache
 ## by tools/NAME/build.sh, before the tests and not inside their timeout. A fresh
 ## machine builds them in about 25 minutes on 2 cores (README, "Running the tests");
-## later runs take a second. One more: add its folder's name to TOOLS.
-TOOLS := traefik hydra kube-apiserver
+## later runs take a second. One more: add its folder's name to TOOLS. oidc-provider
+## is Node packages, not a build: tools/oidc-provider/install.sh (npm ci, seconds).
+TOOLS := traefik hydra kube-apiserver oidc-provider
 tools: $(addprefix tool-,$(TOOLS))
+tool-oidc-provider:
+	@sh tools/oidc-provider/install.sh >/dev/null
 tool-%:
 	@sh tools/$*/build.sh >/dev/null
 
-## e2e-deps: Debian's chromium, etcd-server and docker.io for the end-to-end tests,
-## installed when missing (apt-get, as root; README, "Without root").
-E2E_PACKAGES := chromium:chromium etcd:etcd-server dockerd:docker.io gcc:gcc
+## e2e-deps: Debian's chromium, etcd-server, docker.io and redis-server for the
+## end-to-end tests, installed when missing (apt-get, as root; README, "Without root").
+E2E_PACKAGES := chromium:chromium etcd:etcd-server dockerd:docker.io gcc:gcc redis-server:redis-server
 e2e-deps:
 	@missing=""; for p in $(E2E_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -73,7 +76,8 @@ e2e-deps:
 browser: e2e-deps
 
 ## e2e: real Traefik v3.6.12 (with the file, Docker and Kubernetes providers), the
-## zitadel/oidc example provider, Ory Hydra v2.3.0 (cgo for its SQLite: gcc),
+## zitadel/oidc example provider, Ory Hydra v2.3.0 (cgo for its SQLite: gcc), panva's
+## oidc-provider (Node.js 20.18 or later, npm),
 ## headless Chromium, kube-apiserver v1.34.4 with etcd, and dockerd. The programs are built first (make tools); the timeout is the tests'.
 e2e: e2e-deps tools
 	set -o pipefail; (cd e2e && $(GO) test -count=1 -timeout 30m -json ./...) | $(call SUMMARY,e2e)

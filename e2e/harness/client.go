@@ -144,6 +144,40 @@ func (c *Client) SignIn(login *Page, user, password string) (*Page, error) {
 	return c.PostForm(action, values)
 }
 
+// SubmitForm submits the first form of page with the values of its fields, as the
+// page's script does in a browser: a form_post answer (OAuth 2.0 Form Post Response
+// Mode) or a logout confirmation. It follows the redirects.
+func (c *Client) SubmitForm(page *Page) (*Page, error) {
+	doc, err := html.Parse(strings.NewReader(page.Body))
+	if err != nil {
+		return nil, err
+	}
+	var form *html.Node
+	eachElement(doc, func(n *html.Node) {
+		if form == nil && n.Data == "form" {
+			form = n
+		}
+	})
+	if form == nil {
+		return nil, fmt.Errorf("no form in the page:\n%s", tail(page.Body, 30))
+	}
+	action, err := page.URL.Parse(attr(form, "action"))
+	if err != nil {
+		return nil, err
+	}
+	values := url.Values{}
+	eachElement(form, func(n *html.Node) {
+		if n.Data == "input" && attr(n, "name") != "" {
+			values.Add(attr(n, "name"), attr(n, "value"))
+		}
+	})
+	if !strings.EqualFold(attr(form, "method"), "post") {
+		action.RawQuery = values.Encode()
+		return c.Get(action.String())
+	}
+	return c.PostForm(action.String(), values)
+}
+
 // ParseLoginForm finds the form that has a password field in an HTML page and returns
 // its absolute action URL and the values of its fields (hidden ones included).
 func ParseLoginForm(body string, base *url.URL) (string, url.Values, error) {

@@ -15,6 +15,7 @@ import (
 // variable. The script runs once per process.
 type tool struct {
 	name, env string
+	script    string // in tools/{name}; "" is build.sh
 	once      sync.Once
 	path      string
 	err       error
@@ -24,9 +25,11 @@ var (
 	traefikTool = &tool{name: "traefik", env: "AGS_TRAEFIK_BIN"}
 	hydraTool   = &tool{name: "hydra", env: "AGS_HYDRA_BIN"}
 	kubeTool    = &tool{name: "kube-apiserver", env: "AGS_KUBE_APISERVER_BIN"}
+	// oidc-provider is a folder of Node packages (npm ci), not a binary.
+	oidcProviderTool = &tool{name: "oidc-provider", env: "AGS_OIDC_PROVIDER_DIR", script: "install.sh"}
 )
 
-// binary returns the tool's path: $env when set, else what its build script prints.
+// binary returns the tool's path: $env when set, else what its script prints.
 func (t *tool) binary() (string, error) {
 	t.once.Do(func() {
 		if p := os.Getenv(t.env); p != "" {
@@ -38,7 +41,11 @@ func (t *tool) binary() (string, error) {
 			t.err = err
 			return
 		}
-		script := filepath.Join("tools", t.name, "build.sh")
+		name := t.script
+		if name == "" {
+			name = "build.sh"
+		}
+		script := filepath.Join("tools", t.name, name)
 		cmd := exec.Command("sh", filepath.Join(root, script))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
@@ -63,3 +70,8 @@ func HydraBinary() (string, error) { return hydraTool.binary() }
 // set, otherwise what tools/kube-apiserver/build.sh prints (about 860 CPU-seconds the
 // first time).
 func KubeAPIServerBinary() (string, error) { return kubeTool.binary() }
+
+// OIDCProviderDir returns the folder whose node_modules holds panva's oidc-provider:
+// $AGS_OIDC_PROVIDER_DIR when set, otherwise what tools/oidc-provider/install.sh
+// prints (npm ci into the Go build cache, seconds the first time).
+func OIDCProviderDir() (string, error) { return oidcProviderTool.binary() }
