@@ -414,7 +414,7 @@ func (o *OneLogin) discovery(w http.ResponseWriter, r *http.Request) {
 		"op_policy_uri":                                    "https://signin.account.gov.uk/privacy-notice",
 		"op_tos_uri":                                       "https://signin.account.gov.uk/terms-and-conditions",
 	}
-	writeJSON(w, http.StatusOK, "max-age=86400", doc)
+	serveJSON(w, http.StatusOK, "max-age=86400", doc)
 }
 
 // rsaAlgs are the algorithms of client assertions and request objects: One Login
@@ -427,12 +427,12 @@ func (o *OneLogin) jwks(w http.ResponseWriter, r *http.Request) {
 		{Key: &o.idKeyEC.PublicKey, KeyID: o.idKidEC, Algorithm: "ES256", Use: "sig"},
 		{Key: &o.idKeyRSA.PublicKey, KeyID: o.idKidRSA, Algorithm: "RS256", Use: "sig"},
 	}}
-	writeJSON(w, http.StatusOK, "max-age=86400", set)
+	serveJSON(w, http.StatusOK, "max-age=86400", set)
 }
 
 // trustmark lists the vectors the provider gives (One Login's TrustMarkHandler).
 func (o *OneLogin) trustmark(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, "", map[string]any{
+	serveJSON(w, http.StatusOK, "", map[string]any{
 		"idp": o.Issuer, "trustmark_provider": o.Issuer,
 		"C": []string{"Cl", "Cl.Cm"}, "P": []string{"P0", "P1", "P2", "P3"},
 	})
@@ -445,7 +445,7 @@ func (o *OneLogin) signedOut(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "<!doctype html><title>Signed out</title><h1>You have signed out</h1>")
 }
 
-func writeJSON(w http.ResponseWriter, status int, cacheControl string, v any) {
+func serveJSON(w http.ResponseWriter, status int, cacheControl string, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

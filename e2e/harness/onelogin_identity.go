@@ -196,5 +196,5 @@ func (o *OneLogin) didDocument(w http.ResponseWriter, r *http.Request) {
 			"publicKeyJwk": jose.JSONWebKey{Key: &o.didKey.PublicKey},
 		}},
 	}
-	writeJSON(w, http.StatusOK, "max-age=3600, private", doc)
+	serveJSON(w, http.StatusOK, "max-age=3600, private", doc)
 }

@@ -28,7 +28,7 @@ const (
 type tokenError struct{ code, description string }
 
 func (e *tokenError) write(w http.ResponseWriter) {
-	writeJSON(w, http.StatusBadRequest, "no-store", map[string]string{"error": e.code, "error_description": e.description})
+	serveJSON(w, http.StatusBadRequest, "no-store", map[string]string{"error": e.code, "error_description": e.description})
 }
 
 // token redeems an authorization code for an access token and an ID token.
@@ -53,7 +53,7 @@ func (o *OneLogin) token(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	writeJSON(w, http.StatusOK, "no-store", map[string]any{"access_token": access, "token_type": "Bearer",
+	serveJSON(w, http.StatusOK, "no-store", map[string]any{"access_token": access, "token_type": "Bearer",
 		"expires_in": int(accessTokenLifetime / time.Second), "id_token": idToken})
 }
 
@@ -333,7 +333,7 @@ func (o *OneLogin) userinfo(w http.ResponseWriter, r *http.Request) {
 			info[name] = codes
 		}
 	}
-	writeJSON(w, http.StatusOK, "no-store", info)
+	serveJSON(w, http.StatusOK, "no-store", info)
 }
 
 // achievedLevel is the identity level the user reached: SetUser's, else the one asked.

@@ -276,7 +276,7 @@ func StartPanva(opts PanvaOptions) (*Panva, error) {
 		err = os.Symlink(filepath.Join(modules, "node_modules"), filepath.Join(p.dir, "node_modules"))
 	}
 	if err == nil {
-		err = writeJSON(filepath.Join(p.dir, "config.json"), map[string]any{
+		err = writeJSONFile(filepath.Join(p.dir, "config.json"), map[string]any{
 			"port":           port,
 			"profile":        opts.Profile,
 			"username":       PanvaUsername,
@@ -337,7 +337,7 @@ func StartPanva(opts PanvaOptions) (*Panva, error) {
 	return p, nil
 }
 
-func writeJSON(path string, v any) error {
+func writeJSONFile(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
