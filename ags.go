@@ -182,6 +182,15 @@ type Config struct {
 	// code_challenge_method, response_mode) are refused.
 	// Environment: AGS_CLIENT_AUTH_PARAMS, as name=value&name=value.
 	AuthParams map[string]string `json:"authParams,omitempty"`
+	// RequestObject sends the authorization request as a JWT signed with the client's
+	// private key (RFC 9101), so that no parameter can be changed on the way; it needs
+	// clientPrivateKeyFile or clientPrivateKey, and a provider that announces
+	// request_parameter_supported. Default false. Environment: AGS_CLIENT_REQUEST_OBJECT.
+	RequestObject string `json:"requestObject,omitempty"`
+	// RequestObjectAudience is the request object's aud: issuer (RFC 9101, FAPI) or
+	// authorization_endpoint (GOV.UK One Login). Default issuer.
+	// Environment: AGS_CLIENT_REQUEST_OBJECT_AUDIENCE.
+	RequestObjectAudience string `json:"requestObjectAudience,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on

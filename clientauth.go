@@ -346,12 +346,11 @@ func (m *middleware) newTokenRequest(ctx context.Context, p *provider, form url.
 		form.Set("client_assertion_type", assertionType)
 		form.Set("client_assertion", assertion)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.TokenEndpoint, strings.NewReader(form.Encode()))
+	req, err := providerRequest(ctx, http.MethodPost, p.TokenEndpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
 	if p.authMethod == authSecretBasic {
 		// RFC 6749 section 2.3.1: both parts are form-encoded before Basic.
 		req.SetBasicAuth(url.QueryEscape(a.clientID), url.QueryEscape(a.secret))
@@ -366,13 +365,19 @@ func (a *clientAuth) assertion(aud, alg string, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	header := map[string]string{"alg": alg, "typ": "JWT"}
-	if !isHMACAlgorithm(alg) {
-		header["kid"] = a.kid
-	}
-	claims := map[string]interface{}{
+	return a.signJWT(alg, "JWT", map[string]interface{}{
 		"iss": a.clientID, "sub": a.clientID, "aud": aud, "jti": jti,
 		"iat": now.Unix(), "exp": now.Add(assertionLifetime).Unix(),
+	})
+}
+
+// signJWT is the one signer of what ags signs (client assertions, request objects):
+// a compact JWS of claims with the client's key (kid in the header) or, for HS*,
+// its secret.
+func (a *clientAuth) signJWT(alg, typ string, claims map[string]interface{}) (string, error) {
+	header := map[string]string{"alg": alg, "typ": typ}
+	if !isHMACAlgorithm(alg) {
+		header["kid"] = a.kid
 	}
 	h, err := json.Marshal(header)
 	if err != nil {

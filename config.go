@@ -59,6 +59,8 @@ var options = []option{
 	{"clientKeyID", "AGS_CLIENT_KEY_ID", "", func(c *Config) *string { return &c.ClientKeyID }},
 	{"clientSigningAlgorithm", "AGS_CLIENT_SIGNING_ALGORITHM", "", func(c *Config) *string { return &c.ClientSigningAlgorithm }},
 	{"clientAssertionAudience", "AGS_CLIENT_ASSERTION_AUDIENCE", "token_endpoint", func(c *Config) *string { return &c.ClientAssertionAudience }},
+	{"requestObject", "AGS_CLIENT_REQUEST_OBJECT", "false", func(c *Config) *string { return &c.RequestObject }},
+	{"requestObjectAudience", "AGS_CLIENT_REQUEST_OBJECT_AUDIENCE", "issuer", func(c *Config) *string { return &c.RequestObjectAudience }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
 	{"allowedAlgorithms", "AGS_CLIENT_ALLOWED_ALGORITHMS", "", nil},
@@ -178,7 +180,10 @@ type settings struct {
 	cacheSize            int          // bytes for the view cache
 	insecureHTTPIssuer   bool         // plain http to a provider that is not on loopback
 	clientAuth           *clientAuth
-	authParams           url.Values // extra authorization request parameters
+	authParams           url.Values  // extra authorization request parameters
+	trust                *trustRules // what authParams ask of a sign-in (vtr, max_age)
+	requestObject        bool        // the authorization request as a signed JWT
+	requestObjectAuthz   bool        // its aud is the authorization endpoint, not the issuer
 }
 
 var (
@@ -221,6 +226,22 @@ func (c *Config) validate() (*settings, error) {
 	}
 	if s.authParams, err = parseAuthParams(c.AuthParams); err != nil {
 		return nil, err
+	}
+	if s.trust, err = parseTrustRules(s.authParams); err != nil {
+		return nil, err
+	}
+	if s.requestObject, err = parseBool("requestObject", c.RequestObject); err != nil {
+		return nil, err
+	}
+	if s.requestObject && s.clientAuth.key == nil {
+		return nil, fmt.Errorf("requestObject needs the client's private key: set clientPrivateKeyFile or clientPrivateKey")
+	}
+	switch c.RequestObjectAudience {
+	case "issuer":
+	case "authorization_endpoint":
+		s.requestObjectAuthz = true
+	default:
+		return nil, fmt.Errorf("requestObjectAudience must be issuer or authorization_endpoint, got %q", c.RequestObjectAudience)
 	}
 
 	if s.protected, err = compilePathPatterns(c.AuthenticatedPaths); err != nil {
@@ -305,6 +326,7 @@ func (c *Config) validate() (*settings, error) {
 	if s.rules, err = parseAccessRules(c); err != nil {
 		return nil, err
 	}
+	s.rules.trust = s.trust
 	if s.cacheSize, err = parseByteSize("cacheSize", c.CacheSize); err != nil {
 		return nil, err
 	}

@@ -380,7 +380,7 @@ func (k *keySet) refresh(ctx context.Context) error {
 // way of not getting a key set keeps its cause and is errKeySetUnavailable; a set
 // had without a usable key is errKeySet.
 func (k *keySet) fetch(ctx context.Context) ([]jsonWebKey, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.uri, nil)
+	req, err := providerRequest(ctx, http.MethodGet, k.uri, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetch jwks: %w: %w", errKeySetUnavailable, err)
 	}

@@ -70,6 +70,16 @@ func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 	for name, values := range m.cfg.authParams {
 		params[name] = values // validate refused the protocol's own names
 	}
+	if m.cfg.requestObject {
+		aud := m.cfg.issuer
+		if m.cfg.requestObjectAuthz {
+			aud = p.AuthorizationEndpoint
+		}
+		if params, err = m.cfg.clientAuth.requestObject(params, aud, m.now()); err != nil {
+			m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("sign the request object: %w", err))
+			return
+		}
+	}
 	m.redirect(w, withQuery(p.AuthorizationEndpoint, params))
 }
 
@@ -150,6 +160,9 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errKeySetUnavailable) {
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return
+	}
+	if err == nil {
+		err = m.cfg.trust.check(tok.Claims, m.now(), m.cfg.clockSkew)
 	}
 	if err != nil {
 		m.page(w, r, http.StatusUnauthorized, pageIDToken, err)

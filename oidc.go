@@ -96,6 +96,8 @@ type provider struct {
 	AuthSigningAlgorithms []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	// IssParameter: the callback carries iss (RFC 9207), which must then be there.
 	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+	// RequestParameter: request objects are accepted (RFC 9101); needed by requestObject.
+	RequestParameter bool `json:"request_parameter_supported"`
 
 	authMethod string // the client authentication in effect: see clientAuth.choose
 	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
@@ -230,6 +232,9 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	if p.authMethod, p.authAlg, err = m.cfg.clientAuth.choose(p.AuthMethods, p.AuthSigningAlgorithms); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errDiscovery, err)
 	}
+	if m.cfg.requestObject && !p.RequestParameter {
+		return nil, 0, fmt.Errorf("%w: %w: requestObject is on and the discovery document does not announce request_parameter_supported", errDiscovery, errRequestObject)
+	}
 	algs, err := allowedAlgorithms(p.SigningAlgorithms, m.cfg.allowedAlgorithms, m.cfg.clientSecret != "")
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", errDiscovery, err)
@@ -283,13 +288,31 @@ func documentAge(h http.Header) time.Duration {
 	return age
 }
 
+// version is ags's version, in the User-Agent of every call to the provider.
+const version = "0.4.0"
+
+// userAgent names ags to the provider, as GOV.UK One Login asks of its relying
+// parties ("Setting a User-Agent header").
+const userAgent = "ags/" + version + " (+https://github.com/ags-client/ags)"
+
+// providerRequest is a request to the provider: every call ags makes goes through it,
+// with ags's User-Agent and Accept: application/json.
+func providerRequest(ctx context.Context, method, target string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
+
 // getDocument fetches a provider's JSON document and how long it may be used.
 func (m *middleware) getDocument(ctx context.Context, target string) ([]byte, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	req, err := providerRequest(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	req.Header.Set("Accept", "application/json")
 	body, header, err := m.doWithHeader(req)
 	if err != nil {
 		return nil, 0, err
@@ -332,11 +355,10 @@ func parseDiscovery(body []byte, issuer string) (*provider, error) {
 
 // get fetches url with an optional bearer token and returns the body of a 200 answer.
 func (m *middleware) get(ctx context.Context, target, bearer string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	req, err := providerRequest(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}

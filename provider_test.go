@@ -76,6 +76,13 @@ type testProvider struct {
 	// issParam, when set, is sent back as the callback's iss ("-" sends none).
 	issAnnounced bool
 	issParam     string
+	// requestParameter announces request_parameter_supported; authorize then reads
+	// a request object's claims (unverified: the tests check its signature) and
+	// keeps the last in requestObject. userAgents records each path's User-Agent.
+	requestParameter bool
+	requestObject    map[string]interface{}
+	authorizeQuery   url.Values
+	userAgents       map[string]string
 	atkUserinfo  []byte                   // served at /userinfo
 	atkDelay     map[string]time.Duration // by path: wait this long, or until the client gives up, before answering
 	atkStall     map[string]bool          // by path: send the headers and one byte, then nothing until the client gives up
@@ -159,6 +166,10 @@ func newTestProvider(t *testing.T) *testProvider {
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tp.mu.Lock()
 		down, delay, stall := tp.down, tp.atkDelay[r.URL.Path], tp.atkStall[r.URL.Path]
+		if tp.userAgents == nil {
+			tp.userAgents = map[string]string{}
+		}
+		tp.userAgents[r.URL.Path] = r.Header.Get("User-Agent")
 		tp.mu.Unlock()
 		if delay > 0 || stall {
 			// Read the form first: the server notices a client that gave up only
@@ -235,6 +246,9 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	if tp.issAnnounced {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
+	if tp.requestParameter {
+		doc["request_parameter_supported"] = true
+	}
 	if tp.authSigningAlgs != nil {
 		doc["token_endpoint_auth_signing_alg_values_supported"] = tp.authSigningAlgs
 	}
@@ -268,6 +282,27 @@ func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
 // authorize approves at once and sends the browser back with a code.
 func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	tp.mu.Lock()
+	tp.authorizeQuery = q
+	tp.mu.Unlock()
+	if ro := q.Get("request"); ro != "" {
+		parts := strings.Split(ro, ".")
+		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var claims map[string]interface{}
+		json.Unmarshal(payload, &claims)
+		tp.mu.Lock()
+		tp.requestObject = claims
+		tp.mu.Unlock()
+		q = url.Values{}
+		for _, name := range []string{"state", "nonce", "code_challenge", "redirect_uri"} {
+			s, _ := claims[name].(string)
+			q.Set(name, s)
+		}
+	}
+	if len(q.Get("state")) < 8 {
+		http.Error(w, "no state", http.StatusBadRequest)
+		return
+	}
 	code := "code-" + q.Get("state")[:8]
 	tp.mu.Lock()
 	tp.grants[code] = tpGrant{nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirectURI: q.Get("redirect_uri"), state: q.Get("state")}

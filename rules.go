@@ -27,6 +27,9 @@ type accessRules struct {
 	users        bool
 	subjects     map[string]bool
 	emailAddress map[string]bool // lower case
+	// trust: the instance's authParams vtr, which a session signed in through
+	// another instance (one sign-in, several routers) must meet too; nil: none.
+	trust *trustRules
 }
 
 // claimRule is one entry of requiredClaims: the claim must equal, or (an array)
@@ -183,7 +186,7 @@ func numberText(n json.Number) string {
 
 // none reports whether no rule is configured: every signed-in user passes.
 func (a *accessRules) none() bool {
-	return len(a.claims) == 0 && a.domains == nil && !a.users
+	return len(a.claims) == 0 && a.domains == nil && !a.users && (a.trust == nil || a.trust.vectors == nil)
 }
 
 // refusal returns "" when the session's user may pass, else the rule that fails
@@ -194,6 +197,9 @@ func (a *accessRules) none() bool {
 func (a *accessRules) refusal(sess *session) string {
 	if a.none() {
 		return ""
+	}
+	if a.trust != nil && a.trust.vectorRefusal(sess.Claims) != "" {
+		return "vtr"
 	}
 	unverified := emailUnverified(sess)
 	for _, rule := range a.claims {

@@ -49,6 +49,7 @@ func viewDigest(c *Config, s *settings) string {
 		"allowedEmailDomains":  c.AllowedEmailDomains,
 		"allowedUsers":         c.AllowedUsers,
 		"allowUnverifiedEmail": s.allowUnverifiedEmail,
+		"authParams":           c.AuthParams, // vtr is a rule
 		"refresh":              s.refresh,
 	})
 	if err != nil {
