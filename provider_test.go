@@ -83,10 +83,10 @@ type testProvider struct {
 	requestObject    map[string]interface{}
 	authorizeQuery   url.Values
 	userAgents       map[string]string
-	atkUserinfo  []byte                   // served at /userinfo
-	atkDelay     map[string]time.Duration // by path: wait this long, or until the client gives up, before answering
-	atkStall     map[string]bool          // by path: send the headers and one byte, then nothing until the client gives up
-	atkJWKSCalls int                      // fetches of /jwks
+	atkUserinfo      []byte                   // served at /userinfo
+	atkDelay         map[string]time.Duration // by path: wait this long, or until the client gives up, before answering
+	atkStall         map[string]bool          // by path: send the headers and one byte, then nothing until the client gives up
+	atkJWKSCalls     int                      // fetches of /jwks
 
 	// Refresh-token rotation with reuse detection, as Okta, Auth0 and Keycloak do:
 	// each refresh issues a new token, and a spent one presented again revokes the
