@@ -58,11 +58,7 @@ type gateStack struct {
 
 func startGate(t *testing.T) *gateStack {
 	t.Helper()
-	p, err := harness.StartProvider()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
+	p := startProvider(t)
 	g := &gateStack{provider: p, echo: startEcho(t), traefiks: map[string]*harness.Traefik{}}
 	dyn := &harness.Dynamic{
 		Routes: map[string]harness.Route{
@@ -82,29 +78,48 @@ func startGate(t *testing.T) *gateStack {
 	for name, off := range map[string]bool{"sanitizePath on": false, "sanitizePath off": true} {
 		cfg := harness.TraefikConfig{MorePlugins: plugins}
 		if off {
-			cfg.Static = func(static map[string]any) {
-				web := static["entryPoints"].(map[string]any)["web"].(map[string]any)
-				web["http"] = map[string]any{"sanitizePath": false}
-			}
+			cfg.Static = sanitizePathOff
 		}
 		g.traefiks[name] = startTraefik(t, cfg, dyn)
 	}
 	return g
 }
 
+// sanitizePathOff is a TraefikConfig.Static that turns off the web entry point's path
+// cleaning (Traefik's sanitizePath: /./, /../ and // left as sent).
+func sanitizePathOff(static map[string]any) {
+	web := static["entryPoints"].(map[string]any)["web"].(map[string]any)
+	web["http"] = map[string]any{"sanitizePath": false}
+}
+
 // rawGet sends GET with the request target exactly as written, and does not follow
 // redirects.
 func rawGet(t *testing.T, tr *harness.Traefik, target string, header http.Header) *http.Response {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return rawGetWith(t, client, tr, target, header)
+}
+
+// rawGetWith is rawGet with client (a harness.Client's HTTP, for its cookie jar, which
+// follows no redirect either). The target is read as a server reads a request line,
+// so "//x" is a path; the test fails if Go would send it spelt otherwise.
+func rawGetWith(t *testing.T, client *http.Client, tr *harness.Traefik, target string, header http.Header) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, tr.URL("/"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.URL.Opaque = target
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Path, req.URL.RawPath, req.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+	if sent := req.URL.RequestURI(); sent != target {
+		t.Fatalf("Go would send %q as %q", target, sent)
+	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", target, err)

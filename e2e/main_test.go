@@ -119,6 +119,17 @@ func agsDynamic(app *harness.App, cfg map[string]any) *harness.Dynamic {
 	}
 }
 
+// startProvider starts a provider of the test's own, stopped at the end of the test.
+func startProvider(t *testing.T) *harness.Provider {
+	t.Helper()
+	p, err := harness.StartProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
 // startTraefik starts a Traefik of the test's own, stopped at the end of the test.
 func startTraefik(t *testing.T, cfg harness.TraefikConfig, dyn *harness.Dynamic) *harness.Traefik {
 	t.Helper()

@@ -127,13 +127,10 @@ func TestProviderLoginWithClient(t *testing.T) {
 	exchange(t, p, u.Query().Get("code"), redirect)
 
 	// The discovery document names the endpoints that ags uses.
-	var disc map[string]any
-	resp, err := http.Get(p.URL("/.well-known/openid-configuration"))
+	disc, err := p.Discovery()
 	if err != nil {
 		t.Fatal(err)
 	}
-	json.NewDecoder(resp.Body).Decode(&disc)
-	resp.Body.Close()
 	if disc["issuer"] != p.Issuer || disc["end_session_endpoint"] == nil || disc["userinfo_endpoint"] == nil {
 		t.Fatalf("discovery: %v", disc)
 	}

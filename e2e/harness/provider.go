@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -68,7 +69,8 @@ type Provider struct {
 	claims     map[string]map[string]any // more claims by user ID (SetClaims)
 	mu         sync.Mutex
 	srv        *http.Server
-	keys       map[string]any // ClientIDKey's public keys by kid
+	keys       map[string]any          // ClientIDKey's public keys by kid
+	overrides  map[string]http.Handler // paths answered by a test's handler (Override)
 }
 
 var providerLog sync.Once
@@ -94,13 +96,20 @@ func NewProvider(port int) (*Provider, error) {
 	user2 := users.GetUserByID("id2")
 	p := &Provider{Issuer: issuer, Port: port, Username: user.Username, Subject: user.ID,
 		Email: user.Email, Username2: user2.Username, Subject2: user2.ID, Email2: user2.Email,
-		store: store, user: user, keys: map[string]any{}, claims: map[string]map[string]any{}}
+		store: store, user: user, keys: map[string]any{}, claims: map[string]map[string]any{},
+		overrides: map[string]http.Handler{}}
 	router := exampleop.SetupServer(issuer, &loopbackStorage{Storage: store, p: p}, nil, false)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login/username", p.loginPage(router))
 	mux.HandleFunc("GET /login/cancel", p.cancel)
 	mux.Handle("/", router)
-	p.handler = mux
+	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := p.override(r.URL.Path); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	return p, nil
 }
 
@@ -160,6 +169,20 @@ func (p *Provider) Close() { p.Stop() }
 // URL returns the issuer followed by path.
 func (p *Provider) URL(path string) string { return p.Issuer + path }
 
+// Discovery fetches the provider's discovery document, as a client reads it.
+func (p *Provider) Discovery() (map[string]any, error) {
+	resp, err := http.Get(p.URL("/.well-known/openid-configuration"))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("discovery document: %s: %w", resp.Status, err)
+	}
+	return doc, nil
+}
+
 // SetEmailVerified sets the email_verified claim the provider gives the test user
 // from the next sign-in on. (The example storage leaves a false one out, so the
 // provider then states it explicitly, in the ID token and at userinfo.)
@@ -176,6 +199,25 @@ func (p *Provider) SetClaims(userID string, claims map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.claims[userID] = claims
+}
+
+// Override has h answer the requests for path (exactly, e.g. "/keys", the key set)
+// in the provider's place, until Override(path, nil): one endpoint down or broken
+// while the others work.
+func (p *Provider) Override(path string, h http.Handler) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h == nil {
+		delete(p.overrides, path)
+	} else {
+		p.overrides[path] = h
+	}
+}
+
+func (p *Provider) override(path string) http.Handler {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.overrides[path]
 }
 
 func (p *Provider) claimsOf(userID string) map[string]any {
