@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
 	"time"
 )
 
@@ -217,7 +216,7 @@ type middleware struct {
 	ownPaths       map[string]bool // the toggle, callback and sign-out paths
 	callbackSlash  string          // the callback path with a trailing "/"
 	signOutSlash   string          // the sign-out path with a trailing "/"
-	signOutHint    *regexp.Regexp  // a path that may read as the sign-out path (readsAsSignOut)
+	signOutLast    string          // the sign-out path's last segment (mayReadAsSignOut)
 	// The one clock: now. since is the request path's form of it (time.Since, one
 	// compiled call, while now is time.Now), and clock is now for the session store,
 	// the key set and the verifier, which read m.now when called. setClock sets all.
@@ -262,7 +261,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		toggle:         "/toggle-feature/" + cfg.flagCookie,
 		callbackSlash:  cfg.callbackPath + "/",
 		signOutSlash:   cfg.signOutPath + "/",
-		signOutHint:    signOutHint(cfg.signOutPath),
+		signOutLast:    signOutLast(cfg.signOutPath),
 		ownPaths:       map[string]bool{},
 		now:            time.Now,
 		since:          time.Since,

@@ -220,15 +220,20 @@ func (m *middleware) isProtected(p, raw string) bool {
 	return false
 }
 
-// signOutHint matches what a decoded path must hold to be read as the sign-out path
-// without being it (readsAsSignOut): a character that some reading changes, or the
-// sign-out path's last segment, which cleaning "//" and dot segments and trimming a
-// segment's trailing dots leave in place (so does the escaped path's reading, which
-// only joins segments). The signed-in request path asks it with one call; most
-// paths match neither.
-func signOutHint(signOutPath string) *regexp.Regexp {
-	last := signOutPath[strings.LastIndex(signOutPath, "/")+1:]
-	return regexp.MustCompile(`[%;\\?#\s\x00-\x1f\x7f]|` + regexp.QuoteMeta(last))
+// signOutLast is what a decoded path must hold to be read as the sign-out path
+// without being it (readsAsSignOut): the sign-out path's last segment, which every
+// reading but decoding leaves in place (cutting at ";", "?" or "#", "\\" for "/",
+// cleaning "//" and dot segments, trimming a segment's trailing dots and spaces, the
+// escaped path, which only joins segments), or a "%" that decoding again may turn
+// into it. Two calls into strings on the signed-in request path (mayReadAsSignOut):
+// most paths hold neither.
+func signOutLast(signOutPath string) string {
+	return signOutPath[strings.LastIndex(signOutPath, "/")+1:]
+}
+
+// mayReadAsSignOut reports whether p may have a reading that is the sign-out path.
+func mayReadAsSignOut(m *middleware, p string) bool {
+	return strings.Contains(p, m.signOutLast) || strings.Contains(p, "%")
 }
 
 // readsAsSignOut reports whether any reading of the request path (requestForms:
@@ -236,7 +241,7 @@ func signOutHint(signOutPath string) *regexp.Regexp {
 // path: then the request signs out, as the app's sign-out view will take it for one.
 func (m *middleware) readsAsSignOut(r *http.Request) bool {
 	p, raw := r.URL.Path, r.URL.RawPath
-	if !m.signOutHint.MatchString(p) {
+	if !mayReadAsSignOut(m, p) {
 		return false
 	}
 	if strings.Count(p, "%")+strings.Count(raw, "%") > maxEscapes {
