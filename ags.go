@@ -190,6 +190,14 @@ type Config struct {
 	// authorization_endpoint (GOV.UK One Login). Default issuer.
 	// Environment: AGS_CLIENT_REQUEST_OBJECT_AUDIENCE.
 	RequestObjectAudience string `json:"requestObjectAudience,omitempty"`
+	// CoreIdentityDIDURL is the DID document whose keys sign GOV.UK One Login's
+	// coreIdentityJWT, asked for in authParams claims. Default, for One Login's
+	// issuers only: its identity service's did.json. Environment:
+	// AGS_CLIENT_CORE_IDENTITY_DID_URL.
+	CoreIdentityDIDURL string `json:"coreIdentityDIDURL,omitempty"`
+	// CoreIdentityIssuer is the coreIdentityJWT's iss. Default, for One Login's
+	// issuers only: its identity service. Environment: AGS_CLIENT_CORE_IDENTITY_ISSUER.
+	CoreIdentityIssuer string `json:"coreIdentityIssuer,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on

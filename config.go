@@ -61,6 +61,8 @@ var options = []option{
 	{"clientAssertionAudience", "AGS_CLIENT_ASSERTION_AUDIENCE", "token_endpoint", func(c *Config) *string { return &c.ClientAssertionAudience }},
 	{"requestObject", "AGS_CLIENT_REQUEST_OBJECT", "false", func(c *Config) *string { return &c.RequestObject }},
 	{"requestObjectAudience", "AGS_CLIENT_REQUEST_OBJECT_AUDIENCE", "issuer", func(c *Config) *string { return &c.RequestObjectAudience }},
+	{"coreIdentityDIDURL", "AGS_CLIENT_CORE_IDENTITY_DID_URL", "", func(c *Config) *string { return &c.CoreIdentityDIDURL }},
+	{"coreIdentityIssuer", "AGS_CLIENT_CORE_IDENTITY_ISSUER", "", func(c *Config) *string { return &c.CoreIdentityIssuer }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
 	{"allowedAlgorithms", "AGS_CLIENT_ALLOWED_ALGORITHMS", "", nil},
@@ -180,10 +182,11 @@ type settings struct {
 	cacheSize            int          // bytes for the view cache
 	insecureHTTPIssuer   bool         // plain http to a provider that is not on loopback
 	clientAuth           *clientAuth
-	authParams           url.Values  // extra authorization request parameters
-	trust                *trustRules // what authParams ask of a sign-in (vtr, max_age)
-	requestObject        bool        // the authorization request as a signed JWT
-	requestObjectAuthz   bool        // its aud is the authorization endpoint, not the issuer
+	authParams           url.Values         // extra authorization request parameters
+	trust                *trustRules        // what authParams ask of a sign-in (vtr, max_age)
+	requestObject        bool               // the authorization request as a signed JWT
+	requestObjectAuthz   bool               // its aud is the authorization endpoint, not the issuer
+	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
 }
 
 var (
@@ -228,6 +231,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if s.trust, err = parseTrustRules(s.authParams); err != nil {
+		return nil, err
+	}
+	if s.coreIdentity, err = parseCoreIdentityRules(c, s.authParams, s.trust); err != nil {
 		return nil, err
 	}
 	if s.requestObject, err = parseBool("requestObject", c.RequestObject); err != nil {
@@ -326,7 +332,7 @@ func (c *Config) validate() (*settings, error) {
 	if s.rules, err = parseAccessRules(c); err != nil {
 		return nil, err
 	}
-	s.rules.trust = s.trust
+	s.rules.trust, s.rules.identity = s.trust, s.coreIdentity
 	if s.cacheSize, err = parseByteSize("cacheSize", c.CacheSize); err != nil {
 		return nil, err
 	}
@@ -530,6 +536,8 @@ var agsHeaderSources = map[string]string{
 	headerGroups:            `claim "groups"`,
 	headerAccessToken:       "the access token (passAccessToken)",
 	headerIDToken:           "the ID token (passIDToken)",
+	headerIdentityLevel:     "the verified core identity",
+	headerIdentity:          "the verified core identity",
 	headerAuthorization:     "the app's own Authorization (or the access token, passAccessToken)",
 }
 

@@ -36,7 +36,8 @@ func headerKey(k string) string {
 // from every request: the identity headers and the path-override headers.
 // Authorization is the app's own unless ags passes the access token in it.
 func strippedHeaders(s *settings) map[string]bool {
-	names := []string{headerUser, headerEmail, headerPreferredUsername, headerGroups, headerAccessToken, headerIDToken}
+	names := []string{headerUser, headerEmail, headerPreferredUsername, headerGroups, headerAccessToken, headerIDToken,
+		headerIdentityLevel, headerIdentity}
 	names = append(names, pathOverrideHeaders...)
 	if s.passAccessToken {
 		names = append(names, headerAuthorization)
@@ -125,6 +126,10 @@ func (m *middleware) newIdentity(sess *session) *identity {
 		if value != "" {
 			id.headers = append(id.headers, headerValue{name: ch.header, value: []string{value}})
 		}
+	}
+	if sess.IdentityLevel != "" {
+		id.headers = append(id.headers, headerValue{name: headerIdentityLevel, value: []string{sess.IdentityLevel}},
+			headerValue{name: headerIdentity, value: []string{sess.Identity}})
 	}
 	if m.cfg.passAccessToken && sess.AccessToken != "" {
 		id.headers = append(id.headers, headerValue{name: headerAccessToken, value: []string{sess.AccessToken}},

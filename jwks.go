@@ -273,6 +273,8 @@ type keySet struct {
 	uri    string
 	client *http.Client
 	now    func() time.Time
+	name   string                             // for errors: "jwks", "did document"
+	parse  func([]byte) ([]jsonWebKey, error) // parseJWKSet, or parseDIDDocument
 
 	mu        sync.Mutex
 	keys      []jsonWebKey
@@ -290,7 +292,13 @@ type keySetUpdate struct {
 }
 
 func newKeySet(uri string, client *http.Client, now func() time.Time) *keySet {
-	return &keySet{uri: uri, client: client, now: now}
+	return &keySet{uri: uri, client: client, now: now, name: "jwks", parse: parseJWKSet}
+}
+
+// newDIDKeySet is the key set of a DID document (coreidentity.go): fetched, cached,
+// renewed and refetched for an unknown kid as a JWK Set is.
+func newDIDKeySet(uri string, client *http.Client, now func() time.Time) *keySet {
+	return &keySet{uri: uri, client: client, now: now, name: "did document", parse: parseDIDDocument}
 }
 
 // keyFor returns the public key (*rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey) to
@@ -372,7 +380,7 @@ func (k *keySet) refresh(ctx context.Context) error {
 	case <-update.done:
 		return update.err
 	case <-ctx.Done():
-		return fmt.Errorf("wait for jwks: %w: %w", errKeySetUnavailable, ctx.Err())
+		return fmt.Errorf("wait for %s: %w: %w", k.name, errKeySetUnavailable, ctx.Err())
 	}
 }
 
@@ -382,27 +390,27 @@ func (k *keySet) refresh(ctx context.Context) error {
 func (k *keySet) fetch(ctx context.Context) ([]jsonWebKey, time.Duration, error) {
 	req, err := providerRequest(ctx, http.MethodGet, k.uri, nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: %w", errKeySetUnavailable, err)
+		return nil, 0, fmt.Errorf("fetch %s: %w: %w", k.name, errKeySetUnavailable, err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: %w", errKeySetUnavailable, err)
+		return nil, 0, fmt.Errorf("fetch %s: %w: %w", k.name, errKeySetUnavailable, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: status %d", errKeySetUnavailable, resp.StatusCode)
+		return nil, 0, fmt.Errorf("fetch %s: %w: status %d", k.name, errKeySetUnavailable, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSetSize+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: %w", errKeySetUnavailable, err)
+		return nil, 0, fmt.Errorf("fetch %s: %w: %w", k.name, errKeySetUnavailable, err)
 	}
 	if len(body) > maxJWKSetSize {
-		return nil, 0, fmt.Errorf("fetch jwks: %w: larger than %d bytes", errKeySetUnavailable, maxJWKSetSize)
+		return nil, 0, fmt.Errorf("fetch %s: %w: larger than %d bytes", k.name, errKeySetUnavailable, maxJWKSetSize)
 	}
-	keys, err := parseJWKSet(body)
+	keys, err := k.parse(body)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks: %w", err)
+		return nil, 0, fmt.Errorf("fetch %s: %w", k.name, err)
 	}
 	return keys, documentAge(resp.Header), nil
 }

@@ -186,6 +186,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	if m.cfg.refresh {
 		sess.RefreshToken = tr.RefreshToken
 	}
+	m.takeCoreIdentity(r.Context(), p, sess, tok.Subject)
 	sess.View = m.viewBlock(m.newIdentity(sess))
 	if err := m.store.save(w, r, sess); err != nil {
 		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("save session: %w", err))

@@ -102,6 +102,7 @@ type provider struct {
 	authMethod string // the client authentication in effect: see clientAuth.choose
 	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
 	verifier   *idTokenVerifier
+	didKeys    *keySet // the core identity's keys; nil when not asked for
 }
 
 // discovery loads the provider's metadata on first use, one fetch at a time, and
@@ -242,6 +243,12 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	keys := newKeySet(p.JWKSURI, m.client, m.clock)
 	if old != nil && old.JWKSURI == p.JWKSURI {
 		keys = old.verifier.keys
+	}
+	if ci := m.cfg.coreIdentity; ci != nil {
+		p.didKeys = newDIDKeySet(ci.didURL, m.client, m.clock)
+		if old != nil && old.didKeys != nil {
+			p.didKeys = old.didKeys
+		}
 	}
 	p.verifier = &idTokenVerifier{
 		issuer:       m.cfg.issuer,

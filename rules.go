@@ -30,6 +30,9 @@ type accessRules struct {
 	// trust: the instance's authParams vtr, which a session signed in through
 	// another instance (one sign-in, several routers) must meet too; nil: none.
 	trust *trustRules
+	// identity: the instance asks for One Login's core identity, which the session
+	// must then hold, verified at its level or above; nil: it does not.
+	identity *coreIdentityRules
 }
 
 // claimRule is one entry of requiredClaims: the claim must equal, or (an array)
@@ -186,7 +189,7 @@ func numberText(n json.Number) string {
 
 // none reports whether no rule is configured: every signed-in user passes.
 func (a *accessRules) none() bool {
-	return len(a.claims) == 0 && a.domains == nil && !a.users && (a.trust == nil || a.trust.vectors == nil)
+	return len(a.claims) == 0 && a.domains == nil && !a.users && (a.trust == nil || a.trust.vectors == nil) && a.identity == nil
 }
 
 // refusal returns "" when the session's user may pass, else the rule that fails
@@ -200,6 +203,9 @@ func (a *accessRules) refusal(sess *session) string {
 	}
 	if a.trust != nil && a.trust.vectorRefusal(sess.Claims) != "" {
 		return "vtr"
+	}
+	if a.identity != nil && confidenceLevel(sess.IdentityLevel) < a.identity.level {
+		return "coreIdentity"
 	}
 	unverified := emailUnverified(sess)
 	for _, rule := range a.claims {

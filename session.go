@@ -25,6 +25,10 @@ type session struct {
 	RefreshToken string                 // only kept when refresh is on (caller decides)
 	UserInfo     map[string]interface{} // userinfo claims, nil when none
 	View         string                 // the identity as the saving instance made it (viewBlock); "": none
+	// One Login's verified core identity (coreidentity.go): its level (P2) and its
+	// credential subject as compact JSON; "" when none. The JWT itself is not kept.
+	IdentityLevel string
+	Identity      string
 }
 
 // The session's encoding, inside the sealed value (which adds issued-at and
@@ -58,13 +62,15 @@ const (
 // sessionWire is the session as encoded, with short keys. A key it does not
 // know is ignored: only ags seals these, and a later version may add one.
 type sessionWire struct {
-	View         string                 `json:"v,omitempty"` // first: see viewBlockOf
-	Claims       map[string]interface{} `json:"c,omitempty"`
-	IDToken      string                 `json:"i,omitempty"`
-	AccessToken  string                 `json:"a,omitempty"`
-	AccessExpiry int64                  `json:"ae,omitempty"` // Unix seconds, 0: unknown
-	RefreshToken string                 `json:"r,omitempty"`
-	UserInfo     map[string]interface{} `json:"u"` // null: none
+	View          string                 `json:"v,omitempty"` // first: see viewBlockOf
+	Claims        map[string]interface{} `json:"c,omitempty"`
+	IDToken       string                 `json:"i,omitempty"`
+	AccessToken   string                 `json:"a,omitempty"`
+	AccessExpiry  int64                  `json:"ae,omitempty"` // Unix seconds, 0: unknown
+	RefreshToken  string                 `json:"r,omitempty"`
+	UserInfo      map[string]interface{} `json:"u"` // null: none
+	IdentityLevel string                 `json:"il,omitempty"`
+	Identity      string                 `json:"ij,omitempty"`
 }
 
 var (
@@ -78,12 +84,14 @@ func encodeSession(sess *session) ([]byte, error) {
 		return nil, errors.New("encode session: no session")
 	}
 	w := sessionWire{
-		View:         sess.View,
-		Claims:       sess.Claims,
-		IDToken:      sess.IDToken,
-		AccessToken:  sess.AccessToken,
-		RefreshToken: sess.RefreshToken,
-		UserInfo:     sess.UserInfo,
+		View:          sess.View,
+		Claims:        sess.Claims,
+		IDToken:       sess.IDToken,
+		AccessToken:   sess.AccessToken,
+		RefreshToken:  sess.RefreshToken,
+		UserInfo:      sess.UserInfo,
+		IdentityLevel: sess.IdentityLevel,
+		Identity:      sess.Identity,
 	}
 	if !sess.AccessExpiry.IsZero() && sess.AccessExpiry.Unix() > 0 {
 		w.AccessExpiry = sess.AccessExpiry.Unix()
@@ -183,12 +191,14 @@ func decodeSession(b []byte) (*session, error) {
 		return nil, errSessionEncoding
 	}
 	sess := &session{
-		View:         w.View,
-		Claims:       w.Claims,
-		IDToken:      w.IDToken,
-		AccessToken:  w.AccessToken,
-		RefreshToken: w.RefreshToken,
-		UserInfo:     w.UserInfo,
+		View:          w.View,
+		Claims:        w.Claims,
+		IDToken:       w.IDToken,
+		AccessToken:   w.AccessToken,
+		RefreshToken:  w.RefreshToken,
+		UserInfo:      w.UserInfo,
+		IdentityLevel: w.IdentityLevel,
+		Identity:      w.Identity,
 	}
 	if w.AccessExpiry > 0 {
 		sess.AccessExpiry = time.Unix(w.AccessExpiry, 0)

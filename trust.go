@@ -74,8 +74,11 @@ func vectorComponents(v string) ([]string, error) {
 // isLevelOfConfidence reports whether a component is identity proofing (P0 to P3):
 // One Login reports it in the core identity, and leaves it out of the ID token's vot.
 func isLevelOfConfidence(c string) bool {
+	if len(c) < 2 || c[0] != 'P' {
+		return false
+	}
 	_, err := strconv.Atoi(c[1:])
-	return c[0] == 'P' && err == nil
+	return err == nil
 }
 
 // acceptsVot reports whether the ID token's vot is one of the vectors asked for, or

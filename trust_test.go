@@ -105,7 +105,7 @@ func TestRequestObject(t *testing.T) {
 			c.ClientPrivateKey = keyPEM
 			c.RequestObject = "true"
 			c.RequestObjectAudience = audience
-			c.AuthParams = map[string]string{"vtr": `["Cl.Cm"]`, "claims": `{"userinfo":{"https://vocab.account.gov.uk/v1/coreIdentityJWT":null}}`, "max_age": "600", "ui_locales": "cy", "prompt": "login"}
+			c.AuthParams = map[string]string{"vtr": `["Cl.Cm"]`, "claims": `{"userinfo":{"https://vocab.account.gov.uk/v1/address":null}}`, "max_age": "600", "ui_locales": "cy", "prompt": "login"}
 			reviewUser(tp, map[string]interface{}{"vot": "Cl.Cm", "auth_time": time.Now().Unix()}, nil)
 			m, _ := newFlow(t, c)
 			b := newFlowBrowser(t, m)
