@@ -39,7 +39,7 @@ func newCIFixture(t *testing.T) *ciFixture {
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(f.doc)
 	}))
-	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() { f.srv.Close() })
 	return f
 }
 
