@@ -202,14 +202,13 @@ type middleware struct {
 	client         *http.Client
 	discovery      *discovery
 	log            *logger
-	removedHeaders map[string]bool   // identity header keys removed from every request
-	claimHeaders   []claimHeader     // the claims passed to the app, and their headers
-	toggle         string            // the toggle's path
-	ownPaths       map[string]bool   // the toggle, callback and sign-out paths
-	callbackSlash  string            // the callback path with a trailing "/"
-	signOutSlash   string            // the sign-out path with a trailing "/"
-	signOutHint    *regexp.Regexp    // a path that may read as the sign-out path (readsAsSignOut)
-	mayBeSignOut   func(string) bool // signOutHint.MatchString, for the request path
+	removedHeaders map[string]bool // identity header keys removed from every request
+	claimHeaders   []claimHeader   // the claims passed to the app, and their headers
+	toggle         string          // the toggle's path
+	ownPaths       map[string]bool // the toggle, callback and sign-out paths
+	callbackSlash  string          // the callback path with a trailing "/"
+	signOutSlash   string          // the sign-out path with a trailing "/"
+	signOutHint    *regexp.Regexp  // a path that may read as the sign-out path (readsAsSignOut)
 	// The one clock: now. since is the request path's form of it (time.Since, one
 	// compiled call, while now is time.Now), and clock is now for the session store,
 	// the key set and the verifier, which read m.now when called. setClock sets all.
@@ -260,7 +259,6 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		since:          time.Since,
 	}
 	m.clock = func() time.Time { return m.now() }
-	m.mayBeSignOut = m.signOutHint.MatchString
 	m.viewDigest = viewDigest(resolved, cfg)
 	cs := cachesFor(resolved, cfg.cacheSize)
 	m.views, m.paths = cs.views, cs.paths

@@ -99,7 +99,7 @@ func (m *middleware) handler() http.HandlerFunc {
 // function, not a closure: Yaegi calls an interpreted closure through reflection, a
 // function directly.
 func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] || m.mayBeSignOut(r.URL.Path) {
+	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] || m.signOutHint.MatchString(r.URL.Path) {
 		serveOther(m, w, r, v)
 		return
 	}
