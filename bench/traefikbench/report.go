@@ -247,7 +247,7 @@ func (r *report) markdown() string {
 	r.manyMarkdown(&b, rounds)
 	r.reloadMarkdown(&b, rounds)
 	r.floodMarkdown(&b)
-	r.sessionFloodMarkdown(&b, rounds)
+	r.sessionFloodMarkdown(&b)
 
 	if c1 := byRound(r.c1); len(c1) > 0 {
 		p("\n### One connection: medians of %d rounds at `wrk -t1 -c1`, %s per route\n\n", len(c1), s.c1Duration)
@@ -301,7 +301,7 @@ func (r *report) markdown() string {
 		all = append(all, []result{f.before}, f.runs, []result{f.after})
 	}
 	if f := r.sessionFlood; f != nil {
-		all = append(all, f.before.runs, f.runs, f.after.runs)
+		all = append(all, f.before.runs, f.runs, f.after.runs, f.again.runs)
 	}
 	if r.sweep != nil {
 		all = append(all, r.sweep.runs())
