@@ -95,8 +95,8 @@ demo: tool-traefik
 ## Traefik's CPU per request, req/s, p50, p99, RSS over 200,000 signed-in requests and
 ## over the many-sessions runs; the many-sessions route under a configuration reload
 ## every second, after a flood of 200,000 forged cookies, and after 200,000 requests of
-## one session with a new invented cookie each (issue 23). About 10 to 12 minutes (the
-## reloads and the floods add 3 to 5). BENCH_FLAGS adds flags (they win), e.g.
+## one session with a new invented cookie each (issue 23). About 10 to 11 minutes (the
+## reloads and the floods add 3 to 4). BENCH_FLAGS adds flags (they win), e.g.
 ## make bench BENCH_FLAGS='-out bench/result.md'; AGS_PLUGIN_DIR=/other/checkout
 ## measures another plugin tree.
 WRK_INSTALL = command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
