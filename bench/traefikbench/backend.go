@@ -81,5 +81,22 @@ func (b *backend) counts(route int) counts {
 		withReload: [2]int64{c.withReload[0].Load(), c.withReload[1].Load()}}
 }
 
+// settled returns route's counts once they have not moved for quiet (or after
+// most): when wrk ends a run, each of its connections may have a request on the way,
+// which Traefik still passes on, so the next run's counts must start after them.
+func (b *backend) settled(route int, quiet, most time.Duration) counts {
+	deadline := time.Now().Add(most)
+	c := b.counts(route)
+	for time.Now().Before(deadline) {
+		time.Sleep(quiet)
+		next := b.counts(route)
+		if next == c {
+			break
+		}
+		c = next
+	}
+	return c
+}
+
 // Close stops the backend.
 func (b *backend) Close() { b.srv.Close() }

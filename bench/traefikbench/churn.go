@@ -22,16 +22,19 @@ const churnCookie = "XSRF-TOKEN"
 // cookieBefore and cookieAfter) and churnCookie with a value made of the script's
 // argument, the wrk thread and the request's number: distinct per request, thread
 // and run, as long as each run gets an argument of its own (a value from an earlier
-// run would hit the cache). It sets every header, as luaScript does.
+// run would hit the cache). A second argument, if any, stops each thread after that
+// many answers (the session flood, -session-flood). It sets every header, as
+// luaScript does.
 func churnScript(cookie, app string) string {
 	return fmt.Sprintf(`-- written by traefikbench: one session, an app cookie new on every request
 local host, cookie = %q, %q
-`+luaThreadID+`
+`+luaThreadID+luaStopAfter+`
 local run, n = "", 0
 
 function init(args)
   run = args[1]
   if run == nil then error("want the run's number as the argument") end
+  stopAfter(tonumber(args[2]))
 end
 
 function request()

@@ -24,6 +24,8 @@ func TestChurnScript(t *testing.T) {
 		`thread:set("id", counter)`,
 		`["Host"] = host`,
 		`["Cookie"] = string.format("%s; XSRF-TOKEN=%s-%d-%d", cookie, run, id, n)`, // per run, thread and request
+		"stopAfter(tonumber(args[2]))",                                              // the session flood's share per thread, if given
+		"if answered >= limit then wrk.thread:stop() end",
 		`["Accept-Language"] = "en-GB,en;q=0.9"`,
 		`["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) traefikbench/1"`,
 	} {
@@ -38,11 +40,25 @@ func TestChurnScript(t *testing.T) {
 
 // TestChurnScriptWrk runs the script in wrk against a test server: every request
 // carries the session, the browser's headers and an app cookie of its own, from
-// each of the two threads.
+// each of the two threads; with a second argument, each thread stops after that
+// many answers (the session flood).
 func TestChurnScriptWrk(t *testing.T) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Skip("no wrk (apt-get install wrk)")
 	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		limit int64 // requests in all; 0: as many as wrk makes in a second
+	}{
+		{name: "for wrk's -d", args: []string{"7"}},
+		{name: "stopping each thread after 25", args: []string{"7", "25"}, limit: 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) { churnScriptWrk(t, tc.args, tc.limit) })
+	}
+}
+
+func churnScriptWrk(t *testing.T, args []string, limit int64) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	var bad []string
@@ -65,7 +81,7 @@ func TestChurnScriptWrk(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, err := runWrk(context.Background(), "wrk", 2, 2, time.Second,
-		wrkLoad{url: srv.URL + "/churn/", script: file, scriptArgs: []string{"7"}})
+		wrkLoad{url: srv.URL + "/churn/", script: file, scriptArgs: args})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +90,7 @@ func TestChurnScriptWrk(t *testing.T) {
 	if len(bad) > 0 {
 		t.Fatalf("got %d requests without the session, the Host or the browser's headers, the first: %q", len(bad), bad[0])
 	}
-	threads := map[string]bool{}
+	threads := map[string]int64{}
 	for token, n := range seen {
 		if n > 1 {
 			t.Errorf("got the app cookie %q on %d requests, want one", token, n)
@@ -84,18 +100,25 @@ func TestChurnScriptWrk(t *testing.T) {
 		if run != "7" {
 			t.Errorf("got the app cookie %q, want the run's number 7 first", token)
 		}
-		threads[thread] = true
+		threads[thread]++
 	}
-	if !threads["0"] || !threads["1"] || len(threads) != 2 {
+	if threads["0"] == 0 || threads["1"] == 0 || len(threads) != 2 {
 		t.Errorf("got the threads %v in the app cookies, want 0 and 1", threads)
 	}
 	if int64(len(seen)) < w.requests {
 		t.Errorf("got %d app cookies over %d requests", len(seen), w.requests)
 	}
+	switch {
+	case limit > 0 && (w.requests != limit || threads["0"] != limit/2 || threads["1"] != limit/2):
+		t.Errorf("got %d requests, %v app cookies by thread, want each thread to stop at its share: %d in all", w.requests, threads, limit)
+	case limit == 0 && w.requests <= 50:
+		t.Errorf("got %d requests in a second without a limit, want more than the limited run's 50", w.requests)
+	}
 }
 
-// Each run of the churn route gets an argument of its own: a value from an earlier
-// run would be in ags's cache.
+// Each run of the churn script gets an argument of its own, whichever its route
+// (the churn route's, the session flood's): a value from an earlier run would be
+// in ags's cache.
 func TestLoadChurn(t *testing.T) {
 	b := &bencher{tr: &harness.Traefik{Port: 4000}, churnScript: "/tmp/churn.lua"}
 	first, second := b.load(routeChurn), b.load(routeChurn)
@@ -104,6 +127,11 @@ func TestLoadChurn(t *testing.T) {
 	}
 	if len(first.scriptArgs) != 1 || len(second.scriptArgs) != 1 || first.scriptArgs[0] == second.scriptArgs[0] {
 		t.Errorf("got the arguments %q then %q, want one each, distinct", first.scriptArgs, second.scriptArgs)
+	}
+	flood := b.churnLoad("http://127.0.0.1:4000/many/", 25000)
+	if flood.url != "http://127.0.0.1:4000/many/" || flood.script != "/tmp/churn.lua" ||
+		len(flood.scriptArgs) != 2 || flood.scriptArgs[0] != "3" || flood.scriptArgs[1] != "25000" {
+		t.Errorf("got %+v, want the churn script on /many/ with the third run's number and the share per thread", flood)
 	}
 }
 

@@ -7,7 +7,9 @@
 // (utime + stime in /proc/<pid>/stat) and divides it by the requests wrk counted.
 // A fifth route is signed in with many users (-sessions, 5,000), each request the
 // next of their sessions, made by bench/sessions against the same provider. Then it
-// replays signed-in requests and reads Traefik's RSS before and after. With -sweep,
+// replays signed-in requests and reads Traefik's RSS before and after; with -flood and
+// -session-flood, it floods the many-sessions route with forged cookies, or with one
+// session's invented cookies, and measures the route before and after. With -sweep,
 // it measures the many-sessions route's CPU per request above bare at each number
 // of sessions, as a table and a plot (-svg). A sixth route has one session and an
 // app cookie new on every request: a view cache miss with a session ags has opened.
@@ -60,6 +62,9 @@ type settings struct {
 	cacheBound  float64       // the cache's stated memory bound, MiB, for the RSS target
 	reload      time.Duration // -reload: a configuration change this often in one more many-sessions run per round; 0: none
 	flood       int           // -flood: forged-cookie requests after the rounds; 0: none
+	// -session-flood: requests of one session with an invented cookie each, after
+	// the rounds (and -flood); 0: none
+	sessionFlood int
 }
 
 func main() {
@@ -84,6 +89,7 @@ func main() {
 	flag.StringVar(&s.svg, "svg", "", "write the sweep's plot to this SVG file")
 	flag.DurationVar(&s.reload, "reload", 0, "in each round, also run the many-sessions route while the dynamic configuration changes this often, once with ags's options unchanged and once with one of them changed (0: no reload runs)")
 	flag.IntVar(&s.flood, "flood", 0, "after the rounds, send this many requests to the many-sessions route, each with a forged or made-up Cookie header of its own, and measure the route before and after (0: no flood)")
+	flag.IntVar(&s.sessionFlood, "session-flood", 0, "after the rounds (and -flood), send this many requests of one signed-in session, each with an app cookie of its own (the churn route's script), to the many-sessions route, and measure one pass over its sessions before and after (0: no session flood)")
 	flag.Float64Var(&s.cacheBound, "cache-bound", 64, "the session cache's stated memory bound in MiB (ags's cacheSize, per middleware instance): Traefik's RSS growth over the many-sessions runs must stay within it plus 10%")
 	flag.Parse()
 	var err error
@@ -122,8 +128,10 @@ func (s settings) check() error {
 		return fmt.Errorf("-reload must be between 0 and -duration (%s), got %s", s.duration, s.reload)
 	case s.flood < 0:
 		return errors.New("-flood must be 0 or more")
-	case s.sweepOnly && (s.reload > 0 || s.flood > 0):
-		return errors.New("-reload and -flood need the route rounds, not -sweep-only")
+	case s.sessionFlood < 0:
+		return errors.New("-session-flood must be 0 or more")
+	case s.sweepOnly && (s.reload > 0 || s.flood > 0 || s.sessionFlood > 0):
+		return errors.New("-reload, -flood and -session-flood need the route rounds, not -sweep-only")
 	}
 	for _, d := range []struct {
 		name string
@@ -311,7 +319,7 @@ func run(ctx context.Context, s settings) error {
 
 // routeRounds runs every route in rounds at -connections (with -reload, the
 // many-sessions route also under reloads), then at one connection, then the RSS
-// phase, then the flood (-flood), into r. Traefik's RSS is read before the many-sessions route's
+// phase, then the floods (-flood, -session-flood), into r. Traefik's RSS is read before the many-sessions route's
 // first request, after each of its runs, and after the rounds.
 func (b *bencher) routeRounds(r *report) error {
 	s := b.s
@@ -392,6 +400,11 @@ func (b *bencher) routeRounds(r *report) error {
 			return err
 		}
 	}
+	if s.sessionFlood > 0 {
+		if r.sessionFlood, err = b.sessionFloodPhase(r.medianRPS(routeMany), r.medianRPS(routeChurn)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -430,8 +443,8 @@ type bencher struct {
 	// change and put back; the provider's URL, where the flood's answers must lead
 	base        *harness.Dynamic
 	providerURL string
-	// the churn route's wrk script, and the runs it has made (each run's values
-	// must be new)
+	// the churn route's wrk script, and the runs it has made, the session flood's
+	// among them (each run's values must be new)
 	churnScript string
 	churnRuns   int
 }
@@ -440,12 +453,17 @@ type bencher struct {
 // It fails when wrk saw errors or the backend did not get what the route must pass
 // (the identity on the signed-in route, none on the open one, the empty plugin's header).
 func (b *bencher) run(route, c int, d time.Duration) (result, error) {
+	return b.runLoad(route, c, d, b.load(route))
+}
+
+// runLoad is run with load, which wrk sends on route.
+func (b *bencher) runLoad(route, c int, d time.Duration, load wrkLoad) (result, error) {
 	before := b.be.counts(route)
 	cpu0, err := cpuTime(b.pid)
 	if err != nil {
 		return result{}, err
 	}
-	w, err := runWrk(b.ctx, b.s.wrk, b.s.threads, c, d, b.load(route))
+	w, err := runWrk(b.ctx, b.s.wrk, b.s.threads, c, d, load)
 	if err != nil {
 		return result{}, fmt.Errorf("%s: %w", routeNames[route], err)
 	}
@@ -473,14 +491,25 @@ func (b *bencher) load(route int) wrkLoad {
 	case routeMany:
 		return b.sessions.load(url, b.many)
 	case routeChurn:
-		b.churnRuns++
-		return wrkLoad{url: url, script: b.churnScript, scriptArgs: []string{strconv.Itoa(b.churnRuns)}}
+		return b.churnLoad(url, 0)
 	}
 	headers := []string{"Cookie: " + b.cookies[route]}
 	for _, kv := range browserHeaders {
 		headers = append(headers, kv[0]+": "+kv[1])
 	}
 	return wrkLoad{url: url, headers: headers}
+}
+
+// churnLoad is the churn route's script on url, with an argument new to every run
+// (whatever its route: the churn route's and the session flood's runs count
+// together), each wrk thread stopping after perThread answers (0: at wrk's -d).
+func (b *bencher) churnLoad(url string, perThread int64) wrkLoad {
+	b.churnRuns++
+	args := []string{strconv.Itoa(b.churnRuns)}
+	if perThread > 0 {
+		args = append(args, strconv.FormatInt(perThread, 10))
+	}
+	return wrkLoad{url: url, script: b.churnScript, scriptArgs: args}
 }
 
 // checkRun compares wrk's count with what the backend received in the meantime.

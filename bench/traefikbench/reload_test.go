@@ -178,6 +178,9 @@ func TestSettingsCheck(t *testing.T) {
 		{name: "negative reload", edit: func(s *settings) { s.reload = -time.Second }, wantErr: "-reload must be between 0 and -duration"},
 		{name: "negative flood", edit: func(s *settings) { s.flood = -1 }, wantErr: "-flood must be 0 or more"},
 		{name: "flood with the sweep alone", edit: func(s *settings) { s.sweepOnly, s.sweep, s.flood = true, []int{1}, 10 }, wantErr: "not -sweep-only"},
+		{name: "session flood", edit: func(s *settings) { s.sessionFlood = 200000 }},
+		{name: "negative session flood", edit: func(s *settings) { s.sessionFlood = -1 }, wantErr: "-session-flood must be 0 or more"},
+		{name: "session flood with the sweep alone", edit: func(s *settings) { s.sweepOnly, s.sweep, s.sessionFlood = true, []int{1}, 10 }, wantErr: "not -sweep-only"},
 		{name: "reload with the sweep alone", edit: func(s *settings) { s.sweepOnly, s.sweep, s.reload = true, []int{1}, time.Second }, wantErr: "not -sweep-only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,8 +55,9 @@ type report struct {
 	manyBefore, manyMax, manyAfter memory
 	manyWarm                       int64 // its warm-up's requests
 	sweep                          *sweepResult
-	reloads                        []reloadRun  // -reload: the many-sessions runs under reloads
-	flood                          *floodResult // -flood
+	reloads                        []reloadRun         // -reload: the many-sessions runs under reloads
+	flood                          *floodResult        // -flood
+	sessionFlood                   *sessionFloodResult // -session-flood
 }
 
 // readManyRSS reads Traefik's RSS after a many-sessions run and keeps the highest.
@@ -246,6 +247,7 @@ func (r *report) markdown() string {
 	r.manyMarkdown(&b, rounds)
 	r.reloadMarkdown(&b, rounds)
 	r.floodMarkdown(&b)
+	r.sessionFloodMarkdown(&b)
 
 	if c1 := byRound(r.c1); len(c1) > 0 {
 		p("\n### One connection: medians of %d rounds at `wrk -t1 -c1`, %s per route\n\n", len(c1), s.c1Duration)
@@ -297,6 +299,9 @@ func (r *report) markdown() string {
 	all := [][]result{r.main, reloads, r.c1}
 	if f := r.flood; f != nil {
 		all = append(all, []result{f.before}, f.runs, []result{f.after})
+	}
+	if f := r.sessionFlood; f != nil {
+		all = append(all, f.before.runs, f.runs, f.after.runs, f.again.runs)
 	}
 	if r.sweep != nil {
 		all = append(all, r.sweep.runs())

@@ -99,15 +99,26 @@ func (s *sessionSet) load(url string, n int) wrkLoad {
 	return wrkLoad{url: url, script: s.script, scriptArgs: []string{strconv.Itoa(n)}}
 }
 
+// passLoad is the load of the first n sessions from session first (from 0) on,
+// each thread stopping after perThread answers: one request per session for
+// threads * perThread sessions.
+func (s *sessionSet) passLoad(url string, n, first, perThread int) wrkLoad {
+	return wrkLoad{url: url, script: s.script, scriptArgs: []string{
+		strconv.Itoa(n), strconv.Itoa(first), strconv.Itoa(perThread)}}
+}
+
 // luaScript is a wrk script whose request function sends the next of the first N
-// sessions (N: the script's argument) with every request; each wrk thread starts at
-// another place in the list. A script's requests carry no -H header, so it sets
-// them all: Host (as wrk sends it without a script), the Cookie header and the
-// browser's headers of the other routes.
+// sessions (N: the script's first argument) with every request; each wrk thread
+// starts at another place in the list. With two more arguments, first and limit,
+// each thread stops after limit answers, thread t starting at session first + t *
+// limit (from 0): a pass over the sessions (passLoad; a connection of a thread
+// may have sent one more request when its thread stops). A script's requests carry
+// no -H header, so it sets them all: Host (as wrk sends it without a script), the
+// Cookie header and the browser's headers of the other routes.
 func luaScript(cookieFile, app string) string {
 	return fmt.Sprintf(`-- written by traefikbench: one session after the other, per request
 local file, host = %q, %q
-`+luaThreadID+`
+`+luaThreadID+luaStopAfter+`
 local requests, i = {}, 0
 
 function init(args)
@@ -122,7 +133,16 @@ function init(args)
   if #requests < n then
     error(string.format("%%d sessions in %%s, want %%d", #requests, file, n))
   end
-  i = ((id or 0) * 7919) %% #requests
+  local first, limit = tonumber(args[2]), tonumber(args[3])
+  if limit then
+    i = (first + (id or 0) * limit) %% #requests
+    -- wrk calls the first thread's request() once more, right after init, to
+    -- check the script, and drops what it returns
+    if (id or 0) == 0 then i = (i - 1) %% #requests end
+    stopAfter(limit)
+  else
+    i = ((id or 0) * 7919) %% #requests
+  end
 end
 
 function request()
@@ -138,6 +158,21 @@ const luaThreadID = `local counter = 0
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
+end
+`
+
+// luaStopAfter defines stopAfter(limit), which stops the wrk thread after limit
+// answers, or does nothing when limit is nil: wrk hands answers to a script only
+// if it has a response function, which costs wrk (not Traefik) a little per answer,
+// so the script has one only when it is to stop.
+const luaStopAfter = `
+local function stopAfter(limit)
+  if limit == nil or limit <= 0 then return end
+  local answered = 0
+  function response()
+    answered = answered + 1
+    if answered >= limit then wrk.thread:stop() end
+  end
 end
 `
 

@@ -45,6 +45,8 @@ func TestLuaScript(t *testing.T) {
 		`["Accept-Language"] = "en-GB,en;q=0.9"`,
 		`["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) traefikbench/1"`,
 		"function request()", "i = i % #requests + 1",
+		"i = (first + (id or 0) * limit) % #requests", "stopAfter(limit)", // a pass (passLoad)
+		"i = ((id or 0) * 7919) % #requests", // otherwise, the threads apart
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("got a script without %q:\n%s", want, got)
