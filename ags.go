@@ -198,6 +198,12 @@ type Config struct {
 	// CoreIdentityIssuer is the coreIdentityJWT's iss. Default, for One Login's
 	// issuers only: its identity service. Environment: AGS_CLIENT_CORE_IDENTITY_ISSUER.
 	CoreIdentityIssuer string `json:"coreIdentityIssuer,omitempty"`
+	// StepUp sends a signed-in user whom this instance refuses (its vtr, its core
+	// identity, its access rules) to the provider once, from a browser, with this
+	// instance's authParams; the new session replaces the old, and only if it is
+	// refused too does the user get the 403. Default false (the 403 at once).
+	// Environment: AGS_CLIENT_STEP_UP.
+	StepUp string `json:"stepUp,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
@@ -355,6 +361,11 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 		return
 	}
 	if id.refusal != "" && protectedPath(m, r) {
+		if m.cfg.stepUp && isNavigation(r) && !m.store.steppedUp(w, r) {
+			m.log.info("step-up sub=%q instance=%s rule=%q on %s", id.sub, m.name, id.refusal, r.URL.Path)
+			m.startLoginFor(w, r, true)
+			return
+		}
 		m.forbidden(w, r, id)
 		return
 	}

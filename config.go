@@ -63,6 +63,7 @@ var options = []option{
 	{"requestObjectAudience", "AGS_CLIENT_REQUEST_OBJECT_AUDIENCE", "issuer", func(c *Config) *string { return &c.RequestObjectAudience }},
 	{"coreIdentityDIDURL", "AGS_CLIENT_CORE_IDENTITY_DID_URL", "", func(c *Config) *string { return &c.CoreIdentityDIDURL }},
 	{"coreIdentityIssuer", "AGS_CLIENT_CORE_IDENTITY_ISSUER", "", func(c *Config) *string { return &c.CoreIdentityIssuer }},
+	{"stepUp", "AGS_CLIENT_STEP_UP", "false", func(c *Config) *string { return &c.StepUp }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
 	{"allowedAlgorithms", "AGS_CLIENT_ALLOWED_ALGORITHMS", "", nil},
@@ -187,6 +188,7 @@ type settings struct {
 	requestObject        bool               // the authorization request as a signed JWT
 	requestObjectAuthz   bool               // its aud is the authorization endpoint, not the issuer
 	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
+	stepUp               bool               // a refused signed-in user goes to the provider once first
 }
 
 var (
@@ -234,6 +236,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if s.coreIdentity, err = parseCoreIdentityRules(c, s.authParams, s.trust); err != nil {
+		return nil, err
+	}
+	if s.stepUp, err = parseBool("stepUp", c.StepUp); err != nil {
 		return nil, err
 	}
 	if s.requestObject, err = parseBool("requestObject", c.RequestObject); err != nil {

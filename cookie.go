@@ -263,6 +263,7 @@ type sessionStore struct {
 	chunkPrefix   string         // name + "_"
 	pendingPrefix string         // name + "_login_"
 	signOutName   string         // name + "_signout"
+	stepUpName    string         // name + "_stepup": a step-up just ended (pending.go)
 }
 
 func newSessionStore(name string, s *sealer, lifetime time.Duration, c cookieSettings, now func() time.Time) *sessionStore {
@@ -279,6 +280,7 @@ func newSessionStore(name string, s *sealer, lifetime time.Duration, c cookieSet
 		chunkPrefix:   name + "_",
 		pendingPrefix: name + "_login_",
 		signOutName:   name + "_signout",
+		stepUpName:    name + "_stepup",
 	}
 	for i := 0; i < maxChunks; i++ {
 		n := name
@@ -314,7 +316,7 @@ func (s *sessionStore) isOwnCookie(name string) bool {
 	if !strings.HasPrefix(name, s.chunkPrefix) {
 		return false
 	}
-	return name == s.signOutName || strings.HasPrefix(name, s.pendingPrefix) || isDigits(name[len(s.chunkPrefix):])
+	return name == s.signOutName || name == s.stepUpName || strings.HasPrefix(name, s.pendingPrefix) || isDigits(name[len(s.chunkPrefix):])
 }
 
 // sealedValue returns the joined sealed value of the session chunks in r.

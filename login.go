@@ -34,6 +34,11 @@ func isNavigation(r *http.Request) bool {
 // startLogin sends the browser to the provider's authorization endpoint, with a
 // pending-login cookie of its own for this state.
 func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
+	m.startLoginFor(w, r, false)
+}
+
+// startLoginFor is startLogin; stepUp marks a step-up (serveOther).
+func (m *middleware) startLoginFor(w http.ResponseWriter, r *http.Request, stepUp bool) {
 	if !isNavigation(r) {
 		w.Header().Set("WWW-Authenticate", `OpenIDConnect realm="ags"`)
 		apiAnswer(w, r, http.StatusUnauthorized, "unauthorized", "sign-in required: sign in from a browser")
@@ -44,7 +49,7 @@ func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return
 	}
-	pending := &pendingLogin{ReturnTo: returnPath(r.URL)}
+	pending := &pendingLogin{ReturnTo: returnPath(r.URL), StepUp: stepUp}
 	if pending.State, err = randomToken(32); err == nil {
 		if pending.Nonce, err = randomToken(32); err == nil {
 			pending.Verifier, err = randomToken(32)
@@ -96,6 +101,21 @@ func checkResponseIssuer(q url.Values, announced bool, issuer string) error {
 		return fmt.Errorf("%w: got %q, want %q", errMixUp, jwsTruncate(strings.Join(iss, ",")), issuer)
 	}
 	return nil
+}
+
+// checkVectors checks the ID token's vot against the vectors asked for: a mismatch
+// fails the sign-in, but for a step-up, whose session is then made and refused by
+// the instance's rule (403, SPEC 12) rather than failed.
+func checkVectors(m *middleware, tok *idToken, stepUp bool) error {
+	why := m.cfg.trust.vectorRefusal(tok.Claims)
+	if why == "" {
+		return nil
+	}
+	if stepUp {
+		m.log.warn("step-up sub=%q: %s", tok.Subject, why)
+		return nil
+	}
+	return fmt.Errorf("%w: %s", errTrust, why)
 }
 
 // callback finishes a login: the state must be a pending login's, the code is
@@ -162,7 +182,10 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = m.cfg.trust.check(tok.Claims, m.now(), m.cfg.clockSkew)
+		err = m.cfg.trust.checkMaxAge(tok.Claims, m.now(), m.cfg.clockSkew)
+	}
+	if err == nil {
+		err = checkVectors(m, tok, pending.StepUp)
 	}
 	if err != nil {
 		m.page(w, r, http.StatusUnauthorized, pageIDToken, err)
@@ -187,6 +210,9 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		sess.RefreshToken = tr.RefreshToken
 	}
 	m.takeCoreIdentity(r.Context(), p, sess, tok.Subject)
+	if pending.StepUp {
+		m.store.markStepUp(w, r)
+	}
 	sess.View = m.viewBlock(m.newIdentity(sess))
 	if err := m.store.save(w, r, sess); err != nil {
 		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("save session: %w", err))

@@ -40,6 +40,10 @@ type pendingLogin struct {
 	Nonce    string
 	Verifier string // PKCE code_verifier
 	ReturnTo string // same-host path and query, already sanitized by the caller
+	// StepUp: started because a signed-in user did not meet an instance's
+	// requirements (stepUp); the callback marks the browser so that the same
+	// refusal after it is a 403, not another trip to the provider.
+	StepUp bool
 }
 
 // validState reports whether state is a plain base64url token of sane
@@ -48,18 +52,42 @@ func validState(state string) bool {
 	return len(state) >= minStateLen && len(state) <= maxStateLen && strings.Trim(state, base64URLAlphabet) == ""
 }
 
-// encodePending encodes p as a JSON array: short, and one call to decode.
+// encodePending encodes p as a JSON array: short, and one call to decode. A
+// step-up adds a fifth element.
 func encodePending(p *pendingLogin) []byte {
-	b, _ := json.Marshal([]string{p.State, p.Nonce, p.Verifier, p.ReturnTo})
+	f := []string{p.State, p.Nonce, p.Verifier, p.ReturnTo}
+	if p.StepUp {
+		f = append(f, "step-up")
+	}
+	b, _ := json.Marshal(f)
 	return b
 }
 
 func decodePending(b []byte) (*pendingLogin, error) {
 	var f []string
-	if err := json.Unmarshal(b, &f); err != nil || len(f) != 4 {
+	if err := json.Unmarshal(b, &f); err != nil || len(f) < 4 || len(f) > 5 || (len(f) == 5 && f[4] != "step-up") {
 		return nil, errPendingEncoding
 	}
-	return &pendingLogin{State: f[0], Nonce: f[1], Verifier: f[2], ReturnTo: f[3]}, nil
+	return &pendingLogin{State: f[0], Nonce: f[1], Verifier: f[2], ReturnTo: f[3], StepUp: len(f) == 5}, nil
+}
+
+// stepUpLifetime is how long the browser remembers a step-up: long enough for
+// the return from the provider, short enough that a later visit may step up again.
+const stepUpLifetime = 5 * time.Minute
+
+// markStepUp remembers in the browser that a step-up just ended.
+func (s *sessionStore) markStepUp(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, s.cookies.cookie(r, s.stepUpName, "1", int(stepUpLifetime/time.Second), s.cookies.sameSite))
+}
+
+// steppedUp reports whether r comes back from a step-up, and forgets it: its refusal
+// is then final for this request chain.
+func (s *sessionStore) steppedUp(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := r.Cookie(s.stepUpName); err != nil {
+		return false
+	}
+	s.expire(w, r, s.stepUpName, s.cookies.sameSite)
+	return true
 }
 
 // maxCookieLine bounds every Set-Cookie line ags writes, attributes included:
