@@ -226,6 +226,7 @@ type middleware struct {
 	log            *logger
 	removedHeaders map[string]bool // identity header keys removed from every request
 	claimHeaders   []claimHeader   // the claims passed to the app, and their headers
+	keptUserInfo   map[string]bool // the userinfo claims a new session keeps
 	toggle         string          // the toggle's path
 	ownPaths       map[string]bool // the toggle, callback and sign-out paths
 	callbackSlash  string          // the callback path with a trailing "/"
@@ -281,6 +282,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		since:          time.Since,
 	}
 	m.clock = func() time.Time { return m.now() }
+	m.keptUserInfo = keptUserInfo(m)
 	m.viewDigest = viewDigest(resolved, cfg)
 	cs := cachesFor(resolved, cfg.cacheSize)
 	m.views, m.paths = cs.views, cs.paths

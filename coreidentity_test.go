@@ -243,3 +243,38 @@ func TestCoreIdentityConfig(t *testing.T) {
 		t.Errorf("forged identity headers reached the app: %v", app.last.Header)
 	}
 }
+
+// TestSessionKeepsWhatIsUsed (issue 24, data minimisation): a new session keeps of
+// userinfo the claims the instance's headers and rules read, not every field the
+// provider sent (One Login's passport, unless mapped).
+func TestSessionKeepsWhatIsUsed(t *testing.T) {
+	tp := newTestProvider(t)
+	reviewUser(tp, nil, map[string]interface{}{
+		"sub": "user-42", "name": "Ada", "address": map[string]interface{}{"country": "GB"},
+		"passport": []interface{}{map[string]interface{}{"documentNumber": "123456789"}},
+		"dept": "it", "org": map[string]interface{}{"unit": "lab"}, "unused": "secret-ish",
+	})
+	c := flowConfig(tp)
+	c.IdentityHeaders = map[string]string{"address": "X-Address"}
+	c.RequiredClaims = map[string]interface{}{"org.unit": "lab", "dept": []interface{}{"it"}}
+	m, app := newFlow(t, c)
+	b := newFlowBrowser(t, m)
+	b.signIn("/private")
+	if rec := b.get("/private"); rec.Code != http.StatusOK || app.last == nil || app.last.Header.Get("X-Address") != `{"country":"GB"}` {
+		t.Fatalf("got %d %s", rec.Code, rec.Body.String())
+	}
+	sess := m.sessionOf(&http.Request{Header: http.Header{"Cookie": {atkCookieHeader(b.jar)}}}, &identity{})
+	if sess == nil {
+		t.Fatal("no session")
+	}
+	for _, kept := range []string{"sub", "name", "address", "dept", "org"} {
+		if sess.UserInfo[kept] == nil {
+			t.Errorf("the session lost %s", kept)
+		}
+	}
+	for _, dropped := range []string{"passport", "unused"} {
+		if sess.UserInfo[dropped] != nil {
+			t.Errorf("the session keeps %s, which nothing reads", dropped)
+		}
+	}
+}

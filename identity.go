@@ -142,6 +142,34 @@ func (m *middleware) newIdentity(sess *session) *identity {
 	return id
 }
 
+// keptUserInfo is what a new session keeps of userinfo (data minimisation): the
+// claims this instance hands the app or its rules read (the standard headers',
+// identityHeaders', requiredClaims' (a dotted name whole and its first step), and
+// email_verified, name and vot), not every field the provider sent (One Login's
+// addresses and passport numbers, unless mapped). A claim mapped later reaches the
+// app from the next sign-in.
+func keptUserInfo(m *middleware) map[string]bool {
+	kept := map[string]bool{"sub": true, "email_verified": true, "name": true, "vot": true}
+	for _, ch := range m.claimHeaders {
+		kept[ch.claim] = true
+	}
+	for _, rule := range m.cfg.rules.claims {
+		kept[rule.name] = true
+		first, _, _ := strings.Cut(rule.name, ".")
+		kept[first] = true
+	}
+	return kept
+}
+
+// minimiseUserInfo drops from info what keptUserInfo does not name.
+func minimiseUserInfo(info map[string]interface{}, kept map[string]bool) {
+	for name := range info {
+		if !kept[name] {
+			delete(info, name)
+		}
+	}
+}
+
 // sessionOf returns the session behind id: the renewed one it keeps, else the
 // request's cookie opened again; nil when that no longer opens.
 func (m *middleware) sessionOf(r *http.Request, id *identity) *session {

@@ -210,6 +210,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		sess.RefreshToken = tr.RefreshToken
 	}
 	m.takeCoreIdentity(r.Context(), p, sess, tok.Subject)
+	minimiseUserInfo(sess.UserInfo, m.keptUserInfo)
 	if pending.StepUp {
 		m.store.markStepUp(w, r)
 	}
