@@ -189,6 +189,7 @@ type settings struct {
 	requestObjectAuthz   bool               // its aud is the authorization endpoint, not the issuer
 	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
 	stepUp               bool               // a refused signed-in user goes to the provider once first
+	returnCodes          bool               // authParams claims asks for One Login's return codes
 }
 
 var (
@@ -235,7 +236,12 @@ func (c *Config) validate() (*settings, error) {
 	if s.trust, err = parseTrustRules(s.authParams); err != nil {
 		return nil, err
 	}
-	if s.coreIdentity, err = parseCoreIdentityRules(c, s.authParams, s.trust); err != nil {
+	asked, err := askedUserinfo(s.authParams)
+	if err != nil {
+		return nil, err
+	}
+	s.returnCodes = asked[returnCodeClaim]
+	if s.coreIdentity, err = parseCoreIdentityRules(c, asked, s.trust); err != nil {
 		return nil, err
 	}
 	if s.stepUp, err = parseBool("stepUp", c.StepUp); err != nil {
@@ -543,6 +549,7 @@ var agsHeaderSources = map[string]string{
 	headerIDToken:           "the ID token (passIDToken)",
 	headerIdentityLevel:     "the verified core identity",
 	headerIdentity:          "the verified core identity",
+	headerReturnCode:        "One Login's return codes",
 	headerAuthorization:     "the app's own Authorization (or the access token, passAccessToken)",
 }
 

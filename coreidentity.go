@@ -20,10 +20,15 @@ import (
 // coreIdentityClaim is the userinfo claim that carries the coreIdentityJWT.
 const coreIdentityClaim = "https://vocab.account.gov.uk/v1/coreIdentityJWT"
 
-// The headers of a verified identity.
+// returnCodeClaim is the userinfo claim of One Login's return codes, which a
+// service that asks for them must act on.
+const returnCodeClaim = "https://vocab.account.gov.uk/v1/returnCode"
+
+// The headers of a verified identity, and of the return codes.
 const (
 	headerIdentityLevel = "X-Auth-Request-Identity-Level"
 	headerIdentity      = "X-Auth-Request-Identity"
+	headerReturnCode    = "X-Auth-Request-Return-Code"
 )
 
 var errCoreIdentity = errors.New("core identity rejected")
@@ -43,9 +48,9 @@ type coreIdentityRules struct {
 	level  int // the least level of confidence asked for in vtr (P2: 2); 1 when vtr names none
 }
 
-// parseCoreIdentityRules reads coreIdentityDIDURL and coreIdentityIssuer for an
-// instance whose claims parameter asks for the coreIdentityJWT.
-func parseCoreIdentityRules(c *Config, params url.Values, trust *trustRules) (*coreIdentityRules, error) {
+// askedUserinfo is the userinfo claims the claims parameter of authParams asks for
+// (OpenID Connect Core 5.5).
+func askedUserinfo(params url.Values) (map[string]bool, error) {
 	var claims struct {
 		Userinfo map[string]json.RawMessage `json:"userinfo"`
 	}
@@ -54,7 +59,17 @@ func parseCoreIdentityRules(c *Config, params url.Values, trust *trustRules) (*c
 			return nil, fmt.Errorf("authParams claims must be a JSON object (OpenID Connect Core 5.5), got %q", raw)
 		}
 	}
-	if _, asked := claims.Userinfo[coreIdentityClaim]; !asked {
+	asked := map[string]bool{}
+	for name := range claims.Userinfo {
+		asked[name] = true
+	}
+	return asked, nil
+}
+
+// parseCoreIdentityRules reads coreIdentityDIDURL and coreIdentityIssuer for an
+// instance whose claims parameter asks for the coreIdentityJWT.
+func parseCoreIdentityRules(c *Config, asked map[string]bool, trust *trustRules) (*coreIdentityRules, error) {
+	if !asked[coreIdentityClaim] {
 		if c.CoreIdentityDIDURL != "" || c.CoreIdentityIssuer != "" {
 			return nil, fmt.Errorf("coreIdentityDIDURL and coreIdentityIssuer need authParams claims to ask for %s", coreIdentityClaim)
 		}
@@ -87,6 +102,22 @@ func parseCoreIdentityRules(c *Config, params url.Values, trust *trustRules) (*c
 		rules.level = least
 	}
 	return rules, nil
+}
+
+// returnCodes is One Login's returnCode claim ([{"code":"X"}, ...]) as a header
+// value: the codes, as listText joins them; "" when there are none.
+func returnCodes(sess *session) string {
+	list, _ := claimValue(sess, returnCodeClaim).([]interface{})
+	var codes []interface{}
+	for _, e := range list {
+		if obj, ok := e.(map[string]interface{}); ok && obj["code"] != nil {
+			codes = append(codes, obj["code"])
+		}
+	}
+	if len(codes) == 0 {
+		return ""
+	}
+	return listText(codes)
 }
 
 // confidenceLevel is a level of confidence's number (P2: 2); -1 for anything else.

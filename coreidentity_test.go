@@ -252,7 +252,7 @@ func TestSessionKeepsWhatIsUsed(t *testing.T) {
 	reviewUser(tp, nil, map[string]interface{}{
 		"sub": "user-42", "name": "Ada", "address": map[string]interface{}{"country": "GB"},
 		"passport": []interface{}{map[string]interface{}{"documentNumber": "123456789"}},
-		"dept": "it", "org": map[string]interface{}{"unit": "lab"}, "unused": "secret-ish",
+		"dept":     "it", "org": map[string]interface{}{"unit": "lab"}, "unused": "secret-ish",
 	})
 	c := flowConfig(tp)
 	c.IdentityHeaders = map[string]string{"address": "X-Address"}
@@ -275,6 +275,31 @@ func TestSessionKeepsWhatIsUsed(t *testing.T) {
 	for _, dropped := range []string{"passport", "unused"} {
 		if sess.UserInfo[dropped] != nil {
 			t.Errorf("the session keeps %s, which nothing reads", dropped)
+		}
+	}
+}
+
+// TestReturnCodes (issue 24): One Login's return codes reach the app, which must act
+// on them, when the claims parameter asks for them, and only then.
+func TestReturnCodes(t *testing.T) {
+	tp := newTestProvider(t)
+	reviewUser(tp, nil, map[string]interface{}{"sub": "user-42", returnCodeClaim: []interface{}{
+		map[string]interface{}{"code": "X"}, map[string]interface{}{"code": "Z"}}})
+	for _, asked := range []bool{true, false} {
+		c := flowConfig(tp)
+		if asked {
+			c.AuthParams = map[string]string{"claims": `{"userinfo":{"` + returnCodeClaim + `":null}}`}
+		}
+		m, app := newFlow(t, c)
+		b := newFlowBrowser(t, m)
+		b.signIn("/private")
+		b.get("/private")
+		want := ""
+		if asked {
+			want = "X,Z"
+		}
+		if app.last == nil || app.last.Header.Get(headerReturnCode) != want {
+			t.Errorf("asked %v: got %q, want %q", asked, app.last.Header.Get(headerReturnCode), want)
 		}
 	}
 }

@@ -37,7 +37,7 @@ func headerKey(k string) string {
 // Authorization is the app's own unless ags passes the access token in it.
 func strippedHeaders(s *settings) map[string]bool {
 	names := []string{headerUser, headerEmail, headerPreferredUsername, headerGroups, headerAccessToken, headerIDToken,
-		headerIdentityLevel, headerIdentity}
+		headerIdentityLevel, headerIdentity, headerReturnCode}
 	names = append(names, pathOverrideHeaders...)
 	if s.passAccessToken {
 		names = append(names, headerAuthorization)
@@ -127,6 +127,9 @@ func (m *middleware) newIdentity(sess *session) *identity {
 			id.headers = append(id.headers, headerValue{name: ch.header, value: []string{value}})
 		}
 	}
+	if codes := returnCodes(sess); m.cfg.returnCodes && codes != "" {
+		id.headers = append(id.headers, headerValue{name: headerReturnCode, value: []string{codes}})
+	}
 	if sess.IdentityLevel != "" {
 		id.headers = append(id.headers, headerValue{name: headerIdentityLevel, value: []string{sess.IdentityLevel}},
 			headerValue{name: headerIdentity, value: []string{sess.Identity}})
@@ -149,7 +152,7 @@ func (m *middleware) newIdentity(sess *session) *identity {
 // addresses and passport numbers, unless mapped). A claim mapped later reaches the
 // app from the next sign-in.
 func keptUserInfo(m *middleware) map[string]bool {
-	kept := map[string]bool{"sub": true, "email_verified": true, "name": true, "vot": true}
+	kept := map[string]bool{"sub": true, "email_verified": true, "name": true, "vot": true, returnCodeClaim: m.cfg.returnCodes}
 	for _, ch := range m.claimHeaders {
 		kept[ch.claim] = true
 	}
