@@ -6,12 +6,19 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: help test unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-steps bench-floor bench-smoke fuzz
+.PHONY: help test test-total unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-steps bench-floor bench-smoke fuzz
 
 # Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
 # the sum at the end. One file per working tree: several may run tests at once.
 COUNTS := $(or $(TMPDIR),/tmp)/ags-test-counts-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
-SUMMARY = (cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -name $(1))
+# V=1: every test's output and every stage's output as it comes.
+V ?= 0
+SUMMARY = (cd e2e && $(GO) run ./cmd/testsummary -v=$(V) -counts $(COUNTS) -name $(1))
+# STAGE runs `make $(2)` as stage $(1) of make test: its output goes to
+# $(COUNTS)-$(1).log, and only a line of counts and wall time is printed, or, when it
+# fails, the end of its output (the failing tests' and the log tails of what they ran).
+TESTSUMMARY := $(COUNTS)-testsummary
+STAGE = $(TESTSUMMARY) -counts $(COUNTS) -v=$(V) -stage $(1) -- $(MAKE) --no-print-directory $(2)
 
 ## help: each target with the first line of what it does.
 help:
@@ -21,14 +28,27 @@ help:
 ## test: formatting, vet, unit tests (race), the same tests under Yaegi, then the
 ## end-to-end tests through a real Traefik, a real provider, a real browser, a real
 ## Kubernetes API and a real Docker daemon, and the benchmark harness once on a tiny
-## load so that it cannot rot. Ends with the number of tests run.
+## load so that it cannot rot. Quiet: a line per stage (counts, wall time), the end of
+## a failing stage's output, and last the total, "N passed, N failed, N skipped".
+## make test V=1 prints everything. Stops at the first stage that fails.
 test:
-	@rm -f $(COUNTS)
-	@$(MAKE) --no-print-directory unit e2e bench-smoke
-	@cd e2e && $(GO) run ./cmd/testsummary -counts $(COUNTS) -total
+	@$(call RUN_STAGES,$(UNIT_STAGES) && $(call STAGE,tools,e2e-deps tools) && $(call STAGE,e2e,e2e) && $(call STAGE,bench-smoke,bench-smoke))
 
-## unit: formatting, vet, the unit tests with -race, and the same under Yaegi.
-unit: fmt-check vet race yaegi-test
+UNIT_STAGES = $(call STAGE,unit,fmt-check vet race) && $(call STAGE,yaegi,yaegi-test)
+# RUN_STAGES runs the stages $(1) (joined by &&: the first failure stops them), then
+# prints the total; its status is the failed stage's.
+RUN_STAGES = rm -f $(COUNTS) $(COUNTS)-*.log; (cd e2e && $(GO) build -o $(TESTSUMMARY) ./cmd/testsummary) && \
+	{ $(1); status=$$?; $(TESTSUMMARY) -total -counts $(COUNTS); exit $$status; }
+
+## test-total: the last line of the last make test, "N passed, N failed, N skipped"
+## (.ci/run prints it again after make's own error line).
+test-total:
+	@$(TESTSUMMARY) -total -counts $(COUNTS) | tail -n 1
+
+## unit: formatting, vet, the unit tests with -race, and the same under Yaegi, as
+## make test runs them (quiet; V=1 prints everything).
+unit:
+	@$(call RUN_STAGES,$(UNIT_STAGES))
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

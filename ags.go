@@ -50,6 +50,13 @@ type Config struct {
 	// LogPath, when set, is a file that every log line is also appended to.
 	// Environment: AGS_CLIENT_LOG_PATH.
 	LogPath string `json:"logPath,omitempty"`
+	// LogFormat is how log lines read: "text" (a line of text, as ags always wrote),
+	// "json" (one JSON object per line, with Traefik's field names, for a Traefik run
+	// with log.format json), or "auto": json when Traefik was started with
+	// --log.format=json or TRAEFIK_LOG_FORMAT=json, else text (a format set in
+	// Traefik's configuration file cannot be seen by a plugin). Default "auto".
+	// Environment: AGS_CLIENT_LOG_FORMAT.
+	LogFormat string `json:"logFormat,omitempty"`
 	// SessionCookie names the session cookie; chunks add _1 to _9, pending logins
 	// _login_{state}, sign-out state _signout. Default "ags_client_session".
 	// Environment: AGS_CLIENT_SESSION_COOKIE.
@@ -270,7 +277,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 		client:         newHTTPClient(cfg),
 		discovery:      &discovery{},
 		renewals:       renewalsOf(cfg.issuer, cfg.clientID),
-		log:            newLogger(name, cfg.logPath, cfg.debug),
+		log:            newLogger(name, cfg.logPath, cfg.debug, cfg.logFormat),
 		removedHeaders: strippedHeaders(cfg),
 		claimHeaders:   claimHeaders(cfg),
 		toggle:         "/toggle-feature/" + cfg.flagCookie,

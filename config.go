@@ -33,6 +33,7 @@ var options = []option{
 	{"signOutPath", "AGS_CLIENT_SIGN_OUT_PATH", "sign-out", func(c *Config) *string { return &c.SignOutPath }},
 	{"debug", "AGS_CLIENT_DEBUG", "false", func(c *Config) *string { return &c.Debug }},
 	{"logPath", "AGS_CLIENT_LOG_PATH", "", func(c *Config) *string { return &c.LogPath }},
+	{"logFormat", "AGS_CLIENT_LOG_FORMAT", "auto", func(c *Config) *string { return &c.LogFormat }},
 	{"sessionCookie", "AGS_CLIENT_SESSION_COOKIE", "ags_client_session", func(c *Config) *string { return &c.SessionCookie }},
 	{"sessionSecret", "AGS_CLIENT_SESSION_SECRET", "", func(c *Config) *string { return &c.SessionSecret }},
 	{"callbackPath", "AGS_CLIENT_CALLBACK_PATH", "oidc_callback", func(c *Config) *string { return &c.CallbackPath }},
@@ -161,6 +162,7 @@ type settings struct {
 	callbackPath         string // "/oidc_callback"
 	debug                bool
 	logPath              string
+	logFormat            string // text or json, auto resolved
 	sessionCookie        string
 	secrets              []string // empty: the process-wide generated secret
 	flagCookie           string
@@ -274,6 +276,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, fmt.Errorf("callbackPath and signOutPath must differ, both are %q", s.callbackPath)
 	}
 	if s.debug, err = parseBool("debug", c.Debug); err != nil {
+		return nil, err
+	}
+	if s.logFormat, err = logFormatOf(c.LogFormat, os.Args, os.Getenv); err != nil {
 		return nil, err
 	}
 	s.logPath = c.LogPath

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 var (
@@ -141,7 +142,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		if v := viewOf(m, r); v.id != nil && m.now().Before(v.id.expiry) {
 			// A callback replayed (Back, a reload) by a browser already signed in:
 			// its login is over, and the pending login with its return address gone.
-			m.log.info("callback replayed by a signed-in browser: sent to the start page")
+			m.log.write("INFO", logEvent{event: "callback-replayed"}, "callback replayed by a signed-in browser: sent to the start page")
 			m.redirect(w, "/")
 			return
 		}
@@ -162,6 +163,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusBadRequest, pageMixUp, err)
 		return
 	}
+	began := time.Now() // the provider's share of the sign-in, for the log
 	tr, err := m.tokenRequest(r.Context(), p, url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
@@ -196,6 +198,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusUnauthorized, pageUserinfo, err)
 		return
 	}
+	providerTime := time.Since(began)
 	now := m.now()
 	sess := &session{
 		IssuedAt:     now,
@@ -219,12 +222,13 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("save session: %w", err))
 		return
 	}
-	m.log.info("sign-in sub=%q", tok.Subject)
+	m.log.write("INFO", logEvent{event: "sign-in", sub: tok.Subject, duration: providerTime}, "sign-in sub=%q", tok.Subject)
 	if emailUnverified(sess) && claimString(sess, "email") != "" {
+		unverified := logEvent{event: "sign-in", sub: tok.Subject, reason: "email not verified"}
 		if m.cfg.allowUnverifiedEmail {
-			m.log.warn("sign-in sub=%q: the e-mail address is not verified (email_verified false) and is passed to the app, as allowUnverifiedEmail says", tok.Subject)
+			m.log.write("WARN", unverified, "sign-in sub=%q: the e-mail address is not verified (email_verified false) and is passed to the app, as allowUnverifiedEmail says", tok.Subject)
 		} else {
-			m.log.warn("sign-in sub=%q: the e-mail address is not verified (email_verified false): the app does not get it (allowUnverifiedEmail is off)", tok.Subject)
+			m.log.write("WARN", unverified, "sign-in sub=%q: the e-mail address is not verified (email_verified false): the app does not get it (allowUnverifiedEmail is off)", tok.Subject)
 		}
 	}
 	target := pending.ReturnTo

@@ -163,19 +163,21 @@ func (m *middleware) provider(ctx context.Context) (*provider, error) {
 		// Shared with every request that waits for it: the first requester going
 		// away must not fail it, nor start a back-off for everybody. The client's
 		// timeout still bounds it.
+		began := time.Now()
 		p, maxAge, err := m.discover(context.WithoutCancel(ctx), nil)
+		took := time.Since(began)
 
 		d.mu.Lock()
 		d.inflight = nil
 		if err != nil {
 			backoff := d.backOff(m.now())
 			d.lastErr = fmt.Errorf("%w: %w", errProviderUnavailable, err)
-			m.log.warn("discovery failed, next try in %s: %v", backoff, err)
+			m.log.write("WARN", logEvent{event: "discovery", reason: err.Error(), duration: took}, "discovery failed, next try in %s: %v", backoff, err)
 		} else {
 			d.p = p
 			d.staleAt = m.now().Add(maxAge)
 			d.failures = 0
-			m.log.info("discovered provider %s", p.Issuer)
+			m.log.write("INFO", logEvent{event: "discovery", duration: took}, "discovered provider %s", p.Issuer)
 		}
 		result := d.lastErr
 		d.mu.Unlock()
@@ -210,7 +212,7 @@ func (m *middleware) refreshDiscovery(old *provider) {
 	d.refreshing = false
 	if err != nil {
 		d.backOff(m.now())
-		m.log.warn("discovery document could not be renewed, the one known stays in use: %v", err)
+		m.log.write("WARN", logEvent{event: "discovery", reason: err.Error()}, "discovery document could not be renewed, the one known stays in use: %v", err)
 		return
 	}
 	d.p = p

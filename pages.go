@@ -2,14 +2,9 @@ package ags
 
 import (
 	"encoding/json"
-	"fmt"
 	"html"
-	"io"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
-	"time"
 )
 
 // pageKind is one of the error pages, with what it tells a user.
@@ -36,10 +31,12 @@ var (
 // error code and description are shown (escaped) since the user needs them; any
 // other detail only with debug, as it can name what was compared.
 func (m *middleware) page(w http.ResponseWriter, r *http.Request, status int, kind pageKind, err error) {
+	e := logEvent{event: strings.ReplaceAll(kind.event, " ", "-")}
 	if err != nil {
-		m.log.warn("%s on %s %s: %v", kind.event, r.Method, r.URL.Path, err)
+		e.reason = err.Error()
+		m.log.write("WARN", e, "%s on %s %s: %v", kind.event, r.Method, r.URL.Path, err)
 	} else {
-		m.log.debugf("%s on %s %s", kind.event, r.Method, r.URL.Path)
+		m.log.write("DEBUG", e, "%s on %s %s", kind.event, r.Method, r.URL.Path)
 	}
 	var b strings.Builder
 	b.WriteString("<p>" + html.EscapeString(kind.message) + "</p>\n")
@@ -101,51 +98,4 @@ func writeAnswer(w http.ResponseWriter, r *http.Request, status int, contentType
 	if r.Method != http.MethodHead {
 		w.Write(body)
 	}
-}
-
-// logger writes one line per event to standard error, which Traefik collects, and
-// appends it to logPath when set. No token, secret or cookie is ever passed to it.
-type logger struct {
-	out    io.Writer // standard error; tests read it
-	prefix string
-	path   string
-	debug  bool
-	mu     sync.Mutex
-}
-
-func newLogger(name, path string, debug bool) *logger {
-	return &logger{out: os.Stderr, prefix: "ags[" + name + "]:", path: path, debug: debug}
-}
-
-func (l *logger) info(format string, args ...interface{}) { l.write("INFO", format, args...) }
-func (l *logger) warn(format string, args ...interface{}) { l.write("WARN", format, args...) }
-func (l *logger) debugf(format string, args ...interface{}) {
-	if l.debug {
-		l.write("DEBUG", format, args...)
-	}
-}
-
-// logEscapes keeps one event on one line: a path, a provider's error text or a
-// claim can hold line breaks that would otherwise forge log lines.
-var logEscapes = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\x00", `\x00`, "\x1b", `\x1b`)
-
-func (l *logger) write(level, format string, args ...interface{}) {
-	msg := logEscapes.Replace(fmt.Sprintf(format, args...))
-	line := time.Now().UTC().Format(time.RFC3339) + " " + level + " " + l.prefix + " " + msg + "\n"
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	io.WriteString(l.out, line)
-	if l.path == "" {
-		return
-	}
-	// Opened per line: lines are rare (sign-ins, sign-outs, failures), and Traefik
-	// builds a new middleware on every configuration change, which would leak a
-	// file kept open.
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		io.WriteString(l.out, "ags: cannot append to logPath: "+err.Error()+"\n")
-		return
-	}
-	f.WriteString(line)
-	f.Close()
 }

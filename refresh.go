@@ -133,7 +133,7 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 	}
 	if err != nil {
 		if first {
-			m.log.warn("session ended: %v", err)
+			m.log.write("WARN", logEvent{event: "session-ended", reason: err.Error()}, "session ended: %v", err)
 		}
 		m.forgetView(v)
 		m.store.clear(w, r)

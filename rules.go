@@ -289,7 +289,8 @@ func lookupClaim(sess *session, name string) interface{} {
 // plain 403. Without debug the page does not say which values the rule allows.
 func (m *middleware) forbidden(w http.ResponseWriter, r *http.Request, id *identity) {
 	sub := id.sub
-	m.log.warn("access refused sub=%q instance=%s rule=%q on %s %s", sub, m.name, id.refusal, r.Method, r.URL.Path)
+	m.log.write("WARN", logEvent{event: "refusal", sub: sub, rule: id.refusal, reason: "the user does not meet the access rules"},
+		"access refused sub=%q instance=%s rule=%q on %s %s", sub, m.name, id.refusal, r.Method, r.URL.Path)
 	if !isNavigation(r) {
 		apiAnswer(w, r, http.StatusForbidden, "forbidden", "the signed-in user may not use this resource")
 		return

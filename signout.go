@@ -27,7 +27,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 				m.page(w, r, http.StatusBadRequest, pageSignOutState, err)
 				return
 			}
-			m.log.info("sign-out completed at the provider")
+			m.log.write("INFO", logEvent{event: "sign-out"}, "sign-out completed at the provider")
 		}
 		m.passOn(w, r, v)
 		return
@@ -36,9 +36,9 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 	p, err := m.provider(r.Context())
 	if err != nil || p.EndSessionEndpoint == "" {
 		if err != nil {
-			m.log.warn("sign-out without the provider: %v", err)
+			m.log.write("WARN", logEvent{event: "sign-out", sub: sub, reason: err.Error()}, "sign-out without the provider: %v", err)
 		}
-		m.log.info("sign-out sub=%q", sub)
+		m.log.write("INFO", logEvent{event: "sign-out", sub: sub}, "sign-out sub=%q", sub)
 		m.passOn(w, r, v)
 		return
 	}
@@ -56,6 +56,6 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		"post_logout_redirect_uri": {externalURL(r, m.cfg.signOutPath)},
 		"state":                    {state},
 	}
-	m.log.info("sign-out sub=%q, to the provider", sub)
+	m.log.write("INFO", logEvent{event: "sign-out", sub: sub}, "sign-out sub=%q, to the provider", sub)
 	m.redirect(w, withQuery(p.EndSessionEndpoint, params))
 }

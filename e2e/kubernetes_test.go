@@ -220,7 +220,11 @@ func traefikDocs(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "mod", "download", "-json", "github.com/traefik/traefik/v3@"+harness.TraefikVersion)
+	version, err := harness.TraefikVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "mod", "download", "-json", harness.TraefikModule+"@"+version)
 	cmd.Dir = filepath.Join(root, "tools", "traefik")
 	out, err := cmd.Output()
 	if err != nil {

@@ -296,8 +296,12 @@ func run(ctx context.Context, s settings) error {
 		if r.sweep, err = b.runSweep(); err != nil {
 			return err
 		}
+		traefikVersion, err := harness.TraefikVersion()
+		if err != nil {
+			return err
+		}
 		r.sweep.note = fmt.Sprintf("plugin %s; Traefik %s, %d cores: %d rounds of %s per point, medians; load average %s before",
-			pluginVersion(s.pluginDir), harness.TraefikVersion, runtime.NumCPU(), s.rounds, s.duration, r.loadBefore)
+			pluginVersion(s.pluginDir), traefikVersion, runtime.NumCPU(), s.rounds, s.duration, r.loadBefore)
 		if s.svg != "" {
 			if err := os.WriteFile(s.svg, []byte(r.sweep.svg()), 0o644); err != nil {
 				return err

@@ -15,8 +15,21 @@ import (
 	"time"
 )
 
-// TraefikVersion is the Traefik release the harness runs (tools/traefik/go.mod).
-const TraefikVersion = "v3.6.12"
+// TraefikModule is the module whose version in tools/traefik/go.mod is the Traefik
+// release that the tests, the demo and the benchmark run.
+const TraefikModule = "github.com/traefik/traefik/v3"
+
+// TraefikVersion returns the Traefik release the harness runs: the version of
+// TraefikModule that tools/traefik/go.mod requires. That line is the repository's one
+// record of it (tools/traefik/build.sh builds what it names), so moving to another
+// release is one edit there and `go mod tidy`.
+func TraefikVersion() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return RequiredVersion(filepath.Join(root, "tools", "traefik", "go.mod"), TraefikModule)
+}
 
 // TraefikConfig says how to run a Traefik process.
 type TraefikConfig struct {

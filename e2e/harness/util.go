@@ -70,6 +70,22 @@ func ModulePath(dir string) (string, error) {
 	return "", fmt.Errorf("%s/go.mod: no module line", dir)
 }
 
+// RequiredVersion returns the version of module that the go.mod at path requires
+// (a line "module version" of a require block, or "require module version").
+func RequiredVersion(path, module string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(fields) >= 2 && fields[0] == module && strings.HasPrefix(fields[1], "v") {
+			return fields[1], nil
+		}
+	}
+	return "", fmt.Errorf("%s: no require line for %s", path, module)
+}
+
 // waitUntil calls check every interval until it returns nil or timeout passes; it then
 // returns the last error. A check that returns a stopError ends the wait at once.
 func waitUntil(timeout, interval time.Duration, check func() error) error {

@@ -57,7 +57,11 @@ func run(port, providerPort, appPort int) error {
 	began := time.Now()
 	fmt.Println("ags demo: starting")
 
-	if err := step("Traefik "+harness.TraefikVersion, "", func() (string, error) {
+	version, err := harness.TraefikVersion()
+	if err != nil {
+		return err
+	}
+	if err := step("Traefik "+version, "", func() (string, error) {
 		bin, err := harness.TraefikBinary()
 		return bin, err
 	}); err != nil {

@@ -2,9 +2,11 @@
 // prints (each package's ok or FAIL line, the output of failing tests, build errors),
 // then appends one line of counts to -counts: how many tests passed, failed and were
 // skipped. With -total it prints the sum of the lines in that file instead, which is
-// how `make test` ends.
+// how `make test` ends: its last line is "N passed, N failed, N skipped". With -stage
+// it runs a command as one stage of `make test` (stage.go): quiet unless it fails.
 //
 //	go test -json ./... | go run ./cmd/testsummary -name unit -counts /tmp/counts
+//	testsummary -counts /tmp/counts -stage e2e -- make e2e
 //	go run ./cmd/testsummary -total -counts /tmp/counts
 package main
 
@@ -16,6 +18,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // event is one line of go test -json (cmd/test2json).
@@ -33,11 +36,16 @@ func main() {
 	name := flag.String("name", "tests", "what the run is called in the counts")
 	file := flag.String("counts", "", "file the counts line is appended to (and read from with -total)")
 	total := flag.Bool("total", false, "print the sum of the counts in -counts and exit")
+	stage := flag.String("stage", "", "run the command after -- as this stage of make test")
+	verbose := flag.Bool("v", false, "print everything: each test's output, each stage's output as it comes")
 	flag.Parse()
 	if *total {
 		os.Exit(printTotal(*file))
 	}
-	c, err := summarize(os.Stdin, os.Stdout)
+	if *stage != "" {
+		os.Exit(runStage(*stage, *file, *verbose, flag.Args()))
+	}
+	c, err := summarize(os.Stdin, os.Stdout, *verbose)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testsummary: %v\n", err)
 		os.Exit(1)
@@ -61,7 +69,8 @@ func main() {
 }
 
 // summarize prints package lines and failing tests' output as they come.
-func summarize(r io.Reader, w io.Writer) (counts, error) {
+// With verbose, every line of output is printed as it comes.
+func summarize(r io.Reader, w io.Writer, verbose bool) (counts, error) {
 	var c counts
 	output := map[string][]string{} // package + test -> its output so far
 	sc := bufio.NewScanner(r)
@@ -73,6 +82,10 @@ func summarize(r io.Reader, w io.Writer) (counts, error) {
 			continue
 		}
 		key := ev.Package + " " + ev.Test
+		if verbose && (ev.Action == "output" || ev.Action == "build-output") {
+			fmt.Fprint(w, ev.Output)
+			continue
+		}
 		switch {
 		case ev.Action == "build-output":
 			fmt.Fprint(w, ev.Output)
@@ -106,16 +119,26 @@ func printTotal(file string) int {
 		return 1
 	}
 	var all counts
+	var took time.Duration
 	fmt.Println("== test counts (a subtest counts as a test)")
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var name string
 		var c counts
+		var seconds float64
+		if _, err := fmt.Sscanf(line, "stage\t%s\t%g", &name, &seconds); err == nil {
+			took += time.Duration(seconds * float64(time.Second))
+			continue
+		}
 		if _, err := fmt.Sscanf(line, "%s\t%d\t%d\t%d", &name, &c.pass, &c.fail, &c.skip); err != nil {
 			continue
 		}
 		fmt.Printf("  %-12s %6d passed %4d failed %4d skipped\n", name, c.pass, c.fail, c.skip)
 		all.pass, all.fail, all.skip = all.pass+c.pass, all.fail+c.fail, all.skip+c.skip
 	}
-	fmt.Printf("  %-12s %6d passed %4d failed %4d skipped\n", "total", all.pass, all.fail, all.skip)
+	if took > 0 {
+		fmt.Printf("  %-12s %s\n", "wall time", took.Round(time.Second))
+	}
+	// The closing line, alone, in the form CI reads.
+	fmt.Printf("%d passed, %d failed, %d skipped\n", all.pass, all.fail, all.skip)
 	return 0
 }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// failureLines is how much of a failed stage's output is printed: the end, where
+// the failing tests' output and the log tails of the processes they started are.
+const failureLines = 400
+
+// runStage runs args as one stage of `make test`, its output (stdout and stderr)
+// kept in counts-NAME.log: quiet on success, one line with the counts its go test
+// runs appended to the counts file and its wall time; on failure the end of its
+// output. With verbose the output is printed as it comes too. It returns the
+// command's exit status, and records the wall time for the total.
+func runStage(name, countsFile string, verbose bool, args []string) int {
+	if len(args) == 0 || countsFile == "" {
+		fmt.Fprintln(os.Stderr, "testsummary: -stage needs -counts and a command after --")
+		return 2
+	}
+	logPath := countsFile + "-" + name + ".log"
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testsummary: %v\n", err)
+		return 2
+	}
+	defer logFile.Close()
+	before := countLines(countsFile)
+	var out io.Writer = logFile
+	if verbose {
+		out = io.MultiWriter(logFile, os.Stdout)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = out, out
+	began := time.Now()
+	runErr := cmd.Run()
+	took := time.Since(began)
+	status := 0
+	var exit *exec.ExitError
+	switch {
+	case errors.As(runErr, &exit):
+		status = exit.ExitCode()
+	case runErr != nil:
+		fmt.Fprintf(logFile, "testsummary: %v\n", runErr)
+		status = 2
+	}
+	c := stageCounts(countsFile, before)
+	appendLine(countsFile, fmt.Sprintf("stage\t%s\t%.1f\n", name, took.Seconds()))
+	if status != 0 && !verbose {
+		printTail(logPath, failureLines)
+	}
+	word := "ok"
+	if status != 0 {
+		word = fmt.Sprintf("FAILED (exit status %d; whole output in %s)", status, logPath)
+	}
+	fmt.Printf("%-12s %s: %d passed, %d failed, %d skipped, in %s\n", name, word, c.pass, c.fail, c.skip, took.Round(time.Second))
+	return status
+}
+
+// countLines is how many lines the counts file holds now.
+func countLines(file string) int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(data, []byte("\n"))
+}
+
+// stageCounts sums the counts lines appended after the first skip lines.
+func stageCounts(file string, skip int) counts {
+	var all counts
+	data, _ := os.ReadFile(file)
+	lines := strings.Split(string(data), "\n")
+	for i := skip; i < len(lines); i++ {
+		var name string
+		var c counts
+		if strings.HasPrefix(lines[i], "stage\t") {
+			continue
+		}
+		if _, err := fmt.Sscanf(lines[i], "%s\t%d\t%d\t%d", &name, &c.pass, &c.fail, &c.skip); err == nil {
+			all.pass, all.fail, all.skip = all.pass+c.pass, all.fail+c.fail, all.skip+c.skip
+		}
+	}
+	return all
+}
+
+func appendLine(file, line string) {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testsummary: %v\n", err)
+		return
+	}
+	f.WriteString(line)
+	f.Close()
+}
+
+// printTail prints the last n lines of the file.
+func printTail(path string, n int) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	total := 0
+	for sc.Scan() {
+		total++
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	if total > n {
+		fmt.Printf("... (%d earlier lines in %s)\n", total-n, path)
+	}
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+}
