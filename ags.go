@@ -40,6 +40,12 @@ type Config struct {
 	// signed-in user, each anchored at both ends, leading and one trailing "/" optional.
 	// Required. Environment: AGS_CLIENT_AUTHENTICATED_PATHS, comma separated.
 	AuthenticatedPaths []string `json:"authenticatedPaths,omitempty"`
+	// PublicPaths are expressions written as AuthenticatedPaths for paths that stay
+	// open even where an authenticated path matches, so [".*"] with [healthz,
+	// "static/.*"] protects all but these. A path opens only if every reading of it
+	// that an authenticated path matches is matched here too. Empty: none.
+	// Environment: AGS_CLIENT_PUBLIC_PATHS, comma separated.
+	PublicPaths []string `json:"publicPaths,omitempty"`
 	// SignOutPath is the app's sign-out view. Default "sign-out", i.e. /sign-out.
 	// Environment: AGS_CLIENT_SIGN_OUT_PATH.
 	SignOutPath string `json:"signOutPath,omitempty"`

@@ -62,6 +62,7 @@ var options = []option{
 	{"requestObject", "AGS_CLIENT_REQUEST_OBJECT", "false", func(c *Config) *string { return &c.RequestObject }},
 	{"requestObjectAudience", "AGS_CLIENT_REQUEST_OBJECT_AUDIENCE", "issuer", func(c *Config) *string { return &c.RequestObjectAudience }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
+	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
 	{"allowedAlgorithms", "AGS_CLIENT_ALLOWED_ALGORITHMS", "", nil},
 	{"authParams", "AGS_CLIENT_AUTH_PARAMS", "", nil},
@@ -98,6 +99,9 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	}
 	if len(r.AuthenticatedPaths) == 0 {
 		r.AuthenticatedPaths = splitList(getenv(optionNamed("authenticatedPaths").env))
+	}
+	if len(r.PublicPaths) == 0 {
+		r.PublicPaths = splitList(getenv(optionNamed("publicPaths").env))
 	}
 	if len(r.AllowedAlgorithms) == 0 {
 		r.AllowedAlgorithms = splitList(getenv(optionNamed("allowedAlgorithms").env))
@@ -154,8 +158,9 @@ type settings struct {
 	clientID             string
 	clientSecret         string
 	protected            *regexp.Regexp
-	signOutPath          string // "/sign-out"
-	callbackPath         string // "/oidc_callback"
+	public               *regexp.Regexp // nil: no publicPaths
+	signOutPath          string         // "/sign-out"
+	callbackPath         string         // "/oidc_callback"
 	debug                bool
 	logPath              string
 	sessionCookie        string
@@ -245,6 +250,9 @@ func (c *Config) validate() (*settings, error) {
 	}
 
 	if s.protected, err = compilePathPatterns(c.AuthenticatedPaths); err != nil {
+		return nil, err
+	}
+	if s.public, err = compilePatterns("publicPaths", c.PublicPaths); err != nil {
 		return nil, err
 	}
 	if s.signOutPath, err = pathOption("signOutPath", c.SignOutPath); err != nil {
