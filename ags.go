@@ -196,6 +196,18 @@ type Config struct {
 	// authorization_endpoint (GOV.UK One Login). Default issuer.
 	// Environment: AGS_CLIENT_REQUEST_OBJECT_AUDIENCE.
 	RequestObjectAudience string `json:"requestObjectAudience,omitempty"`
+
+	// ExternalURL pins the scheme and host of the redirect_uri and of the
+	// post-logout address, such as https://app.example.org, whatever the request's
+	// Host and X-Forwarded-Proto say (behind a load balancer that ends TLS and that
+	// Traefik does not trust). Empty: the request's. Environment: AGS_CLIENT_EXTERNAL_URL.
+	ExternalURL string `json:"externalURL,omitempty"`
+	// CORSPreflight lets an OPTIONS request with Origin and
+	// Access-Control-Request-Method reach the app without a session (and without
+	// identity), so that a single-page app on another origin can call an API here.
+	// The app's CORS policy then decides alone what such a request may learn.
+	// Default false. Environment: AGS_CLIENT_CORS_PREFLIGHT.
+	CORSPreflight string `json:"corsPreflight,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
@@ -345,7 +357,7 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 		id = m.endOrRenew(w, r, v, now)
 	}
 	if id == nil {
-		if protectedPath(m, r) {
+		if protectedPath(m, r) && !(m.cfg.corsPreflight && isPreflight(r)) {
 			m.startLogin(w, r)
 			return
 		}

@@ -61,6 +61,8 @@ var options = []option{
 	{"clientAssertionAudience", "AGS_CLIENT_ASSERTION_AUDIENCE", "token_endpoint", func(c *Config) *string { return &c.ClientAssertionAudience }},
 	{"requestObject", "AGS_CLIENT_REQUEST_OBJECT", "false", func(c *Config) *string { return &c.RequestObject }},
 	{"requestObjectAudience", "AGS_CLIENT_REQUEST_OBJECT_AUDIENCE", "issuer", func(c *Config) *string { return &c.RequestObjectAudience }},
+	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
+	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -189,6 +191,8 @@ type settings struct {
 	trust                *trustRules // what authParams ask of a sign-in (vtr, max_age)
 	requestObject        bool        // the authorization request as a signed JWT
 	requestObjectAuthz   bool        // its aud is the authorization endpoint, not the issuer
+	externalURL          string      // scheme://host; "": the request's
+	corsPreflight        bool        // CORS preflights pass without a session
 }
 
 var (
@@ -336,6 +340,12 @@ func (c *Config) validate() (*settings, error) {
 	}
 	s.rules.trust = s.trust
 	if s.cacheSize, err = parseByteSize("cacheSize", c.CacheSize); err != nil {
+		return nil, err
+	}
+	if s.externalURL, err = parseExternalURL(c.ExternalURL); err != nil {
+		return nil, err
+	}
+	if s.corsPreflight, err = parseBool("corsPreflight", c.CORSPreflight); err != nil {
 		return nil, err
 	}
 	for _, alg := range c.AllowedAlgorithms {

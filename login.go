@@ -60,7 +60,7 @@ func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 	params := url.Values{
 		"response_type":         {"code"},
 		"client_id":             {m.cfg.clientID},
-		"redirect_uri":          {externalURL(r, m.cfg.callbackPath)},
+		"redirect_uri":          {m.absoluteURL(r, m.cfg.callbackPath)},
 		"scope":                 {m.cfg.scopes},
 		"state":                 {pending.State},
 		"nonce":                 {pending.Nonce},
@@ -145,7 +145,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	tr, err := m.tokenRequest(r.Context(), p, url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
-		"redirect_uri":  {externalURL(r, m.cfg.callbackPath)},
+		"redirect_uri":  {m.absoluteURL(r, m.cfg.callbackPath)},
 		"code_verifier": {pending.Verifier},
 	})
 	if err != nil {
