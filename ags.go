@@ -208,6 +208,12 @@ type Config struct {
 	// The app's CORS policy then decides alone what such a request may learn.
 	// Default false. Environment: AGS_CLIENT_CORS_PREFLIGHT.
 	CORSPreflight string `json:"corsPreflight,omitempty"`
+	// SessionIdleTimeout ends a session not used for that long (such as 15m, at
+	// least 2m); sessionLifetime stays the cap. The last use is sealed in the session
+	// cookie and sealed again at most once per a tenth of it (at least a minute), so
+	// a session ends between 90% and 100% of it after its last use. Empty: off.
+	// Environment: AGS_CLIENT_SESSION_IDLE_TIMEOUT.
+	SessionIdleTimeout string `json:"sessionIdleTimeout,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on

@@ -63,6 +63,7 @@ var options = []option{
 	{"requestObjectAudience", "AGS_CLIENT_REQUEST_OBJECT_AUDIENCE", "issuer", func(c *Config) *string { return &c.RequestObjectAudience }},
 	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
 	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
+	{"sessionIdleTimeout", "AGS_CLIENT_SESSION_IDLE_TIMEOUT", "", func(c *Config) *string { return &c.SessionIdleTimeout }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -187,12 +188,14 @@ type settings struct {
 	cacheSize            int          // bytes for the view cache
 	insecureHTTPIssuer   bool         // plain http to a provider that is not on loopback
 	clientAuth           *clientAuth
-	authParams           url.Values  // extra authorization request parameters
-	trust                *trustRules // what authParams ask of a sign-in (vtr, max_age)
-	requestObject        bool        // the authorization request as a signed JWT
-	requestObjectAuthz   bool        // its aud is the authorization endpoint, not the issuer
-	externalURL          string      // scheme://host; "": the request's
-	corsPreflight        bool        // CORS preflights pass without a session
+	authParams           url.Values    // extra authorization request parameters
+	trust                *trustRules   // what authParams ask of a sign-in (vtr, max_age)
+	requestObject        bool          // the authorization request as a signed JWT
+	requestObjectAuthz   bool          // its aud is the authorization endpoint, not the issuer
+	externalURL          string        // scheme://host; "": the request's
+	corsPreflight        bool          // CORS preflights pass without a session
+	idleTimeout          time.Duration // sessionIdleTimeout; 0: off
+	idleRenewal          time.Duration // how often the last use is sealed again (idleRenewalFor)
 }
 
 var (
@@ -347,6 +350,15 @@ func (c *Config) validate() (*settings, error) {
 	}
 	if s.corsPreflight, err = parseBool("corsPreflight", c.CORSPreflight); err != nil {
 		return nil, err
+	}
+	if c.SessionIdleTimeout != "" {
+		if s.idleTimeout, err = parseDuration("sessionIdleTimeout", c.SessionIdleTimeout); err != nil {
+			return nil, err
+		}
+		if s.idleTimeout < 2*minIdleRenewal {
+			return nil, fmt.Errorf("sessionIdleTimeout must be at least 2m (the last use is renewed at most once a minute), got %q", c.SessionIdleTimeout)
+		}
+		s.idleRenewal = idleRenewalFor(s.idleTimeout)
 	}
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {

@@ -25,6 +25,7 @@ type session struct {
 	RefreshToken string                 // only kept when refresh is on (caller decides)
 	UserInfo     map[string]interface{} // userinfo claims, nil when none
 	View         string                 // the identity as the saving instance made it (viewBlock); "": none
+	LastUse      time.Time              // sessionIdleTimeout: when last used, as last sealed; zero: at IssuedAt
 }
 
 // The session's encoding, inside the sealed value (which adds issued-at and
@@ -58,7 +59,8 @@ const (
 // sessionWire is the session as encoded, with short keys. A key it does not
 // know is ignored: only ags seals these, and a later version may add one.
 type sessionWire struct {
-	View         string                 `json:"v,omitempty"` // first: see viewBlockOf
+	View         string                 `json:"v,omitempty"`  // first: see viewBlockOf
+	LastUse      int64                  `json:"lu,omitempty"` // Unix seconds, 0: at issued-at; second: see lastUseInBlock
 	Claims       map[string]interface{} `json:"c,omitempty"`
 	IDToken      string                 `json:"i,omitempty"`
 	AccessToken  string                 `json:"a,omitempty"`
@@ -87,6 +89,9 @@ func encodeSession(sess *session) ([]byte, error) {
 	}
 	if !sess.AccessExpiry.IsZero() && sess.AccessExpiry.Unix() > 0 {
 		w.AccessExpiry = sess.AccessExpiry.Unix()
+	}
+	if !sess.LastUse.IsZero() && sess.LastUse.Unix() > 0 {
+		w.LastUse = sess.LastUse.Unix()
 	}
 	flags := byte(0)
 	if claimsInIDToken(sess.Claims, sess.IDToken) {
@@ -192,6 +197,9 @@ func decodeSession(b []byte) (*session, error) {
 	}
 	if w.AccessExpiry > 0 {
 		sess.AccessExpiry = time.Unix(w.AccessExpiry, 0)
+	}
+	if w.LastUse > 0 {
+		sess.LastUse = time.Unix(w.LastUse, 0)
 	}
 	if flags&flagClaimsInIDToken != 0 {
 		if w.Claims != nil {
