@@ -351,15 +351,10 @@ func (c *Config) validate() (*settings, error) {
 	if s.corsPreflight, err = parseBool("corsPreflight", c.CORSPreflight); err != nil {
 		return nil, err
 	}
-	if c.SessionIdleTimeout != "" {
-		if s.idleTimeout, err = parseDuration("sessionIdleTimeout", c.SessionIdleTimeout); err != nil {
-			return nil, err
-		}
-		if s.idleTimeout < 2*minIdleRenewal {
-			return nil, fmt.Errorf("sessionIdleTimeout must be at least 2m (the last use is renewed at most once a minute), got %q", c.SessionIdleTimeout)
-		}
-		s.idleRenewal = idleRenewalFor(s.idleTimeout)
+	if s.idleTimeout, err = parseIdleTimeout(c.SessionIdleTimeout); err != nil {
+		return nil, err
 	}
+	s.idleRenewal = idleRenewalFor(s.idleTimeout)
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {
 			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512", alg)

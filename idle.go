@@ -2,6 +2,7 @@ package ags
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +19,19 @@ import (
 
 // minIdleRenewal is the least time between two renewals of the last use.
 const minIdleRenewal = time.Minute
+
+// parseIdleTimeout reads sessionIdleTimeout: 0 (off) when empty, else at least
+// two renewals' worth, so that a session in use is renewed before it ends.
+func parseIdleTimeout(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := parseDuration("sessionIdleTimeout", v)
+	if err == nil && d < 2*minIdleRenewal {
+		err = fmt.Errorf("sessionIdleTimeout must be at least 2m (the last use is renewed at most once a minute), got %q", v)
+	}
+	return d, err
+}
 
 // idleRenewalFor is how often the last use of a session is sealed again.
 func idleRenewalFor(timeout time.Duration) time.Duration {
