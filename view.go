@@ -120,7 +120,7 @@ func identityFromClaims(m *middleware, plain []byte, issuedAt, expiry int64) *id
 		return nil
 	}
 	id := m.newIdentity(sess)
-	if idleOver(m, id, m.now()) {
+	if m.cfg.idleTimeout > 0 && idleOver(m, id, m.now()) { // the check first: no call when off
 		return nil
 	}
 	return id
