@@ -40,6 +40,12 @@ type Config struct {
 	// signed-in user, each anchored at both ends, leading and one trailing "/" optional.
 	// Required. Environment: AGS_CLIENT_AUTHENTICATED_PATHS, comma separated.
 	AuthenticatedPaths []string `json:"authenticatedPaths,omitempty"`
+	// PublicPaths are expressions written as AuthenticatedPaths for paths that stay
+	// open even where an authenticated path matches, so [".*"] with [healthz,
+	// "static/.*"] protects all but these. A path opens only if every reading of it
+	// that an authenticated path matches is matched here too. Empty: none.
+	// Environment: AGS_CLIENT_PUBLIC_PATHS, comma separated.
+	PublicPaths []string `json:"publicPaths,omitempty"`
 	// SignOutPath is the app's sign-out view. Default "sign-out", i.e. /sign-out.
 	// Environment: AGS_CLIENT_SIGN_OUT_PATH.
 	SignOutPath string `json:"signOutPath,omitempty"`
@@ -211,6 +217,24 @@ type Config struct {
 	// refused too does the user get the 403. Default false (the 403 at once).
 	// Environment: AGS_CLIENT_STEP_UP.
 	StepUp string `json:"stepUp,omitempty"`
+
+	// ExternalURL pins the scheme and host of the redirect_uri and of the
+	// post-logout address, such as https://app.example.org, whatever the request's
+	// Host and X-Forwarded-Proto say (behind a load balancer that ends TLS and that
+	// Traefik does not trust). Empty: the request's. Environment: AGS_CLIENT_EXTERNAL_URL.
+	ExternalURL string `json:"externalURL,omitempty"`
+	// CORSPreflight lets an OPTIONS request with Origin and
+	// Access-Control-Request-Method reach the app without a session (and without
+	// identity), so that a single-page app on another origin can call an API here.
+	// The app's CORS policy then decides alone what such a request may learn.
+	// Default false. Environment: AGS_CLIENT_CORS_PREFLIGHT.
+	CORSPreflight string `json:"corsPreflight,omitempty"`
+	// SessionIdleTimeout ends a session not used for that long (such as 15m, at
+	// least 2m); sessionLifetime stays the cap. The last use is sealed in the session
+	// cookie and sealed again at most once per a tenth of it (at least a minute), so
+	// a session ends between 90% and 100% of it after its last use. Empty: off.
+	// Environment: AGS_CLIENT_SESSION_IDLE_TIMEOUT.
+	SessionIdleTimeout string `json:"sessionIdleTimeout,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
@@ -362,7 +386,7 @@ func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookie
 		id = m.endOrRenew(w, r, v, now)
 	}
 	if id == nil {
-		if protectedPath(m, r) {
+		if protectedPath(m, r) && !(m.cfg.corsPreflight && isPreflight(r)) {
 			m.startLogin(w, r)
 			return
 		}

@@ -65,7 +65,11 @@ var options = []option{
 	{"coreIdentityDIDURL", "AGS_CLIENT_CORE_IDENTITY_DID_URL", "", func(c *Config) *string { return &c.CoreIdentityDIDURL }},
 	{"coreIdentityIssuer", "AGS_CLIENT_CORE_IDENTITY_ISSUER", "", func(c *Config) *string { return &c.CoreIdentityIssuer }},
 	{"stepUp", "AGS_CLIENT_STEP_UP", "false", func(c *Config) *string { return &c.StepUp }},
+	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
+	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
+	{"sessionIdleTimeout", "AGS_CLIENT_SESSION_IDLE_TIMEOUT", "", func(c *Config) *string { return &c.SessionIdleTimeout }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
+	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
 	{"allowedAlgorithms", "AGS_CLIENT_ALLOWED_ALGORITHMS", "", nil},
 	{"authParams", "AGS_CLIENT_AUTH_PARAMS", "", nil},
@@ -102,6 +106,9 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	}
 	if len(r.AuthenticatedPaths) == 0 {
 		r.AuthenticatedPaths = splitList(getenv(optionNamed("authenticatedPaths").env))
+	}
+	if len(r.PublicPaths) == 0 {
+		r.PublicPaths = splitList(getenv(optionNamed("publicPaths").env))
 	}
 	if len(r.AllowedAlgorithms) == 0 {
 		r.AllowedAlgorithms = splitList(getenv(optionNamed("allowedAlgorithms").env))
@@ -158,8 +165,9 @@ type settings struct {
 	clientID             string
 	clientSecret         string
 	protected            *regexp.Regexp
-	signOutPath          string // "/sign-out"
-	callbackPath         string // "/oidc_callback"
+	public               *regexp.Regexp // nil: no publicPaths
+	signOutPath          string         // "/sign-out"
+	callbackPath         string         // "/oidc_callback"
 	debug                bool
 	logPath              string
 	logFormat            string // text or json, auto resolved
@@ -189,6 +197,10 @@ type settings struct {
 	trust                *trustRules        // what authParams ask of a sign-in (vtr, max_age)
 	requestObject        bool               // the authorization request as a signed JWT
 	requestObjectAuthz   bool               // its aud is the authorization endpoint, not the issuer
+	externalURL          string             // scheme://host; "": the request's
+	corsPreflight        bool               // CORS preflights pass without a session
+	idleTimeout          time.Duration      // sessionIdleTimeout; 0: off
+	idleRenewal          time.Duration      // how often the last use is sealed again (idleRenewalFor)
 	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
 	stepUp               bool               // a refused signed-in user goes to the provider once first
 	returnCodes          bool               // authParams claims asks for One Login's return codes
@@ -264,6 +276,9 @@ func (c *Config) validate() (*settings, error) {
 	}
 
 	if s.protected, err = compilePathPatterns(c.AuthenticatedPaths); err != nil {
+		return nil, err
+	}
+	if s.public, err = compilePatterns("publicPaths", c.PublicPaths); err != nil {
 		return nil, err
 	}
 	if s.signOutPath, err = pathOption("signOutPath", c.SignOutPath); err != nil {
@@ -352,6 +367,16 @@ func (c *Config) validate() (*settings, error) {
 	if s.cacheSize, err = parseByteSize("cacheSize", c.CacheSize); err != nil {
 		return nil, err
 	}
+	if s.externalURL, err = parseExternalURL(c.ExternalURL); err != nil {
+		return nil, err
+	}
+	if s.corsPreflight, err = parseBool("corsPreflight", c.CORSPreflight); err != nil {
+		return nil, err
+	}
+	if s.idleTimeout, err = parseIdleTimeout(c.SessionIdleTimeout); err != nil {
+		return nil, err
+	}
+	s.idleRenewal = idleRenewalFor(s.idleTimeout)
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {
 			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512", alg)

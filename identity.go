@@ -63,7 +63,8 @@ type identity struct {
 	headers   []headerValue
 	expiry    time.Time // the session's end
 	refreshAt time.Time // when the access token must be renewed; zero: never
-	until     time.Time // the earlier of the two: the identity is served until then
+	lastUse   time.Time // sessionIdleTimeout: the session's last use, as sealed; zero when off
+	until     time.Time // the earliest of the end, the renewal and the last use's renewal (withIdle): the identity is served until then
 	refusal   string    // the access rule this user fails on this instance; "": none
 	// The digests of the sealed value it was opened from, when the cache of opened
 	// sessions holds it (viewCache); zero otherwise.
@@ -109,6 +110,9 @@ func (m *middleware) newIdentity(sess *session) *identity {
 		if id.refreshAt.Before(id.until) {
 			id.until = id.refreshAt
 		}
+	}
+	if m.cfg.idleTimeout > 0 {
+		withIdle(m, id, lastUseOf(sess))
 	}
 	id.refusal = m.cfg.rules.refusal(sess)
 	withheld := !m.cfg.allowUnverifiedEmail && emailUnverified(sess)

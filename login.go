@@ -66,7 +66,7 @@ func (m *middleware) startLoginFor(w http.ResponseWriter, r *http.Request, stepU
 	params := url.Values{
 		"response_type":         {"code"},
 		"client_id":             {m.cfg.clientID},
-		"redirect_uri":          {externalURL(r, m.cfg.callbackPath)},
+		"redirect_uri":          {m.absoluteURL(r, m.cfg.callbackPath)},
 		"scope":                 {m.cfg.scopes},
 		"state":                 {pending.State},
 		"nonce":                 {pending.Nonce},
@@ -167,7 +167,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	tr, err := m.tokenRequest(r.Context(), p, url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
-		"redirect_uri":  {externalURL(r, m.cfg.callbackPath)},
+		"redirect_uri":  {m.absoluteURL(r, m.cfg.callbackPath)},
 		"code_verifier": {pending.Verifier},
 	})
 	if err != nil {

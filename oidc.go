@@ -495,8 +495,8 @@ func withQuery(endpoint string, params url.Values) string {
 	return u.String()
 }
 
-// externalURL is the absolute URL of path on the host the request came to.
-func externalURL(r *http.Request, path string) string {
+// requestURL is the absolute URL of path on the host the request came to.
+func requestURL(r *http.Request, path string) string {
 	return requestScheme(r) + "://" + r.Host + path
 }
 

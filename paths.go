@@ -16,14 +16,23 @@ func compilePathPatterns(patterns []string) (*regexp.Regexp, error) {
 	if len(patterns) == 0 {
 		return nil, fmt.Errorf("authenticatedPaths is required: give at least one regular expression")
 	}
+	return compilePatterns("authenticatedPaths", patterns)
+}
+
+// compilePatterns joins the patterns of option as compilePathPatterns does; nil
+// when there are none.
+func compilePatterns(option string, patterns []string) (*regexp.Regexp, error) {
+	if len(patterns) == 0 {
+		return nil, nil
+	}
 	parts := make([]string, 0, len(patterns))
 	for i, p := range patterns {
 		p = strings.TrimSpace(p)
 		if p == "" {
-			return nil, fmt.Errorf("authenticatedPaths[%d] is empty", i)
+			return nil, fmt.Errorf("%s[%d] is empty", option, i)
 		}
 		if _, err := regexp.Compile(p); err != nil {
-			return nil, fmt.Errorf("authenticatedPaths[%d] %q is not a valid regular expression: %w", i, p, err)
+			return nil, fmt.Errorf("%s[%d] %q is not a valid regular expression: %w", option, i, p, err)
 		}
 		parts = append(parts, "(?:"+strings.TrimPrefix(p, "/")+")")
 	}
@@ -198,26 +207,31 @@ func unescapeButSlash(raw string) string {
 }
 
 // isProtected reports whether the request path needs a signed-in user: p is
-// r.URL.Path, raw r.URL.RawPath.
+// r.URL.Path, raw r.URL.RawPath. A reading that an authenticated path matches
+// protects the path unless a public path matches that reading too: so the path
+// opens only if every reading that is protected is also public.
 func (m *middleware) isProtected(p, raw string) bool {
 	if strings.Count(p, "%")+strings.Count(raw, "%") > maxEscapes {
 		return true
 	}
+	public := m.cfg.public
 	for _, form := range requestForms(p, raw) {
 		// A NUL or another control character: no app's real path, and each
 		// reads it its own way (a C string ends at the NUL).
 		if strings.ContainsAny(form, controlChars) {
 			return true
 		}
-		if m.cfg.protected.MatchString(form) {
-			return true
-		}
-		// "admin/.*" protects /admin as well as /admin/: the app may serve both alike.
-		if !strings.HasSuffix(form, "/") && m.cfg.protected.MatchString(form+"/") {
+		if pathMatches(m.cfg.protected, form) && (public == nil || !pathMatches(public, form)) {
 			return true
 		}
 	}
 	return false
+}
+
+// pathMatches reports whether the expression of a path option matches form.
+// "admin/.*" matches /admin as well as /admin/: the app may serve both alike.
+func pathMatches(re *regexp.Regexp, form string) bool {
+	return re.MatchString(form) || !strings.HasSuffix(form, "/") && re.MatchString(form+"/")
 }
 
 // signOutLast is what a decoded path must hold to be read as the sign-out path

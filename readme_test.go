@@ -41,7 +41,7 @@ func TestREADMEOptionTable(t *testing.T) {
 		"clientSecret":      "required unless `clientSecretFile` or a private key",
 		"sessionSecret":     "generated per Traefik process, with a warning",
 		"allowedAlgorithms": "the provider's",
-		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "", "requiredClaims": "", "allowedEmailDomains": "", "allowedUsers": "",
+		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "", "requiredClaims": "", "allowedEmailDomains": "", "allowedUsers": "", "publicPaths": "",
 		"clientPrivateKeyFile": "", "clientPrivateKey": "", "clientKeyID": "", "clientSigningAlgorithm": "", "authParams": "",
 	}
 	typ := reflect.TypeOf(Config{})

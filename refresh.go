@@ -99,11 +99,15 @@ func (rs *renewals) prune(now time.Time) {
 // renewed once however many requests carry the session, and a failed renewal ends
 // the session and clears its cookies on w.
 func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cookieView, now time.Time) *identity {
-	if !now.Before(v.id.expiry) {
+	if !now.Before(v.id.expiry) || idleOver(m, v.id, now) {
 		m.forgetView(v)
 		return nil
 	}
 	old := m.sessionOf(r, v.id)
+	refreshDue := !v.id.refreshAt.IsZero() && !now.Before(v.id.refreshAt)
+	if old != nil && m.cfg.idleTimeout > 0 && !refreshDue {
+		return m.touchSession(w, r, v, old, now)
+	}
 	if old == nil || old.RefreshToken == "" {
 		m.forgetView(v)
 		return nil
@@ -126,8 +130,12 @@ func (m *middleware) endOrRenew(w http.ResponseWriter, r *http.Request, v *cooki
 	if err == nil {
 		// The renewal is shared by instances whose options may differ: each seals
 		// its own view block into a copy.
-		id = m.newIdentity(rn.sess)
-		saved := *rn.sess
+		fresh := *rn.sess
+		if m.cfg.idleTimeout > 0 {
+			fresh.LastUse = now
+		}
+		id = m.newIdentity(&fresh)
+		saved := fresh
 		saved.View = m.viewBlock(id)
 		err = m.store.save(w, r, &saved)
 	}

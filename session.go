@@ -29,6 +29,7 @@ type session struct {
 	// credential subject as compact JSON; "" when none. The JWT itself is not kept.
 	IdentityLevel string
 	Identity      string
+	LastUse       time.Time // sessionIdleTimeout: when last used, as last sealed; zero: at IssuedAt
 }
 
 // The session's encoding, inside the sealed value (which adds issued-at and
@@ -62,7 +63,8 @@ const (
 // sessionWire is the session as encoded, with short keys. A key it does not
 // know is ignored: only ags seals these, and a later version may add one.
 type sessionWire struct {
-	View          string                 `json:"v,omitempty"` // first: see viewBlockOf
+	View          string                 `json:"v,omitempty"`  // first: see viewBlockOf
+	LastUse       int64                  `json:"lu,omitempty"` // Unix seconds, 0: at issued-at; second: see lastUseInBlock
 	Claims        map[string]interface{} `json:"c,omitempty"`
 	IDToken       string                 `json:"i,omitempty"`
 	AccessToken   string                 `json:"a,omitempty"`
@@ -95,6 +97,9 @@ func encodeSession(sess *session) ([]byte, error) {
 	}
 	if !sess.AccessExpiry.IsZero() && sess.AccessExpiry.Unix() > 0 {
 		w.AccessExpiry = sess.AccessExpiry.Unix()
+	}
+	if !sess.LastUse.IsZero() && sess.LastUse.Unix() > 0 {
+		w.LastUse = sess.LastUse.Unix()
 	}
 	flags := byte(0)
 	if claimsInIDToken(sess.Claims, sess.IDToken) {
@@ -202,6 +207,9 @@ func decodeSession(b []byte) (*session, error) {
 	}
 	if w.AccessExpiry > 0 {
 		sess.AccessExpiry = time.Unix(w.AccessExpiry, 0)
+	}
+	if w.LastUse > 0 {
+		sess.LastUse = time.Unix(w.LastUse, 0)
 	}
 	if flags&flagClaimsInIDToken != 0 {
 		if w.Claims != nil {

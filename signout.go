@@ -53,7 +53,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 	params := url.Values{
 		"id_token_hint":            {sess.IDToken},
 		"client_id":                {m.cfg.clientID},
-		"post_logout_redirect_uri": {externalURL(r, m.cfg.signOutPath)},
+		"post_logout_redirect_uri": {m.absoluteURL(r, m.cfg.signOutPath)},
 		"state":                    {state},
 	}
 	m.log.write("INFO", logEvent{event: "sign-out", sub: sub}, "sign-out sub=%q, to the provider", sub)

@@ -105,6 +105,9 @@ func openIdentity(m *middleware, sealed string) *identity {
 		return nil
 	}
 	if id := identityFromBlock(m.viewDigest, plain, expiry); id != nil {
+		if m.cfg.idleTimeout > 0 {
+			return idleIdentity(m, id, lastUseInBlock(plain, issuedAt))
+		}
 		return id
 	}
 	return identityFromClaims(m, plain, issuedAt, expiry)
@@ -116,7 +119,11 @@ func identityFromClaims(m *middleware, plain []byte, issuedAt, expiry int64) *id
 	if err != nil {
 		return nil
 	}
-	return m.newIdentity(sess)
+	id := m.newIdentity(sess)
+	if m.cfg.idleTimeout > 0 && idleOver(m, id, m.now()) { // the check first: no call when off
+		return nil
+	}
+	return id
 }
 
 // derive sets the fields the request path reads from the others.
