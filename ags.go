@@ -257,7 +257,8 @@ type middleware struct {
 	log            *logger
 	removedHeaders map[string]bool // identity header keys removed from every request
 	claimHeaders   []claimHeader   // the claims passed to the app, and their headers
-	keptUserInfo   map[string]bool // the userinfo claims a new session keeps
+	keptUserInfo   map[string]bool // the userinfo claims this instance reads (keptBySiblings)
+	fingerprint    string          // of its configuration (process.go), sealed in its pending logins
 	toggle         string          // the toggle's path
 	ownPaths       map[string]bool // the toggle, callback and sign-out paths
 	callbackSlash  string          // the callback path with a trailing "/"
@@ -315,6 +316,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	m.clock = func() time.Time { return m.now() }
 	m.keptUserInfo = keptUserInfo(m)
 	m.viewDigest = viewDigest(resolved, cfg)
+	m.fingerprint, _ = configFingerprint(resolved)
 	cs := cachesFor(resolved, cfg.cacheSize)
 	m.views, m.paths = cs.views, cs.paths
 	for _, p := range []string{cfg.callbackPath, m.callbackSlash, cfg.signOutPath, m.signOutSlash} {
@@ -345,6 +347,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	}
 	logEffectiveConfig(m.log, resolved, cfg)
 	m.serve = m.handler()
+	shareInstance(m)
 	return m, nil
 }
 

@@ -50,7 +50,10 @@ func (m *middleware) startLoginFor(w http.ResponseWriter, r *http.Request, stepU
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return
 	}
-	pending := &pendingLogin{ReturnTo: returnPath(r.URL), StepUp: stepUp}
+	pending := &pendingLogin{ReturnTo: returnPath(r.URL), StepUp: stepUp, Finisher: m.fingerprint}
+	if len(pending.Finisher) > finisherLength {
+		pending.Finisher = pending.Finisher[:finisherLength]
+	}
 	if pending.State, err = randomToken(32); err == nil {
 		if pending.Nonce, err = randomToken(32); err == nil {
 			pending.Verifier, err = randomToken(32)
@@ -103,6 +106,10 @@ func checkResponseIssuer(q url.Values, announced bool, issuer string) error {
 	}
 	return nil
 }
+
+// finisherLength is how much of the starting instance's fingerprint a pending login
+// keeps: 64 bits tell configurations apart, and the cookie stays short.
+const finisherLength = 16
 
 // checkVectors checks the ID token's vot against the vectors asked for: a mismatch
 // fails the sign-in, but for a step-up, whose session is then made and refused by
@@ -163,11 +170,21 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusBadRequest, pageMixUp, err)
 		return
 	}
+	// The options of the instance that started the sign-in finish it: the route it
+	// comes back to may ask more (vtr, the core identity) than this one.
+	fin := finisherOf(m, pending.Finisher)
+	finP := p
+	if fin != m {
+		if finP, err = fin.provider(r.Context()); err != nil {
+			m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
+			return
+		}
+	}
 	began := time.Now() // the provider's share of the sign-in, for the log
 	tr, err := m.tokenRequest(r.Context(), p, url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
-		"redirect_uri":  {m.absoluteURL(r, m.cfg.callbackPath)},
+		"redirect_uri":  {fin.absoluteURL(r, fin.cfg.callbackPath)},
 		"code_verifier": {pending.Verifier},
 	})
 	if err != nil {
@@ -184,10 +201,10 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = m.cfg.trust.checkMaxAge(tok.Claims, m.now(), m.cfg.clockSkew)
+		err = fin.cfg.trust.checkMaxAge(tok.Claims, m.now(), m.cfg.clockSkew)
 	}
 	if err == nil {
-		err = checkVectors(m, tok, pending.StepUp)
+		err = checkVectors(fin, tok, pending.StepUp)
 	}
 	if err != nil {
 		m.page(w, r, http.StatusUnauthorized, pageIDToken, err)
@@ -212,12 +229,12 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	if m.cfg.refresh {
 		sess.RefreshToken = tr.RefreshToken
 	}
-	m.takeCoreIdentity(r.Context(), p, sess, tok.Subject)
-	minimiseUserInfo(sess.UserInfo, m.keptUserInfo)
+	fin.takeCoreIdentity(r.Context(), finP, sess, tok.Subject)
+	minimiseUserInfo(sess.UserInfo, keptBySiblings(fin))
 	if pending.StepUp {
 		m.store.markStepUp(w, r)
 	}
-	sess.View = m.viewBlock(m.newIdentity(sess))
+	sess.View = fin.viewBlock(fin.newIdentity(sess))
 	if err := m.store.save(w, r, sess); err != nil {
 		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("save session: %w", err))
 		return

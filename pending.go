@@ -44,6 +44,9 @@ type pendingLogin struct {
 	// requirements (stepUp); the callback marks the browser so that the same
 	// refusal after it is a 403, not another trip to the provider.
 	StepUp bool
+	// Finisher: a prefix of the fingerprint of the starting instance's configuration,
+	// whose options finish the sign-in (finisherOf); "": the callback's instance.
+	Finisher string
 }
 
 // validState reports whether state is a plain base64url token of sane
@@ -52,12 +55,16 @@ func validState(state string) bool {
 	return len(state) >= minStateLen && len(state) <= maxStateLen && strings.Trim(state, base64URLAlphabet) == ""
 }
 
-// encodePending encodes p as a JSON array: short, and one call to decode. A
-// step-up adds a fifth element.
+// encodePending encodes p as a JSON array: short, and one call to decode. The
+// first four elements are always there (older cookies hold only them); then
+// "step-up" and "f:" with the finisher, when set.
 func encodePending(p *pendingLogin) []byte {
 	f := []string{p.State, p.Nonce, p.Verifier, p.ReturnTo}
 	if p.StepUp {
 		f = append(f, "step-up")
+	}
+	if p.Finisher != "" {
+		f = append(f, "f:"+p.Finisher)
 	}
 	b, _ := json.Marshal(f)
 	return b
@@ -65,10 +72,21 @@ func encodePending(p *pendingLogin) []byte {
 
 func decodePending(b []byte) (*pendingLogin, error) {
 	var f []string
-	if err := json.Unmarshal(b, &f); err != nil || len(f) < 4 || len(f) > 5 || (len(f) == 5 && f[4] != "step-up") {
+	if err := json.Unmarshal(b, &f); err != nil || len(f) < 4 || len(f) > 6 {
 		return nil, errPendingEncoding
 	}
-	return &pendingLogin{State: f[0], Nonce: f[1], Verifier: f[2], ReturnTo: f[3], StepUp: len(f) == 5}, nil
+	p := &pendingLogin{State: f[0], Nonce: f[1], Verifier: f[2], ReturnTo: f[3]}
+	for _, extra := range f[4:] {
+		switch {
+		case extra == "step-up":
+			p.StepUp = true
+		case strings.HasPrefix(extra, "f:"):
+			p.Finisher = extra[2:]
+		default:
+			return nil, errPendingEncoding
+		}
+	}
+	return p, nil
 }
 
 // stepUpLifetime is how long the browser remembers a step-up: long enough for

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"sync"
 )
 
@@ -17,7 +18,10 @@ import (
 //   - the session secret made up when none is configured (one, for the process);
 //   - the renewals in flight and their outcomes, per client at each provider;
 //   - the caches, per configuration: instances built from the same options, on
-//     several routers or after a reload, serve the same views.
+//     several routers or after a reload, serve the same views;
+//   - with them, the latest instance of each configuration, so that the instance a
+//     sign-in comes back to can finish it with the options of the one that started
+//     it (finisherOf), and keep the userinfo claims any sibling reads (keptBySiblings).
 
 // generatedSecret holds the session secret made up when none is configured.
 // A secret made per New would sign everyone out each time a container starts.
@@ -82,8 +86,9 @@ const maxSharedConfigs = 16
 
 // caches are the two caches that the request path reads (cache.go).
 type caches struct {
-	views *viewCache
-	paths *pathCache
+	views    *viewCache
+	paths    *pathCache
+	instance *middleware // the latest instance of the configuration (shareInstance)
 }
 
 // cachesFor returns the caches of the configuration c (resolved, as New reads it).
@@ -114,6 +119,62 @@ func cachesFor(c *Config, cacheSize int) *caches {
 	}
 	sharedCaches.order = order
 	return cs
+}
+
+// shareInstance records m as the latest instance of its configuration.
+func shareInstance(m *middleware) {
+	sharedCaches.mu.Lock()
+	defer sharedCaches.mu.Unlock()
+	if cs := sharedCaches.byConfig[m.fingerprint]; cs != nil {
+		cs.instance = m
+	}
+}
+
+// siblings reports whether two instances share their sessions: the same issuer,
+// client and cookie (SPEC 9).
+func siblings(a, b *middleware) bool {
+	return a.cfg.issuer == b.cfg.issuer && a.cfg.clientID == b.cfg.clientID && a.cfg.sessionCookie == b.cfg.sessionCookie
+}
+
+// finisherOf is the instance that finishes a sign-in m received the callback of:
+// the latest instance of the configuration that started it (its fingerprint sealed
+// in the pending login), when that one shares m's sessions, else m. A route's
+// middleware may ask more of a sign-in (vtr, the core identity) than the one the
+// callback path is routed to, and one redirect URI serves them all.
+func finisherOf(m *middleware, fingerprint string) *middleware {
+	if fingerprint == "" || strings.HasPrefix(m.fingerprint, fingerprint) {
+		return m
+	}
+	sharedCaches.mu.Lock()
+	defer sharedCaches.mu.Unlock()
+	for f, cs := range sharedCaches.byConfig {
+		if strings.HasPrefix(f, fingerprint) && cs.instance != nil && siblings(cs.instance, m) {
+			return cs.instance
+		}
+	}
+	return m
+}
+
+// keptBySiblings is every userinfo claim that m or an instance sharing its sessions
+// reads: what a new session keeps (minimiseUserInfo), so that a middleware on
+// another route finds the claims its rules and headers need, whichever finished the
+// sign-in.
+func keptBySiblings(m *middleware) map[string]bool {
+	kept := map[string]bool{}
+	for name, keep := range m.keptUserInfo {
+		kept[name] = keep
+	}
+	sharedCaches.mu.Lock()
+	defer sharedCaches.mu.Unlock()
+	for _, cs := range sharedCaches.byConfig {
+		if cs.instance == nil || !siblings(cs.instance, m) {
+			continue
+		}
+		for name, keep := range cs.instance.keptUserInfo {
+			kept[name] = kept[name] || keep
+		}
+	}
+	return kept
 }
 
 // configFingerprint is a digest of every option, secrets included (it is never

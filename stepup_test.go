@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStepUp (SPEC 11-12, issue 24): with stepUp, a signed-in user whom an instance
@@ -83,4 +84,47 @@ func TestStepUp(t *testing.T) {
 			t.Errorf("stepUp off: got %d, want 403", rec.Code)
 		}
 	})
+}
+
+// TestSignInFinishedAsStarted: the callback path is routed to one middleware, but
+// the sign-in is finished with the options of the one that started it (sealed in the
+// pending login): a step-up from an identity route whose callback lands on the
+// plain route still verifies the identity; and a new session keeps the userinfo
+// claims any sibling reads, whichever instance finished the sign-in.
+func TestSignInFinishedAsStarted(t *testing.T) {
+	tp := newTestProvider(t)
+	f := newCIFixture(t)
+	plainCfg := flowConfig(tp)
+	plainCfg.IdentityHeaders = map[string]string{"test " + t.Name(): "X-Distinct"} // a configuration of its own
+	plain, _ := newFlow(t, plainCfg)
+	idCfg := ciConfig(tp, f)
+	idCfg.StepUp = "true"
+	idCfg.RequiredClaims = map[string]interface{}{"department": []interface{}{"it"}} // from userinfo only
+	identity, idApp := newFlow(t, idCfg)
+	reviewUser(tp, map[string]interface{}{"vot": "Cl.Cm"}, map[string]interface{}{
+		"sub": "user-42", "department": "it", coreIdentityClaim: f.signer.sign(t, nil, f.claims(time.Now())),
+	})
+	rulesCfg := flowConfig(tp)
+	rulesCfg.RequiredClaims = map[string]interface{}{"department": []interface{}{"it"}}
+	rules, _ := newFlow(t, rulesCfg)
+	b := newFlowBrowser(t, plain)
+	b.signIn("/private") // through the plain instance: it does not read department itself
+	b.h = rules
+	if got := b.get("/private"); got.Code != http.StatusOK {
+		t.Errorf("a sibling whose rule reads a userinfo claim: got %d, want 200 (the session kept the claim)", got.Code)
+	}
+	b.h = identity
+	rec := b.get("/private") // refused: no identity yet; a step-up
+	if rec.Code != http.StatusFound {
+		t.Fatalf("got %d, want a step-up", rec.Code)
+	}
+	b.h = plain // the callback path is routed to the plain instance
+	back := b.get(b.authorize(rec))
+	if back.Code != http.StatusFound {
+		t.Fatalf("callback: got %d %s", back.Code, back.Body.String())
+	}
+	b.h = identity
+	if got := b.get("/private"); got.Code != http.StatusOK || idApp.last == nil || idApp.last.Header.Get(headerIdentityLevel) != "P2" {
+		t.Fatalf("after the step-up finished by the plain route: got %d, want the identity route with the identity", got.Code)
+	}
 }
