@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"reflect"
@@ -36,6 +37,27 @@ type oneLoginStack struct {
 // registers the client with the public half of ags's key.
 func startOneLoginStack(t *testing.T, extra map[string]any) *oneLoginStack {
 	t.Helper()
+	return startOneLoginRoutes(t, func(*harness.OneLogin) map[string]oneLoginRoute {
+		return map[string]oneLoginRoute{"ags": {rule: "PathPrefix(`/`)", extra: extra}}
+	})
+}
+
+// oneLoginRoute is a Traefik router and the ags instance of the same name on it: the
+// README's One Login block with extra on top, and callbacks, the paths of the
+// instance's callback (its callbackPath), registered as redirect URIs; nil:
+// /oidc_callback.
+type oneLoginRoute struct {
+	rule      string
+	extra     map[string]any
+	callbacks []string
+}
+
+// startOneLoginRoutes is startOneLoginStack with the routers and instances that
+// routes returns for the provider, every instance with the same client and key (one
+// sign-in). The client is registered with the callback URLs on Traefik's port at
+// 127.0.0.1 and at hosts.
+func startOneLoginRoutes(t *testing.T, routes func(*harness.OneLogin) map[string]oneLoginRoute, hosts ...string) *oneLoginStack {
+	t.Helper()
 	ol, err := harness.StartOneLogin()
 	if err != nil {
 		t.Fatal(err)
@@ -49,32 +71,42 @@ func startOneLoginStack(t *testing.T, extra map[string]any) *oneLoginStack {
 		t.Fatal(err)
 	}
 	s := &oneLoginStack{ol: ol, echo: startEcho(t), clientID: "ags-e2e-one-login"}
-	options := map[string]any{
-		"clientID":              s.clientID,
-		"clientSecret":          nil,
-		"clientAuthMethod":      "private_key_jwt",
-		"clientPrivateKey":      privatePEM(t, key),
-		"scopes":                "openid email phone",
-		"authParams":            map[string]any{"vtr": `["Cl.Cm"]`, "ui_locales": "en"},
-		"requestObject":         "true",
-		"requestObjectAudience": "authorization_endpoint",
-	}
-	for k, v := range extra {
-		options[k] = v
-	}
-	dyn := &harness.Dynamic{
-		Routes: map[string]harness.Route{
-			"app": {Rule: "PathPrefix(`/`)", Middlewares: []string{"ags"}, Backend: s.echo.srv.URL},
-		},
-		Middlewares: map[string]harness.Middleware{
-			"ags": {Plugin: "ags", Config: agsConfig(&harness.Provider{Issuer: ol.Issuer}, options)},
-		},
+	dyn := &harness.Dynamic{Routes: map[string]harness.Route{}, Middlewares: map[string]harness.Middleware{}}
+	callbacks := map[string]bool{}
+	for name, route := range routes(ol) {
+		options := map[string]any{
+			"clientID":              s.clientID,
+			"clientSecret":          nil,
+			"clientAuthMethod":      "private_key_jwt",
+			"clientPrivateKey":      privatePEM(t, key),
+			"scopes":                "openid email phone",
+			"authParams":            map[string]any{"vtr": `["Cl.Cm"]`, "ui_locales": "en"},
+			"requestObject":         "true",
+			"requestObjectAudience": "authorization_endpoint",
+		}
+		for k, v := range route.extra {
+			options[k] = v
+		}
+		dyn.Routes[name] = harness.Route{Rule: route.rule, Middlewares: []string{name}, Backend: s.echo.srv.URL}
+		dyn.Middlewares[name] = harness.Middleware{Plugin: "ags", Config: agsConfig(&harness.Provider{Issuer: ol.Issuer}, options)}
+		for _, c := range route.callbacks {
+			callbacks[c] = true
+		}
+		if route.callbacks == nil {
+			callbacks["/oidc_callback"] = true
+		}
 	}
 	s.tr = startTraefik(t, harness.TraefikConfig{}, dyn)
-	// Registered once Traefik's port, hence the redirect URI, is known; ags calls
+	// Registered once Traefik's port, hence the redirect URIs, are known; ags calls
 	// the provider only at the first sign-in.
-	if err := ol.RegisterClient(harness.OneLoginClient{ID: s.clientID,
-		RedirectURIs: []string{s.tr.URL("/oidc_callback")}, PublicKey: &key.PublicKey}); err != nil {
+	var redirects []string
+	for _, c := range slices.Sorted(maps.Keys(callbacks)) {
+		redirects = append(redirects, s.tr.URL(c))
+		for _, h := range hosts {
+			redirects = append(redirects, fmt.Sprintf("http://%s:%d%s", h, s.tr.Port, c))
+		}
+	}
+	if err := ol.RegisterClient(harness.OneLoginClient{ID: s.clientID, RedirectURIs: redirects, PublicKey: &key.PublicKey}); err != nil {
 		t.Fatal(err)
 	}
 	return s

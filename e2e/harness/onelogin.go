@@ -60,6 +60,7 @@ type OneLogin struct {
 	tokens     map[string]*oneLoginGrant // access tokens
 	jtis       map[string]time.Time      // client assertions' jti, until their exp
 	lastAuth   *OneLoginAuthorizeRequest
+	authCount  int // authorization requests received
 	lastToken  *OneLoginTokenRequest
 	lastLogout url.Values
 }
@@ -347,6 +348,14 @@ func (o *OneLogin) LastAuthorize() (OneLoginAuthorizeRequest, bool) {
 		return OneLoginAuthorizeRequest{}, false
 	}
 	return *o.lastAuth, true
+}
+
+// AuthorizeCount returns how many authorization requests the provider received, so
+// that a test can tell one trip to the provider from a loop.
+func (o *OneLogin) AuthorizeCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.authCount
 }
 
 // LastToken returns the last token request received; false before one.

@@ -108,6 +108,7 @@ func (o *OneLogin) recordAuthorize(q url.Values) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.lastAuth = rec
+	o.authCount++
 }
 
 // redirectTo sends the browser to target with v in its query, or in its fragment for
