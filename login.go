@@ -239,13 +239,13 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("save session: %w", err))
 		return
 	}
-	m.log.write("INFO", logEvent{event: "sign-in", sub: tok.Subject, duration: providerTime}, "sign-in sub=%q", tok.Subject)
+	fin.log.write("INFO", logEvent{event: "sign-in", sub: tok.Subject, duration: providerTime}, "sign-in sub=%q", tok.Subject)
 	if emailUnverified(sess) && claimString(sess, "email") != "" {
 		unverified := logEvent{event: "sign-in", sub: tok.Subject, reason: "email not verified"}
-		if m.cfg.allowUnverifiedEmail {
-			m.log.write("WARN", unverified, "sign-in sub=%q: the e-mail address is not verified (email_verified false) and is passed to the app, as allowUnverifiedEmail says", tok.Subject)
+		if fin.cfg.allowUnverifiedEmail {
+			fin.log.write("WARN", unverified, "sign-in sub=%q: the e-mail address is not verified (email_verified false) and is passed to the app, as allowUnverifiedEmail says", tok.Subject)
 		} else {
-			m.log.write("WARN", unverified, "sign-in sub=%q: the e-mail address is not verified (email_verified false): the app does not get it (allowUnverifiedEmail is off)", tok.Subject)
+			fin.log.write("WARN", unverified, "sign-in sub=%q: the e-mail address is not verified (email_verified false): the app does not get it (allowUnverifiedEmail is off)", tok.Subject)
 		}
 	}
 	target := pending.ReturnTo
