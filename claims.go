@@ -61,6 +61,7 @@ func allowedAlgorithms(provider, configured []string, hmacAllowed bool) ([]strin
 // idTokenVerifier checks ID tokens (OpenID Connect Core section 3.1.3.7).
 type idTokenVerifier struct {
 	issuer       string
+	template     *issuerTemplate // discovery announced {tenantid}: iss is checked by it; nil: iss is issuer
 	clientID     string
 	clientSecret string   // the HMAC key for HS256/384/512; never a key from the key set
 	algorithms   []string // allowed algorithms, from allowedAlgorithms
@@ -130,9 +131,8 @@ func (v *idTokenVerifier) verifySignature(ctx context.Context, t *jws) error {
 // tok's Subject.
 func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken string) error {
 	c := tok.Claims
-	iss, _ := c["iss"].(string)
-	if iss != v.issuer {
-		return fmt.Errorf("%w: iss %q, want %q", errIssuer, jwsTruncate(iss), v.issuer)
+	if err := v.checkIssuer(c); err != nil {
+		return err
 	}
 	if err := v.checkAudience(c); err != nil {
 		return err
@@ -186,6 +186,19 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 		if err := checkAccessTokenHash(raw, alg, accessToken); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkIssuer: iss must equal the issuer, or with an issuer template
+// (allowedTenants), the template with the token's own allowed tid.
+func (v *idTokenVerifier) checkIssuer(c map[string]interface{}) error {
+	if v.template != nil {
+		return v.template.check(c)
+	}
+	iss, _ := c["iss"].(string)
+	if iss != v.issuer {
+		return fmt.Errorf("%w: iss %q, want %q", errIssuer, jwsTruncate(iss), v.issuer)
 	}
 	return nil
 }

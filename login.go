@@ -166,7 +166,11 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return
 	}
-	if err := checkResponseIssuer(q, p.IssParameter, m.cfg.issuer); err != nil {
+	issuer := m.cfg.issuer
+	if p.template != nil && p.template.admits(q.Get("iss")) {
+		issuer = q.Get("iss") // a template issuer's instance for an allowed tenant
+	}
+	if err := checkResponseIssuer(q, p.IssParameter, issuer); err != nil {
 		m.page(w, r, http.StatusBadRequest, pageMixUp, err)
 		return
 	}
@@ -210,7 +214,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusUnauthorized, pageIDToken, err)
 		return
 	}
-	info, err := m.userinfo(r.Context(), p, tr.AccessToken, tok.Subject)
+	info, err := fin.userinfoAtSignIn(r.Context(), p, tr.AccessToken, tok.Subject)
 	if err != nil {
 		m.page(w, r, http.StatusUnauthorized, pageUserinfo, err)
 		return

@@ -108,6 +108,14 @@ type testProvider struct {
 	audIsIssuer     bool     // the assertion's aud must be the issuer, not the token endpoint
 	seenJTI         map[string]bool
 	assertions      []tpAssertion // each accepted assertion
+
+	// Providers as they are (providers_test.go). mount is a path prefix the provider
+	// lives under (Entra's /organizations/v2.0), stripped from every request;
+	// userinfoStatus, non-zero, is userinfo's answer; /app-keys serves the key set
+	// only with ?appid= the client (Entra's jwks_uri for claims mapping).
+	mount          string
+	userinfoStatus int
+	appKeysCalls   int
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -163,8 +171,21 @@ func newTestProvider(t *testing.T) *testProvider {
 	mux.HandleFunc("/authorize", tp.authorize)
 	mux.HandleFunc("/token", tp.token)
 	mux.HandleFunc("/userinfo", tp.userinfo)
+	mux.HandleFunc("/app-keys", func(w http.ResponseWriter, r *http.Request) {
+		tp.mu.Lock()
+		tp.appKeysCalls++
+		tp.mu.Unlock()
+		if r.URL.Query().Get("appid") != tpClientID {
+			http.NotFound(w, r)
+			return
+		}
+		tp.publicKeys(w)
+	})
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tp.mu.Lock()
+		if tp.mount != "" {
+			r.URL.Path = strings.TrimPrefix(r.URL.Path, tp.mount)
+		}
 		down, delay, stall := tp.down, tp.atkDelay[r.URL.Path], tp.atkStall[r.URL.Path]
 		if tp.userAgents == nil {
 			tp.userAgents = map[string]string{}
@@ -271,6 +292,11 @@ func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
 		w.Write(keys)
 		return
 	}
+	tp.publicKeys(w)
+}
+
+// publicKeys writes the provider's key set.
+func (tp *testProvider) publicKeys(w http.ResponseWriter) {
 	pub := tp.key.PublicKey
 	json.NewEncoder(w).Encode(map[string]interface{}{"keys": []interface{}{map[string]interface{}{
 		"kty": "RSA", "kid": tp.kid, "use": "sig", "alg": "RS256",
@@ -443,6 +469,10 @@ func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	tp.userinfoCalls++
+	if tp.userinfoStatus != 0 {
+		w.WriteHeader(tp.userinfoStatus)
+		return
+	}
 	if tp.atkUserinfo != nil {
 		w.Write(tp.atkUserinfo)
 		return
