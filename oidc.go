@@ -103,7 +103,7 @@ type provider struct {
 	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
 	verifier   *idTokenVerifier
 	template   *issuerTemplate // the issuer announced with {tenantid}; nil: none
-	didKeys    *keySet // the core identity's keys; nil when not asked for
+	didKeys    *keySet         // the core identity's keys; nil when not asked for
 }
 
 // discovery loads the provider's metadata on first use, one fetch at a time, and
