@@ -219,6 +219,12 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusUnauthorized, pageUserinfo, err)
 		return
 	}
+	kept := keptBySiblings(fin)
+	accessClaims, err := fin.accessClaimsAtSignIn(r.Context(), p, tr.AccessToken, tok.Subject, kept)
+	if err != nil {
+		fin.accessTokenPage(w, r, err)
+		return
+	}
 	providerTime := time.Since(began)
 	now := m.now()
 	sess := &session{
@@ -229,12 +235,13 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		AccessToken:  tr.AccessToken,
 		AccessExpiry: m.accessExpiry(tr),
 		UserInfo:     info,
+		AccessClaims: accessClaims,
 	}
 	if m.cfg.refresh {
 		sess.RefreshToken = tr.RefreshToken
 	}
 	fin.takeCoreIdentity(r.Context(), finP, sess, tok.Subject)
-	minimiseUserInfo(sess.UserInfo, keptBySiblings(fin))
+	minimiseUserInfo(sess.UserInfo, kept)
 	if pending.StepUp {
 		m.store.markStepUp(w, r)
 	}

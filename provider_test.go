@@ -116,6 +116,9 @@ type testProvider struct {
 	mount          string
 	userinfoStatus int
 	appKeysCalls   int
+	// accessJWT, when set, makes the access token a JWT signed with the provider's
+	// key (Keycloak's: aud account, realm_access.roles), its claims edited by it.
+	accessJWT func(c map[string]interface{})
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -416,6 +419,19 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	access := "access-" + nonce + "-" + tp.now().Format(time.RFC3339Nano)
+	if tp.accessJWT != nil {
+		now := tp.now()
+		c := map[string]interface{}{"iss": tp.issuer, "sub": "user-42", "aud": "account", "typ": "Bearer", "azp": tpClientID,
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": nonce,
+			"realm_access": map[string]interface{}{"roles": []string{"default-roles-ags", "ags-admin"}}}
+		tp.accessJWT(c)
+		access = tpSign(tp.key, tp.kid, c)
+		if c["alg-none"] == true { // unsigned
+			delete(c, "alg-none")
+			payload, _ := json.Marshal(c)
+			access = "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString(payload) + "."
+		}
+	}
 	resp := map[string]interface{}{
 		"access_token": access,
 		"token_type":   "Bearer",
@@ -477,7 +493,7 @@ func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
 		w.Write(tp.atkUserinfo)
 		return
 	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer access-") {
+	if auth := r.Header.Get("Authorization"); !strings.HasPrefix(auth, "Bearer access-") && !strings.HasPrefix(auth, "Bearer eyJ") {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
