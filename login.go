@@ -241,6 +241,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		sess.RefreshToken = tr.RefreshToken
 	}
 	fin.takeCoreIdentity(r.Context(), finP, sess, tok.Subject)
+	fin.distributedGroups(r.Context(), sess, tr.AccessToken, tok.Subject)
 	minimiseUserInfo(sess.UserInfo, kept)
 	if pending.StepUp {
 		m.store.markStepUp(w, r)

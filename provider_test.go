@@ -119,6 +119,11 @@ type testProvider struct {
 	// accessJWT, when set, makes the access token a JWT signed with the provider's
 	// key (Keycloak's: aud account, realm_access.roles), its claims edited by it.
 	accessJWT func(c map[string]interface{})
+	// /groups is a distributed claim source (Entra's groups overage): it answers
+	// {"groups": [...]} to a Bearer token, or groupsBody, or groupsStatus.
+	groupsStatus int
+	groupsBody   []byte
+	groupsAuth   []string // each request's Authorization
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -174,6 +179,19 @@ func newTestProvider(t *testing.T) *testProvider {
 	mux.HandleFunc("/authorize", tp.authorize)
 	mux.HandleFunc("/token", tp.token)
 	mux.HandleFunc("/userinfo", tp.userinfo)
+	mux.HandleFunc("/groups", func(w http.ResponseWriter, r *http.Request) {
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		tp.groupsAuth = append(tp.groupsAuth, r.Header.Get("Authorization"))
+		switch {
+		case tp.groupsStatus != 0:
+			w.WriteHeader(tp.groupsStatus)
+		case tp.groupsBody != nil:
+			w.Write(tp.groupsBody)
+		default:
+			w.Write([]byte(`{"groups":["ops-admins","staff"]}`))
+		}
+	})
 	mux.HandleFunc("/app-keys", func(w http.ResponseWriter, r *http.Request) {
 		tp.mu.Lock()
 		tp.appKeysCalls++
