@@ -66,7 +66,7 @@ func TestAccessTokenClaims(t *testing.T) {
 					}
 				})
 			}
-			t.Setenv("AGS_CLIENT_ACCESS_TOKEN_CLAIMS", tc.env)
+			providersSetenv(t, "AGS_CLIENT_ACCESS_TOKEN_CLAIMS", tc.env)
 			c := flowConfig(tp)
 			if tc.tenant {
 				c.Issuer, c.AllowedTenants = base+"/organizations/v2.0", []string{tenantA}

@@ -45,7 +45,7 @@ func TestClaimPathsAndObjects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tp := newTestProvider(t)
 			reviewUser(tp, tc.idToken, tc.userinfo)
-			t.Setenv("AGS_CLIENT_REQUIRED_CLAIMS", tc.env)
+			providersSetenv(t, "AGS_CLIENT_REQUIRED_CLAIMS", tc.env)
 			c := flowConfig(tp)
 			c.RequiredClaims = tc.rule
 			got := reviewGet(t, reviewInstances(t, tp, c), "/private", headerUser)

@@ -2,6 +2,7 @@ package ags
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -73,7 +74,7 @@ func TestIssuerTemplate(t *testing.T) {
 					tp.claims = func(c map[string]interface{}) { edit(c); delete(c, "tid") }
 				})
 			}
-			t.Setenv("AGS_CLIENT_ALLOWED_TENANTS", tc.env)
+			providersSetenv(t, "AGS_CLIENT_ALLOWED_TENANTS", tc.env)
 			c := flowConfig(tp)
 			c.Issuer = base + "/organizations/v2.0"
 			c.AllowedTenants = tc.tenants
@@ -131,7 +132,7 @@ func TestUserinfoModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tp := newTestProvider(t)
 			tp.set(func(tp *testProvider) { tp.userinfoStatus, tp.userinfoSub = tc.status, tc.sub })
-			t.Setenv("AGS_CLIENT_USERINFO", tc.env)
+			providersSetenv(t, "AGS_CLIENT_USERINFO", tc.env)
 			c := flowConfig(tp)
 			c.Userinfo = tc.mode
 			c.IdentityHeaders = map[string]string{"name": "X-Name"}
@@ -224,4 +225,19 @@ func TestProviderOptionErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// providersSetenv sets an environment variable for one test: t.Setenv's does not
+// reach the plugin's os.Getenv under Yaegi, which keeps an environment of its own.
+func providersSetenv(t *testing.T, key, value string) {
+	t.Helper()
+	old, had := os.LookupEnv(key)
+	os.Setenv(key, value)
+	t.Cleanup(func() {
+		if had {
+			os.Setenv(key, old)
+		} else {
+			os.Unsetenv(key)
+		}
+	})
 }
