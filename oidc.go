@@ -479,23 +479,6 @@ func (m *middleware) userinfo(ctx context.Context, p *provider, accessToken, sub
 	return claims, nil
 }
 
-// userinfoAtSignIn calls userinfo as the userinfo option says: not at all (off);
-// failing the sign-in on any failure (required); or (auto) failing it only when
-// userinfo answers for another sub, else logging the failure and going on with
-// the ID token's claims (Entra ID's userinfo refuses tokens for the app's own API).
-func (m *middleware) userinfoAtSignIn(ctx context.Context, p *provider, accessToken, sub string) (map[string]interface{}, error) {
-	if m.cfg.userinfo == userinfoOff {
-		return nil, nil
-	}
-	info, err := m.userinfo(ctx, p, accessToken, sub)
-	if err == nil || m.cfg.userinfo == userinfoRequired || errors.Is(err, errUserinfoSubject) {
-		return info, err
-	}
-	m.log.write("WARN", logEvent{event: "sign-in", sub: sub, reason: "userinfo failed"},
-		"sign-in sub=%q: %v; the sign-in goes on with the ID token's claims (userinfo: auto; required would fail it)", sub, err)
-	return nil, nil
-}
-
 // randomToken returns n random bytes, base64url encoded.
 func randomToken(n int) (string, error) {
 	b := make([]byte, n)
