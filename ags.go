@@ -235,6 +235,32 @@ type Config struct {
 	// a session ends between 90% and 100% of it after its last use. Empty: off.
 	// Environment: AGS_CLIENT_SESSION_IDLE_TIMEOUT.
 	SessionIdleTimeout string `json:"sessionIdleTimeout,omitempty"`
+
+	// AllowedTenants are the tenant IDs that may sign in when discovery announces an
+	// issuer template with {tenantid} (Entra ID's organizations and common
+	// endpoints): a token's iss must then be the template with its own tid, and tid
+	// one of these. Empty: a template issuer is refused. Environment:
+	// AGS_CLIENT_ALLOWED_TENANTS, comma separated.
+	AllowedTenants []string `json:"allowedTenants,omitempty"`
+	// AllowAnyTenant admits every tenant of a template issuer. It MUST NOT be used
+	// unless the app itself decides who may use it (by tid or requiredClaims):
+	// anyone with an account in any tenant, one made for the purpose included, can
+	// then sign in. Default false. Environment: AGS_CLIENT_ALLOW_ANY_TENANT.
+	AllowAnyTenant string `json:"allowAnyTenant,omitempty"`
+	// Userinfo says whether the userinfo endpoint is called at sign-in: auto (when
+	// announced; a failure is logged and the ID token's claims stand), required (a
+	// failure fails the sign-in) or off. A userinfo answer naming another sub always
+	// fails the sign-in. Default auto. Environment: AGS_CLIENT_USERINFO.
+	Userinfo string `json:"userinfo,omitempty"`
+	// AccessTokenClaims verifies a JWT access token as an ID token is (the key set,
+	// the algorithms, iss, exp; any aud) and reads its claims after the ID token's
+	// and userinfo's (Keycloak's realm_access.roles). An opaque access token then
+	// fails the sign-in. Default false. Environment: AGS_CLIENT_ACCESS_TOKEN_CLAIMS.
+	AccessTokenClaims string `json:"accessTokenClaims,omitempty"`
+	// JWKSURL replaces the key set URL that discovery announces, whole, query
+	// included (Entra ID's ?appid= for apps with claims mapping). Empty: the
+	// announced jwks_uri. Environment: AGS_CLIENT_JWKS_URL.
+	JWKSURL string `json:"jwksURL,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on

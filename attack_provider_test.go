@@ -122,6 +122,9 @@ func TestAttackProviderMisbehaviour(t *testing.T) {
 			tp.set(tc.set)
 			c := flowConfig(tp)
 			c.Timeout = "250ms"
+			if strings.HasPrefix(tc.name, "userinfo") {
+				c.Userinfo = "required" // auto goes on without it: TestUserinfoModes
+			}
 			m, app := newFlow(t, c)
 			b := newFlowBrowser(t, m)
 			start := time.Now()

@@ -61,6 +61,7 @@ func allowedAlgorithms(provider, configured []string, hmacAllowed bool) ([]strin
 // idTokenVerifier checks ID tokens (OpenID Connect Core section 3.1.3.7).
 type idTokenVerifier struct {
 	issuer       string
+	template     *issuerTemplate // discovery announced {tenantid}: iss is checked by it; nil: iss is issuer
 	clientID     string
 	clientSecret string   // the HMAC key for HS256/384/512; never a key from the key set
 	algorithms   []string // allowed algorithms, from allowedAlgorithms
@@ -130,40 +131,14 @@ func (v *idTokenVerifier) verifySignature(ctx context.Context, t *jws) error {
 // tok's Subject.
 func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken string) error {
 	c := tok.Claims
-	iss, _ := c["iss"].(string)
-	if iss != v.issuer {
-		return fmt.Errorf("%w: iss %q, want %q", errIssuer, jwsTruncate(iss), v.issuer)
+	if err := v.checkIssuer(c); err != nil {
+		return err
 	}
 	if err := v.checkAudience(c); err != nil {
 		return err
 	}
-	now := v.now()
-	skew := v.clockSkew
-	if skew < 0 {
-		skew = 0
-	}
-	exp, ok := numericDate(c["exp"])
-	if !ok {
-		return fmt.Errorf("%w: exp missing or not a number", errExpired)
-	}
-	if !numericDateBefore(now.Add(-skew), exp) {
-		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
-	}
-	iat, ok := numericDate(c["iat"])
-	if !ok {
-		return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
-	}
-	if numericDateBefore(now.Add(skew), iat) {
-		return fmt.Errorf("%w: iat %s is in the future, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
-	}
-	if raw, present := c["nbf"]; present {
-		nbf, ok := numericDate(raw)
-		if !ok {
-			return fmt.Errorf("%w: nbf not a number", errNotYetValid)
-		}
-		if numericDateBefore(now.Add(skew), nbf) {
-			return fmt.Errorf("%w: nbf %s, now %s", errNotYetValid, formatNumericDate(nbf), now.UTC().Format(time.RFC3339))
-		}
+	if err := v.checkTimes(c, true); err != nil {
+		return err
 	}
 	sub, _ := c["sub"].(string)
 	if sub == "" {
@@ -186,6 +161,55 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 		if err := checkAccessTokenHash(raw, alg, accessToken); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkTimes checks exp (required), iat (required when iatRequired, else when
+// present) and nbf (when present), within clockSkew.
+func (v *idTokenVerifier) checkTimes(c map[string]interface{}, iatRequired bool) error {
+	now := v.now()
+	skew := v.clockSkew
+	if skew < 0 {
+		skew = 0
+	}
+	exp, ok := numericDate(c["exp"])
+	if !ok {
+		return fmt.Errorf("%w: exp missing or not a number", errExpired)
+	}
+	if !numericDateBefore(now.Add(-skew), exp) {
+		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
+	}
+	if rawIAT, present := c["iat"]; present || iatRequired {
+		iat, ok := numericDate(rawIAT)
+		if !ok {
+			return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
+		}
+		if numericDateBefore(now.Add(skew), iat) {
+			return fmt.Errorf("%w: iat %s is in the future, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
+		}
+	}
+	if raw, present := c["nbf"]; present {
+		nbf, ok := numericDate(raw)
+		if !ok {
+			return fmt.Errorf("%w: nbf not a number", errNotYetValid)
+		}
+		if numericDateBefore(now.Add(skew), nbf) {
+			return fmt.Errorf("%w: nbf %s, now %s", errNotYetValid, formatNumericDate(nbf), now.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// checkIssuer: iss must equal the issuer, or with an issuer template
+// (allowedTenants), the template with the token's own allowed tid.
+func (v *idTokenVerifier) checkIssuer(c map[string]interface{}) error {
+	if v.template != nil {
+		return v.template.check(c)
+	}
+	iss, _ := c["iss"].(string)
+	if iss != v.issuer {
+		return fmt.Errorf("%w: iss %q, want %q", errIssuer, jwsTruncate(iss), v.issuer)
 	}
 	return nil
 }

@@ -68,6 +68,10 @@ var options = []option{
 	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
 	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
 	{"sessionIdleTimeout", "AGS_CLIENT_SESSION_IDLE_TIMEOUT", "", func(c *Config) *string { return &c.SessionIdleTimeout }},
+	{"userinfo", "AGS_CLIENT_USERINFO", "auto", func(c *Config) *string { return &c.Userinfo }},
+	{"accessTokenClaims", "AGS_CLIENT_ACCESS_TOKEN_CLAIMS", "false", func(c *Config) *string { return &c.AccessTokenClaims }},
+	{"allowAnyTenant", "AGS_CLIENT_ALLOW_ANY_TENANT", "false", func(c *Config) *string { return &c.AllowAnyTenant }},
+	{"jwksURL", "AGS_CLIENT_JWKS_URL", "", func(c *Config) *string { return &c.JWKSURL }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -76,6 +80,7 @@ var options = []option{
 	{"requiredClaims", "AGS_CLIENT_REQUIRED_CLAIMS", "", nil},
 	{"allowedEmailDomains", "AGS_CLIENT_ALLOWED_EMAIL_DOMAINS", "", nil},
 	{"allowedUsers", "AGS_CLIENT_ALLOWED_USERS", "", nil},
+	{"allowedTenants", "AGS_CLIENT_ALLOWED_TENANTS", "", nil},
 }
 
 // optionNamed returns the option called name.
@@ -133,6 +138,9 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	}
 	if len(r.AllowedUsers) == 0 {
 		r.AllowedUsers = splitList(getenv(optionNamed("allowedUsers").env))
+	}
+	if len(r.AllowedTenants) == 0 {
+		r.AllowedTenants = splitList(getenv(optionNamed("allowedTenants").env))
 	}
 	return &r
 }
@@ -204,6 +212,10 @@ type settings struct {
 	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
 	stepUp               bool               // a refused signed-in user goes to the provider once first
 	returnCodes          bool               // authParams claims asks for One Login's return codes
+	tenants              *tenantRules       // allowedTenants, allowAnyTenant; nil: no template issuer
+	userinfo             string             // auto, required or off
+	accessTokenClaims    bool               // a JWT access token's claims are read too
+	jwksURL              string             // in place of the announced jwks_uri; "": that one
 }
 
 var (
@@ -377,6 +389,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	s.idleRenewal = idleRenewalFor(s.idleTimeout)
+	if err = parseProviderOptions(c, s); err != nil {
+		return nil, err
+	}
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {
 			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512", alg)

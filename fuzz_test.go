@@ -29,7 +29,7 @@ func FuzzParseDiscovery(f *testing.F) {
 	f.Add([]byte(`null`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := parseDiscovery(body, atkFuzzIssuer)
+		p, err := parseDiscovery(body, atkFuzzIssuer, nil)
 		if err != nil {
 			if p != nil || !errors.Is(err, errDiscovery) {
 				t.Fatalf("got %v and error %v, want errDiscovery alone", p, err)

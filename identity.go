@@ -164,6 +164,9 @@ func keptUserInfo(m *middleware) map[string]bool {
 		kept[rule.name] = true
 		first, _, _ := strings.Cut(rule.name, ".")
 		kept[first] = true
+		if len(rule.path) > 0 {
+			kept[rule.path[0]] = true
+		}
 	}
 	return kept
 }
@@ -199,7 +202,7 @@ func (m *middleware) sessionOf(r *http.Request, id *identity) *session {
 // "false" or "False" as some providers send it, a number, anything but true or
 // "true"). An absent claim is not a no: many providers never send it.
 func emailUnverified(sess *session) bool {
-	return notTrue(sess.Claims["email_verified"]) || notTrue(sess.UserInfo["email_verified"])
+	return notTrue(sess.Claims["email_verified"]) || notTrue(sess.UserInfo["email_verified"]) || notTrue(sess.AccessClaims["email_verified"])
 }
 
 // notTrue reports whether a claim is present and says anything but yes.
@@ -215,12 +218,16 @@ func notTrue(v interface{}) bool {
 	return true
 }
 
-// claimValue is a claim from the ID token, else from userinfo; nil when neither has it.
+// claimValue is a claim from the ID token, else from userinfo, else from the access
+// token (accessTokenClaims); nil when none has it.
 func claimValue(sess *session, name string) interface{} {
 	if v, ok := sess.Claims[name]; ok && v != nil {
 		return v
 	}
-	return sess.UserInfo[name]
+	if v, ok := sess.UserInfo[name]; ok && v != nil {
+		return v
+	}
+	return sess.AccessClaims[name]
 }
 
 // lineBreaks are the white space besides " " that strings.Fields splits at.

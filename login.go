@@ -166,7 +166,11 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return
 	}
-	if err := checkResponseIssuer(q, p.IssParameter, m.cfg.issuer); err != nil {
+	issuer := m.cfg.issuer
+	if p.template != nil && p.template.admits(q.Get("iss")) {
+		issuer = q.Get("iss") // a template issuer's instance for an allowed tenant
+	}
+	if err := checkResponseIssuer(q, p.IssParameter, issuer); err != nil {
 		m.page(w, r, http.StatusBadRequest, pageMixUp, err)
 		return
 	}
@@ -210,9 +214,15 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusUnauthorized, pageIDToken, err)
 		return
 	}
-	info, err := m.userinfo(r.Context(), p, tr.AccessToken, tok.Subject)
+	info, err := fin.userinfoAtSignIn(r.Context(), p, tr.AccessToken, tok.Subject)
 	if err != nil {
 		m.page(w, r, http.StatusUnauthorized, pageUserinfo, err)
+		return
+	}
+	kept := keptBySiblings(fin)
+	accessClaims, err := fin.accessClaimsAtSignIn(r.Context(), p, tr.AccessToken, tok.Subject, kept)
+	if err != nil {
+		fin.accessTokenPage(w, r, err)
 		return
 	}
 	providerTime := time.Since(began)
@@ -225,12 +235,14 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		AccessToken:  tr.AccessToken,
 		AccessExpiry: m.accessExpiry(tr),
 		UserInfo:     info,
+		AccessClaims: accessClaims,
 	}
 	if m.cfg.refresh {
 		sess.RefreshToken = tr.RefreshToken
 	}
 	fin.takeCoreIdentity(r.Context(), finP, sess, tok.Subject)
-	minimiseUserInfo(sess.UserInfo, keptBySiblings(fin))
+	fin.distributedGroups(r.Context(), sess, tr.AccessToken, tok.Subject)
+	minimiseUserInfo(sess.UserInfo, kept)
 	if pending.StepUp {
 		m.store.markStepUp(w, r)
 	}

@@ -102,7 +102,8 @@ type provider struct {
 	authMethod string // the client authentication in effect: see clientAuth.choose
 	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
 	verifier   *idTokenVerifier
-	didKeys    *keySet // the core identity's keys; nil when not asked for
+	template   *issuerTemplate // the issuer announced with {tenantid}; nil: none
+	didKeys    *keySet         // the core identity's keys; nil when not asked for
 }
 
 // discovery loads the provider's metadata on first use, one fetch at a time, and
@@ -228,9 +229,12 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetch discovery document: %w", err)
 	}
-	p, err := parseDiscovery(body, m.cfg.issuer)
+	p, err := parseDiscovery(body, m.cfg.issuer, m.cfg.tenants)
 	if err != nil {
 		return nil, 0, err
+	}
+	if m.cfg.jwksURL != "" {
+		p.JWKSURI = m.cfg.jwksURL
 	}
 	if p.authMethod, p.authAlg, err = m.cfg.clientAuth.choose(p.AuthMethods, p.AuthSigningAlgorithms); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errDiscovery, err)
@@ -254,6 +258,7 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	}
 	p.verifier = &idTokenVerifier{
 		issuer:       m.cfg.issuer,
+		template:     p.template,
 		clientID:     m.cfg.clientID,
 		clientSecret: m.cfg.clientSecret,
 		algorithms:   algs,
@@ -329,14 +334,23 @@ func (m *middleware) getDocument(ctx context.Context, target string) ([]byte, ti
 	return body, documentAge(header), nil
 }
 
-// parseDiscovery decodes a discovery document and checks what ags relies on.
-func parseDiscovery(body []byte, issuer string) (*provider, error) {
+// parseDiscovery decodes a discovery document and checks what ags relies on. Its
+// issuer must equal the configured one, or be a template that fits it when tenants
+// (allowedTenants, allowAnyTenant) are set.
+func parseDiscovery(body []byte, issuer string, tenants *tenantRules) (*provider, error) {
 	var p provider
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object: %v", errDiscovery, err)
 	}
 	if p.Issuer != issuer {
-		return nil, fmt.Errorf("%w: issuer is %q, configured issuer is %q", errDiscovery, p.Issuer, issuer)
+		t, err := newIssuerTemplate(p.Issuer, issuer, tenants)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			return nil, fmt.Errorf("%w: issuer is %q, configured issuer is %q", errDiscovery, p.Issuer, issuer)
+		}
+		p.template = t
 	}
 	endpoints := [][2]string{
 		{"authorization_endpoint", p.AuthorizationEndpoint},

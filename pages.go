@@ -23,6 +23,8 @@ var (
 	pageIDToken       = pageKind{"Sign-in failed", "The identity provider's answer did not pass the security checks, so you were not signed in.", "id token rejected"}
 	pageMixUp         = pageKind{"Sign-in failed", "The answer to this sign-in did not come from this site's identity provider, so you were not signed in. Go back to the page you wanted and sign in again.", "callback from another issuer"}
 	pageUserinfo      = pageKind{"Sign-in failed", "The identity provider's user information did not match the sign-in, so you were not signed in.", "userinfo rejected"}
+	pageAccessToken   = pageKind{"Sign-in failed", "The identity provider's access token did not pass the security checks, so you were not signed in.", "access token rejected"}
+	pageOpaqueToken   = pageKind{"Sign-in failed", "This site reads the claims of the access token (accessTokenClaims), and the identity provider issued one that is not a JWT: the site's configuration must change.", "access token not a JWT"}
 	pageSignOutState  = pageKind{"Sign-out link invalid", "This sign-out return is not valid for this browser. You are signed out of this site.", "sign-out state rejected"}
 	pageInternal      = pageKind{"Something went wrong", "The sign-in could not be completed. Please try again.", "internal error"}
 )

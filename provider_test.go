@@ -108,6 +108,22 @@ type testProvider struct {
 	audIsIssuer     bool     // the assertion's aud must be the issuer, not the token endpoint
 	seenJTI         map[string]bool
 	assertions      []tpAssertion // each accepted assertion
+
+	// Providers as they are (providers_test.go). mount is a path prefix the provider
+	// lives under (Entra's /organizations/v2.0), stripped from every request;
+	// userinfoStatus, non-zero, is userinfo's answer; /app-keys serves the key set
+	// only with ?appid= the client (Entra's jwks_uri for claims mapping).
+	mount          string
+	userinfoStatus int
+	appKeysCalls   int
+	// accessJWT, when set, makes the access token a JWT signed with the provider's
+	// key (Keycloak's: aud account, realm_access.roles), its claims edited by it.
+	accessJWT func(c map[string]interface{})
+	// /groups is a distributed claim source (Entra's groups overage): it answers
+	// {"groups": [...]} to a Bearer token, or groupsBody, or groupsStatus.
+	groupsStatus int
+	groupsBody   []byte
+	groupsAuth   []string // each request's Authorization
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -163,8 +179,34 @@ func newTestProvider(t *testing.T) *testProvider {
 	mux.HandleFunc("/authorize", tp.authorize)
 	mux.HandleFunc("/token", tp.token)
 	mux.HandleFunc("/userinfo", tp.userinfo)
+	mux.HandleFunc("/groups", func(w http.ResponseWriter, r *http.Request) {
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		tp.groupsAuth = append(tp.groupsAuth, r.Header.Get("Authorization"))
+		switch {
+		case tp.groupsStatus != 0:
+			w.WriteHeader(tp.groupsStatus)
+		case tp.groupsBody != nil:
+			w.Write(tp.groupsBody)
+		default:
+			w.Write([]byte(`{"groups":["ops-admins","staff"]}`))
+		}
+	})
+	mux.HandleFunc("/app-keys", func(w http.ResponseWriter, r *http.Request) {
+		tp.mu.Lock()
+		tp.appKeysCalls++
+		tp.mu.Unlock()
+		if r.URL.Query().Get("appid") != tpClientID {
+			http.NotFound(w, r)
+			return
+		}
+		tp.publicKeys(w)
+	})
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tp.mu.Lock()
+		if tp.mount != "" {
+			r.URL.Path = strings.TrimPrefix(r.URL.Path, tp.mount)
+		}
 		down, delay, stall := tp.down, tp.atkDelay[r.URL.Path], tp.atkStall[r.URL.Path]
 		if tp.userAgents == nil {
 			tp.userAgents = map[string]string{}
@@ -271,6 +313,11 @@ func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
 		w.Write(keys)
 		return
 	}
+	tp.publicKeys(w)
+}
+
+// publicKeys writes the provider's key set.
+func (tp *testProvider) publicKeys(w http.ResponseWriter) {
 	pub := tp.key.PublicKey
 	json.NewEncoder(w).Encode(map[string]interface{}{"keys": []interface{}{map[string]interface{}{
 		"kty": "RSA", "kid": tp.kid, "use": "sig", "alg": "RS256",
@@ -390,6 +437,19 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	access := "access-" + nonce + "-" + tp.now().Format(time.RFC3339Nano)
+	if tp.accessJWT != nil {
+		now := tp.now()
+		c := map[string]interface{}{"iss": tp.issuer, "sub": "user-42", "aud": "account", "typ": "Bearer", "azp": tpClientID,
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": nonce,
+			"realm_access": map[string]interface{}{"roles": []string{"default-roles-ags", "ags-admin"}}}
+		tp.accessJWT(c)
+		access = tpSign(tp.key, tp.kid, c)
+		if c["alg-none"] == true { // unsigned
+			delete(c, "alg-none")
+			payload, _ := json.Marshal(c)
+			access = "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString(payload) + "."
+		}
+	}
 	resp := map[string]interface{}{
 		"access_token": access,
 		"token_type":   "Bearer",
@@ -443,11 +503,15 @@ func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	tp.userinfoCalls++
+	if tp.userinfoStatus != 0 {
+		w.WriteHeader(tp.userinfoStatus)
+		return
+	}
 	if tp.atkUserinfo != nil {
 		w.Write(tp.atkUserinfo)
 		return
 	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer access-") {
+	if auth := r.Header.Get("Authorization"); !strings.HasPrefix(auth, "Bearer access-") && !strings.HasPrefix(auth, "Bearer eyJ") {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}

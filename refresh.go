@@ -195,5 +195,11 @@ func (m *middleware) refreshGrant(ctx context.Context, old *session) (*session, 
 		sess.Claims = tok.Claims
 		sess.IDToken = tr.IDToken
 	}
+	if m.cfg.accessTokenClaims {
+		// The renewed token's claims replace the old ones (roles may have changed).
+		if sess.AccessClaims, err = m.accessClaimsAtSignIn(ctx, p, tr.AccessToken, claimString(old, "sub"), keptBySiblings(m)); err != nil {
+			return nil, fmt.Errorf("%w: %w", errRefresh, err)
+		}
+	}
 	return &sess, nil
 }

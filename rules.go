@@ -39,6 +39,8 @@ type accessRules struct {
 // hold, one of values.
 type claimRule struct {
 	name   string
+	path   []string // the name's steps into nested objects (claimPath); nil: none
+	whole  bool     // the name is looked up whole first (it has no quoted step)
 	values map[string]bool
 }
 
@@ -64,7 +66,11 @@ func parseAccessRules(c *Config) (*accessRules, error) {
 		if strings.TrimSpace(name) == "" {
 			return nil, fmt.Errorf("requiredClaims: a claim name is empty")
 		}
-		rule := claimRule{name: name, values: map[string]bool{}}
+		path, err := claimPath(name)
+		if err != nil {
+			return nil, fmt.Errorf("requiredClaims %s: %w", name, err)
+		}
+		rule := claimRule{name: name, path: path, whole: !strings.Contains(name, `"`), values: map[string]bool{}}
 		for _, value := range flat[name] {
 			if value == "" {
 				return nil, fmt.Errorf("requiredClaims %s: an allowed value is empty", name)
@@ -209,8 +215,8 @@ func (a *accessRules) refusal(sess *session) string {
 	}
 	unverified := emailUnverified(sess)
 	for _, rule := range a.claims {
-		v := lookupClaim(sess, rule.name)
-		if unverified && isEmailClaim(rule.name) {
+		v := rule.lookup(sess)
+		if unverified && rule.readsEmail() {
 			v = nil
 		}
 		if !rule.holds(v) {
@@ -236,16 +242,28 @@ func (a *accessRules) refusal(sess *session) string {
 	return ""
 }
 
-// isEmailClaim reports whether a requiredClaims name reads an e-mail address claim:
-// "email" in any letter case, alone or as the last step of a path.
-func isEmailClaim(name string) bool {
-	last := name[strings.LastIndex(name, ".")+1:]
+// readsEmail reports whether the rule reads an e-mail address claim: "email" in any
+// letter case, alone or as the last step of a path.
+func (rule claimRule) readsEmail() bool {
+	last := rule.name[strings.LastIndex(rule.name, ".")+1:]
+	if len(rule.path) > 0 {
+		last = rule.path[len(rule.path)-1]
+	}
 	return strings.EqualFold(last, "email")
 }
 
-// holds reports whether a claim's value is allowed: equal to one of the values, or
-// for an array, holding one of them.
+// holds reports whether a claim's value is allowed: equal to one of the values; for
+// an array, holding one of them; for an object, having one of them as a key (ZITADEL's
+// roles: {"admin": {...}} holds admin).
 func (rule claimRule) holds(v interface{}) bool {
+	if obj, ok := v.(map[string]interface{}); ok {
+		for key := range obj {
+			if rule.values[key] {
+				return true
+			}
+		}
+		return false
+	}
 	if list, ok := v.([]interface{}); ok {
 		for _, e := range list {
 			if s, ok := jsonText(e); ok && rule.values[s] {
@@ -258,17 +276,23 @@ func (rule claimRule) holds(v interface{}) bool {
 	return ok && rule.values[s]
 }
 
-// lookupClaim finds a claim by its whole name (Auth0's namespaced URLs hold dots),
-// from the ID token, then userinfo; a dotted name not found whole is then read as a
-// path into nested objects (Keycloak's realm_access.roles).
-func lookupClaim(sess *session, name string) interface{} {
-	if v := claimValue(sess, name); v != nil || !strings.Contains(name, ".") {
-		return v
+// lookup finds the rule's claim by its whole name (Auth0's namespaced URLs hold
+// dots), from the ID token, then userinfo, then the access token (claimValue); a
+// dotted name not found whole is then read as a path into nested objects
+// (Keycloak's realm_access.roles), and a name with a quoted step only so
+// (resource_access."my.app".roles).
+func (rule claimRule) lookup(sess *session) interface{} {
+	if rule.whole {
+		if v := claimValue(sess, rule.name); v != nil || rule.path == nil {
+			return v
+		}
 	}
-	parts := strings.Split(name, ".")
-	for _, source := range []map[string]interface{}{sess.Claims, sess.UserInfo} {
+	if len(rule.path) == 1 {
+		return claimValue(sess, rule.path[0])
+	}
+	for _, source := range []map[string]interface{}{sess.Claims, sess.UserInfo, sess.AccessClaims} {
 		var v interface{} = source
-		for _, part := range parts {
+		for _, part := range rule.path {
 			obj, ok := v.(map[string]interface{})
 			if !ok {
 				v = nil
@@ -281,6 +305,49 @@ func lookupClaim(sess *session, name string) interface{} {
 		}
 	}
 	return nil
+}
+
+// claimPath splits a requiredClaims name into the steps of its path: at its dots,
+// but for those inside a double-quoted step (resource_access."my.app".roles, for a
+// client ID that holds dots). nil: a name without dots or quotes, read whole only.
+// Parsed once, in New.
+func claimPath(name string) ([]string, error) {
+	if !strings.Contains(name, `"`) {
+		if !strings.Contains(name, ".") {
+			return nil, nil
+		}
+		return strings.Split(name, "."), nil
+	}
+	var path []string
+	rest := name
+	for {
+		var step string
+		if strings.HasPrefix(rest, `"`) {
+			quoted, after, closed := strings.Cut(rest[1:], `"`)
+			if !closed || quoted == "" {
+				return nil, fmt.Errorf("a quoted step is empty or not closed")
+			}
+			if after != "" && !strings.HasPrefix(after, ".") {
+				return nil, fmt.Errorf("a quoted step must end the name or be followed by a dot")
+			}
+			step, rest = quoted, after
+		} else {
+			step, rest = rest, ""
+			if i := strings.Index(step, "."); i >= 0 {
+				step, rest = step[:i], step[i:]
+			}
+			if strings.Contains(step, `"`) {
+				return nil, fmt.Errorf("a quote must open or close a whole step (\"my.app\")")
+			}
+		}
+		path = append(path, step)
+		if rest == "" {
+			return path, nil
+		}
+		if rest = rest[1:]; rest == "" {
+			return nil, fmt.Errorf("the name ends with a dot")
+		}
+	}
 }
 
 // forbidden answers a signed-in user whom the rules refuse on an authenticated path:

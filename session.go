@@ -23,7 +23,8 @@ type session struct {
 	AccessToken  string
 	AccessExpiry time.Time              // zero: unknown
 	RefreshToken string                 // only kept when refresh is on (caller decides)
-	UserInfo     map[string]interface{} // userinfo claims, nil when none
+	UserInfo     map[string]interface{} // userinfo claims, and distributed claims fetched at sign-in; nil when none
+	AccessClaims map[string]interface{} // the verified access token's claims (accessTokenClaims), minimised; nil when none
 	View         string                 // the identity as the saving instance made it (viewBlock); "": none
 	// One Login's verified core identity (coreidentity.go): its level (P2) and its
 	// credential subject as compact JSON; "" when none. The JWT itself is not kept.
@@ -71,6 +72,7 @@ type sessionWire struct {
 	AccessExpiry  int64                  `json:"ae,omitempty"` // Unix seconds, 0: unknown
 	RefreshToken  string                 `json:"r,omitempty"`
 	UserInfo      map[string]interface{} `json:"u"` // null: none
+	AccessClaims  map[string]interface{} `json:"ac,omitempty"`
 	IdentityLevel string                 `json:"il,omitempty"`
 	Identity      string                 `json:"ij,omitempty"`
 }
@@ -92,6 +94,7 @@ func encodeSession(sess *session) ([]byte, error) {
 		AccessToken:   sess.AccessToken,
 		RefreshToken:  sess.RefreshToken,
 		UserInfo:      sess.UserInfo,
+		AccessClaims:  sess.AccessClaims,
 		IdentityLevel: sess.IdentityLevel,
 		Identity:      sess.Identity,
 	}
@@ -202,6 +205,7 @@ func decodeSession(b []byte) (*session, error) {
 		AccessToken:   w.AccessToken,
 		RefreshToken:  w.RefreshToken,
 		UserInfo:      w.UserInfo,
+		AccessClaims:  w.AccessClaims,
 		IdentityLevel: w.IdentityLevel,
 		Identity:      w.Identity,
 	}
