@@ -68,6 +68,10 @@ var options = []option{
 	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
 	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
 	{"sessionIdleTimeout", "AGS_CLIENT_SESSION_IDLE_TIMEOUT", "", func(c *Config) *string { return &c.SessionIdleTimeout }},
+	{"responseMode", "AGS_CLIENT_RESPONSE_MODE", "query", func(c *Config) *string { return &c.ResponseMode }},
+	{"appleTeamID", "AGS_CLIENT_APPLE_TEAM_ID", "", func(c *Config) *string { return &c.AppleTeamID }},
+	{"clientCertificateFile", "AGS_CLIENT_CERTIFICATE_FILE", "", func(c *Config) *string { return &c.ClientCertificateFile }},
+	{"endSessionURL", "AGS_CLIENT_END_SESSION_URL", "", func(c *Config) *string { return &c.EndSessionURL }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -76,6 +80,7 @@ var options = []option{
 	{"requiredClaims", "AGS_CLIENT_REQUIRED_CLAIMS", "", nil},
 	{"allowedEmailDomains", "AGS_CLIENT_ALLOWED_EMAIL_DOMAINS", "", nil},
 	{"allowedUsers", "AGS_CLIENT_ALLOWED_USERS", "", nil},
+	{"endSessionParams", "AGS_CLIENT_END_SESSION_PARAMS", "", nil},
 }
 
 // optionNamed returns the option called name.
@@ -121,6 +126,7 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 		}
 	}
 	r.AuthParams = resolveAuthParams(r.AuthParams, getenv)
+	r.EndSessionParams = resolveEndSessionParams(r.EndSessionParams, getenv)
 	if len(r.RequiredClaims) == 0 {
 		r.RequiredClaims = map[string]interface{}{}
 		for _, pair := range splitList(getenv(optionNamed("requiredClaims").env)) {
@@ -204,6 +210,8 @@ type settings struct {
 	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
 	stepUp               bool               // a refused signed-in user goes to the provider once first
 	returnCodes          bool               // authParams claims asks for One Login's return codes
+	formPost             bool               // responseMode form_post
+	endSession           endSessionOverrides
 }
 
 var (
@@ -374,6 +382,13 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if s.idleTimeout, err = parseIdleTimeout(c.SessionIdleTimeout); err != nil {
+		return nil, err
+	}
+	if s.formPost, err = parseResponseMode(c.ResponseMode); err != nil {
+		return nil, err
+	}
+	s.cookies.formPost = s.formPost
+	if s.endSession, err = parseEndSessionOverrides(c); err != nil {
 		return nil, err
 	}
 	s.idleRenewal = idleRenewalFor(s.idleTimeout)
