@@ -49,8 +49,8 @@ var authParamName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 var keyIDPattern = regexp.MustCompile(`^[!-~]{1,256}$`)
 
 // reservedAuthParams are the authorization request's own parameters, which ags sets
-// and authParams must not. response_mode is among them because ags reads the answer
-// from the callback's query only.
+// and authParams must not. response_mode is among them because it decides how the
+// callback is read: responseMode sets it.
 var reservedAuthParams = []string{"client_id", "code_challenge", "code_challenge_method",
 	"nonce", "redirect_uri", "response_mode", "response_type", "scope", "state"}
 

@@ -137,7 +137,7 @@ func TestQueryModeRefusesPost(t *testing.T) {
 		t.Errorf("pending-login cookie over http: got SameSite %v, Secure %v; want Lax, not Secure", pc.SameSite, pc.Secure)
 	}
 	back, _ := url.Parse(b.authorize(start))
-	if rec := b.postForm(back.Path, back.RawQuery); rec.Code != http.StatusBadRequest || len(tp.tokenForms) != 0 {
+	if rec := b.postForm(back.RequestURI(), back.RawQuery); rec.Code != http.StatusBadRequest || len(tp.tokenForms) != 0 {
 		t.Errorf("POST callback in query mode: got %d and %d code exchanges, want 400 and none", rec.Code, len(tp.tokenForms))
 	}
 }
