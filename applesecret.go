@@ -80,6 +80,7 @@ func (a *clientAuth) clientSecret(now time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign the client secret (appleTeamID): %w", err)
 	}
-	s.value, s.renewAt = value, now.Add(appleSecretLifetime-appleSecretRenewal)
+	s.value = value
+	s.renewAt = now.Add(appleSecretLifetime - appleSecretRenewal)
 	return value, nil
 }

@@ -43,7 +43,8 @@ func (tp *testProvider) checkAppleSecret(basic bool, id, secret string) error {
 func appleConfig(t *testing.T, tp *testProvider) *Config {
 	t.Helper()
 	pemText, pub := clientKey(t, "ec-p256-pkcs8.pem")
-	tp.appleKey, tp.appleTeamID = pub, "TEAMID1234"
+	tp.appleKey = pub
+	tp.appleTeamID = "TEAMID1234"
 	tp.authMethods = []string{"client_secret_post"}
 	c := flowConfig(tp)
 	c.ClientSecret = ""
@@ -121,8 +122,8 @@ func TestAppleTeamIDErrors(t *testing.T) {
 		tp := newTestProvider(t)
 		c := appleConfig(t, tp)
 		c.AppleTeamID = ""
-		t.Setenv("AGS_CLIENT_APPLE_TEAM_ID", "TEAMID1234")
-		m, _ := newFlow(t, c)
+		env := map[string]string{"AGS_CLIENT_APPLE_TEAM_ID": "TEAMID1234"}
+		m, _ := newFlow(t, c.resolved(func(k string) string { return env[k] }))
 		if rec := newFlowBrowser(t, m).signIn("/private"); rec.Code != http.StatusFound || len(tp.appleSecrets) != 1 {
 			t.Errorf("AGS_CLIENT_APPLE_TEAM_ID: got %d and %d secrets accepted, want 302 and 1", rec.Code, len(tp.appleSecrets))
 		}

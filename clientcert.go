@@ -37,6 +37,10 @@ func parseClientCertificate(c *Config, a *clientAuth) error {
 	if err != nil {
 		return fmt.Errorf("clientCertificateFile: %w", err)
 	}
+	// a.key first: under Yaegi, asserting a nil interface{} to an interface panics.
+	if a.key == nil {
+		return fmt.Errorf("clientCertificateFile needs the certificate's private key in clientPrivateKeyFile (or clientPrivateKey)")
+	}
 	signer, ok := a.key.(crypto.Signer)
 	if !ok {
 		return fmt.Errorf("clientCertificateFile needs the certificate's private key in clientPrivateKeyFile (or clientPrivateKey)")

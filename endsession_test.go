@@ -48,12 +48,12 @@ func TestEndSessionOverrides(t *testing.T) {
 			if tc.loginHint != "" {
 				tp.claims = func(c map[string]interface{}) { c["login_hint"] = tc.loginHint }
 			}
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
 			c := flowConfig(tp)
 			c.EndSessionURL = tc.url
 			c.EndSessionParams = tc.params
+			// The environment as New reads it (t.Setenv does not reach Yaegi's os).
+			env := tc.env
+			c = c.resolved(func(k string) string { return env[k] })
 			m, _ := newFlow(t, c)
 			b := newFlowBrowser(t, m)
 			b.signIn("/private")

@@ -236,8 +236,8 @@ func TestResponseModeOption(t *testing.T) {
 	if _, err := newMiddleware(http.NotFoundHandler(), c, "test"); err == nil || !strings.Contains(err.Error(), "responseMode") {
 		t.Errorf("responseMode fragment: got %v, want an error naming responseMode", err)
 	}
-	t.Setenv("AGS_CLIENT_RESPONSE_MODE", "form_post")
-	m, _ := newFlow(t, flowConfig(tp))
+	env := map[string]string{"AGS_CLIENT_RESPONSE_MODE": "form_post"}
+	m, _ := newFlow(t, flowConfig(tp).resolved(func(k string) string { return env[k] }))
 	if !m.cfg.formPost || !m.cfg.cookies.formPost {
 		t.Error("AGS_CLIENT_RESPONSE_MODE=form_post did not take effect")
 	}
