@@ -261,12 +261,42 @@ type Config struct {
 	// included (Entra ID's ?appid= for apps with claims mapping). Empty: the
 	// announced jwks_uri. Environment: AGS_CLIENT_JWKS_URL.
 	JWKSURL string `json:"jwksURL,omitempty"`
+	// ResponseMode is how the provider sends the browser back: query (a GET to
+	// callbackPath) or form_post (a POST of a form, as Apple requires when the name or
+	// e-mail address is asked for). With form_post the callback accepts only a POST,
+	// and the pending-login cookie is SameSite=None and Secure, since a browser sends
+	// no Lax cookie on the provider's cross-site POST: the site must then be served
+	// over https. Default query. Environment: AGS_CLIENT_RESPONSE_MODE.
+	ResponseMode string `json:"responseMode,omitempty"`
+	// AppleTeamID makes ags sign Sign in with Apple's client secret itself, a JWT
+	// (ES256, iss this team ID, sub clientID, aud the issuer) signed with the .p8 key
+	// in clientPrivateKeyFile under clientKeyID (Apple's Key ID), renewed before it
+	// expires; it is sent as client_secret_post, in place of clientSecret.
+	// Empty: off. Environment: AGS_CLIENT_APPLE_TEAM_ID.
+	AppleTeamID string `json:"appleTeamID,omitempty"`
+	// ClientCertificateFile names a PEM file holding the certificate of the client's
+	// private key; its SHA-256 and SHA-1 thumbprints go in the client assertion's
+	// header (x5t#S256, x5t), as Entra ID's certificate credentials require. It must
+	// match the key. Empty: none. Environment: AGS_CLIENT_CERTIFICATE_FILE.
+	ClientCertificateFile string `json:"clientCertificateFile,omitempty"`
+	// EndSessionURL is where sign-out sends the browser, in place of the
+	// end_session_endpoint the provider announces (or where it announces none:
+	// Cognito's https://DOMAIN/logout, Auth0's https://TENANT/v2/logout). Empty: the
+	// announced one. Environment: AGS_CLIENT_END_SESSION_URL.
+	EndSessionURL string `json:"endSessionURL,omitempty"`
+	// EndSessionParams maps the sign-out parameters ags sends (id_token_hint,
+	// post_logout_redirect_uri, client_id, state, logout_hint) to the names the
+	// provider reads; when set, only the parameters it maps are sent (Cognito:
+	// post_logout_redirect_uri: logout_uri, client_id: client_id). Empty: the standard
+	// names, all of them. Environment: AGS_CLIENT_END_SESSION_PARAMS, as
+	// name=providerName,name=providerName.
+	EndSessionParams map[string]string `json:"endSessionParams,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
 // the environment stay empty here and are settled in New.
 func CreateConfig() *Config {
-	return &Config{IdentityHeaders: map[string]string{}, RequiredClaims: map[string]interface{}{}, AuthParams: map[string]string{}}
+	return &Config{IdentityHeaders: map[string]string{}, RequiredClaims: map[string]interface{}{}, AuthParams: map[string]string{}, EndSessionParams: map[string]string{}}
 }
 
 // middleware is one instance of ags on a router.

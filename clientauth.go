@@ -49,22 +49,25 @@ var authParamName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 var keyIDPattern = regexp.MustCompile(`^[!-~]{1,256}$`)
 
 // reservedAuthParams are the authorization request's own parameters, which ags sets
-// and authParams must not. response_mode is among them because ags reads the answer
-// from the callback's query only.
+// and authParams must not. response_mode is among them because it decides how the
+// callback is read: responseMode sets it.
 var reservedAuthParams = []string{"client_id", "code_challenge", "code_challenge_method",
 	"nonce", "redirect_uri", "response_mode", "response_type", "scope", "state"}
 
 // clientAuth is the configured client authentication: the method asked for and the
 // credentials it may use. The method in effect is settled at discovery (choose).
 type clientAuth struct {
-	method    string      // auto or one of the methods above
-	clientID  string      // iss and sub of an assertion
-	secret    string      // "" when none is configured
-	key       interface{} // *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey; nil: none
-	keyAlg    string      // the assertion's alg with key, e.g. ES256
-	kid       string      // the assertion's kid header
-	audIssuer bool        // aud is the issuer, not the token endpoint
-	publicJWK string      // the key's public JWK, for the debug log
+	method    string       // auto or one of the methods above
+	clientID  string       // iss and sub of an assertion
+	secret    string       // "" when none is configured
+	key       interface{}  // *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey; nil: none
+	keyAlg    string       // the assertion's alg with key, e.g. ES256
+	kid       string       // the assertion's kid header
+	audIssuer bool         // aud is the issuer, not the token endpoint
+	publicJWK string       // the key's public JWK, for the debug log
+	x5t       string       // clientCertificateFile's SHA-1 thumbprint; "": none
+	x5tS256   string       // its SHA-256 thumbprint
+	apple     *appleSecret // appleTeamID: the secret is a JWT ags signs; nil: off
 }
 
 // resolveAuthParams reads AGS_CLIENT_AUTH_PARAMS when authParams is empty: pairs
@@ -153,12 +156,18 @@ func parseClientAuth(c *Config, secret string) (*clientAuth, error) {
 		}
 		a.publicJWK = strings.TrimSuffix(jwk, "}") + `,"use":"sig","alg":"` + a.keyAlg + `","kid":` + jsonString(a.kid) + "}"
 	}
+	if err := parseClientCertificate(c, a); err != nil {
+		return nil, err
+	}
+	if err := parseAppleTeamID(c, a, secret); err != nil {
+		return nil, err
+	}
 	needKey := a.method == authPrivateKey
 	needSecret := a.method == authSecretBasic || a.method == authSecretPost || a.method == authSecretJWT
 	switch {
 	case needKey && a.key == nil:
 		return nil, fmt.Errorf("clientPrivateKeyFile (or clientPrivateKey) is required with clientAuthMethod private_key_jwt")
-	case (needSecret || a.key == nil) && secret == "":
+	case (needSecret || a.key == nil) && secret == "" && a.apple == nil:
 		return nil, fmt.Errorf("clientSecret (or clientSecretFile) is required, unless clientPrivateKeyFile or clientPrivateKey is set")
 	case a.method == authSecretJWT:
 		alg := c.ClientSigningAlgorithm
@@ -293,7 +302,7 @@ func (a *clientAuth) choose(methods, signingAlgs []string) (string, string, erro
 	if method == authAuto {
 		method = ""
 		for _, m := range []string{authSecretBasic, authSecretPost, authPrivateKey} {
-			usable := a.secret != ""
+			usable := a.secret != "" || a.apple != nil
 			if m == authPrivateKey {
 				usable = a.key != nil
 			}
@@ -331,8 +340,12 @@ func (m *middleware) newTokenRequest(ctx context.Context, p *provider, form url.
 	a := m.cfg.clientAuth
 	switch p.authMethod {
 	case authSecretPost:
+		secret, err := a.clientSecret(m.now())
+		if err != nil {
+			return nil, err
+		}
 		form.Set("client_id", a.clientID)
-		form.Set("client_secret", a.secret)
+		form.Set("client_secret", secret)
 	case authSecretJWT, authPrivateKey:
 		aud := p.TokenEndpoint
 		if a.audIssuer {
@@ -378,6 +391,10 @@ func (a *clientAuth) signJWT(alg, typ string, claims map[string]interface{}) (st
 	header := map[string]string{"alg": alg, "typ": typ}
 	if !isHMACAlgorithm(alg) {
 		header["kid"] = a.kid
+	}
+	if a.x5tS256 != "" {
+		header["x5t#S256"] = a.x5tS256
+		header["x5t"] = a.x5t
 	}
 	h, err := json.Marshal(header)
 	if err != nil {

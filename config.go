@@ -72,6 +72,10 @@ var options = []option{
 	{"accessTokenClaims", "AGS_CLIENT_ACCESS_TOKEN_CLAIMS", "false", func(c *Config) *string { return &c.AccessTokenClaims }},
 	{"allowAnyTenant", "AGS_CLIENT_ALLOW_ANY_TENANT", "false", func(c *Config) *string { return &c.AllowAnyTenant }},
 	{"jwksURL", "AGS_CLIENT_JWKS_URL", "", func(c *Config) *string { return &c.JWKSURL }},
+	{"responseMode", "AGS_CLIENT_RESPONSE_MODE", "query", func(c *Config) *string { return &c.ResponseMode }},
+	{"appleTeamID", "AGS_CLIENT_APPLE_TEAM_ID", "", func(c *Config) *string { return &c.AppleTeamID }},
+	{"clientCertificateFile", "AGS_CLIENT_CERTIFICATE_FILE", "", func(c *Config) *string { return &c.ClientCertificateFile }},
+	{"endSessionURL", "AGS_CLIENT_END_SESSION_URL", "", func(c *Config) *string { return &c.EndSessionURL }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -81,6 +85,7 @@ var options = []option{
 	{"allowedEmailDomains", "AGS_CLIENT_ALLOWED_EMAIL_DOMAINS", "", nil},
 	{"allowedUsers", "AGS_CLIENT_ALLOWED_USERS", "", nil},
 	{"allowedTenants", "AGS_CLIENT_ALLOWED_TENANTS", "", nil},
+	{"endSessionParams", "AGS_CLIENT_END_SESSION_PARAMS", "", nil},
 }
 
 // optionNamed returns the option called name.
@@ -126,6 +131,7 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 		}
 	}
 	r.AuthParams = resolveAuthParams(r.AuthParams, getenv)
+	r.EndSessionParams = resolveEndSessionParams(r.EndSessionParams, getenv)
 	if len(r.RequiredClaims) == 0 {
 		r.RequiredClaims = map[string]interface{}{}
 		for _, pair := range splitList(getenv(optionNamed("requiredClaims").env)) {
@@ -216,6 +222,8 @@ type settings struct {
 	userinfo             string             // auto, required or off
 	accessTokenClaims    bool               // a JWT access token's claims are read too
 	jwksURL              string             // in place of the announced jwks_uri; "": that one
+	formPost             bool               // responseMode form_post
+	endSession           endSessionOverrides
 }
 
 var (
@@ -386,6 +394,13 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if s.idleTimeout, err = parseIdleTimeout(c.SessionIdleTimeout); err != nil {
+		return nil, err
+	}
+	if s.formPost, err = parseResponseMode(c.ResponseMode); err != nil {
+		return nil, err
+	}
+	s.cookies.formPost = s.formPost
+	if s.endSession, err = parseEndSessionOverrides(c); err != nil {
 		return nil, err
 	}
 	s.idleRenewal = idleRenewalFor(s.idleTimeout)

@@ -189,6 +189,7 @@ type cookieSettings struct {
 	secure   string        // "" (auto: TLS or X-Forwarded-Proto https), "true", "false"
 	domain   string        // "" means host-only
 	sameSite http.SameSite // zero means http.SameSiteLaxMode
+	formPost bool          // responseMode form_post: the pending login comes back on a cross-site POST
 }
 
 // isSecure reports whether cookies set in answer to r get the Secure flag.
@@ -214,10 +215,19 @@ func (c cookieSettings) cookie(r *http.Request, name, value string, maxAge int, 
 		Path:     "/",
 		Domain:   c.domain,
 		MaxAge:   maxAge,
-		Secure:   c.isSecure(r),
+		Secure:   c.isSecure(r) || sameSite == http.SameSiteNoneMode, // browsers drop None without Secure
 		HttpOnly: true,
 		SameSite: sameSite,
 	}
+}
+
+// pendingSameSite is the SameSite of the pending-login cookies: as flowSameSite,
+// but None with responseMode form_post, whose cross-site POST carries no Lax cookie.
+func (c cookieSettings) pendingSameSite() http.SameSite {
+	if c.formPost {
+		return http.SameSiteNoneMode
+	}
+	return c.flowSameSite()
 }
 
 // flowSameSite is the SameSite of the cookies that must come back on the

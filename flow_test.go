@@ -104,6 +104,12 @@ func (b *flowBrowser) do(method, target string, header http.Header) *httptest.Re
 	for k, v := range header {
 		r.Header[k] = v
 	}
+	return b.send(r)
+}
+
+// send sends r with the jar's cookies and applies the Set-Cookie answers.
+func (b *flowBrowser) send(r *http.Request) *httptest.ResponseRecorder {
+	b.t.Helper()
 	for name, value := range b.jar {
 		r.AddCookie(&http.Cookie{Name: name, Value: value})
 	}

@@ -79,6 +79,9 @@ func (m *middleware) startLoginFor(w http.ResponseWriter, r *http.Request, stepU
 	for name, values := range m.cfg.authParams {
 		params[name] = values // validate refused the protocol's own names
 	}
+	if m.cfg.formPost {
+		params.Set("response_mode", responseModeFormPost) // inside the request object too
+	}
 	if m.cfg.requestObject {
 		aud := m.cfg.issuer
 		if m.cfg.requestObjectAuthz {
@@ -130,7 +133,11 @@ func checkVectors(m *middleware, tok *idToken, stepUp bool) error {
 // exchanged, the ID token and userinfo are checked, and only then is a new session
 // sealed. Any failure leaves the browser signed out.
 func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := m.callbackParams(w, r)
+	if err != nil {
+		m.page(w, r, http.StatusBadRequest, pageBadState, err)
+		return
+	}
 	state := q.Get("state")
 	if code := q.Get("error"); code != "" {
 		if state != "" {

@@ -130,7 +130,7 @@ func (s *sessionStore) savePending(w http.ResponseWriter, r *http.Request, p *pe
 		if err != nil {
 			return fmt.Errorf("save pending login: %w", err)
 		}
-		cookie = s.cookies.cookie(r, name, value, int(pendingLifetime/time.Second), s.cookies.flowSameSite())
+		cookie = s.cookies.cookie(r, name, value, int(pendingLifetime/time.Second), s.cookies.pendingSameSite())
 		if len(cookie.String()) <= maxCookieLine {
 			break
 		}
@@ -164,7 +164,7 @@ func (s *sessionStore) prunePending(w http.ResponseWriter, r *http.Request, now 
 		seen[c.Name] = true
 		_, issuedAt, _, err := openWith(s.sealer, s.sealer.additionalData(c.Name), c.Value, now.Unix())
 		if err != nil {
-			s.expire(w, r, c.Name, s.cookies.flowSameSite())
+			s.expire(w, r, c.Name, s.cookies.pendingSameSite())
 			continue
 		}
 		live = append(live, inFlight{name: c.Name, issuedAt: issuedAt})
@@ -174,7 +174,7 @@ func (s *sessionStore) prunePending(w http.ResponseWriter, r *http.Request, now 
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].issuedAt < live[j].issuedAt })
 	for _, f := range live[:len(live)-maxPending+1] {
-		s.expire(w, r, f.name, s.cookies.flowSameSite())
+		s.expire(w, r, f.name, s.cookies.pendingSameSite())
 	}
 }
 
@@ -189,7 +189,7 @@ func (s *sessionStore) takePending(w http.ResponseWriter, r *http.Request, state
 	if err != nil {
 		return nil, fmt.Errorf("%w (no pending-login cookie: expired, used already, or started in another browser)", errNoPendingLogin)
 	}
-	s.expire(w, r, name, s.cookies.flowSameSite())
+	s.expire(w, r, name, s.cookies.pendingSameSite())
 	plain, err := s.sealer.open(name, c.Value, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("%w (its pending-login cookie does not open: %v)", errNoPendingLogin, err)

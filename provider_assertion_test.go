@@ -41,26 +41,8 @@ func (tp *testProvider) checkAssertion(r *http.Request) error {
 	if id := form.Get("client_id"); id != "" && id != tpClientID {
 		return fmt.Errorf("client_id %q", id)
 	}
-	parts := strings.Split(form.Get("client_assertion"), ".")
-	if len(parts) != 3 {
-		return errors.New("client_assertion is not a compact JWS")
-	}
-	var a tpAssertion
-	for i, dst := range []*map[string]interface{}{&a.header, &a.claims} {
-		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			return fmt.Errorf("part %d: %v", i, err)
-		}
-		if err := json.Unmarshal(raw, dst); err != nil {
-			return fmt.Errorf("part %d: %v", i, err)
-		}
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	a, err := tp.checkSignedJWT(form.Get("client_assertion"), tp.clientKey)
 	if err != nil {
-		return fmt.Errorf("signature: %v", err)
-	}
-	alg, _ := a.header["alg"].(string)
-	if err := tp.checkAssertionSignature(alg, []byte(parts[0]+"."+parts[1]), sig); err != nil {
 		return err
 	}
 	c := a.claims
@@ -99,8 +81,33 @@ func (tp *testProvider) checkAssertion(r *http.Request) error {
 	return nil
 }
 
-// checkAssertionSignature checks sig with the registered key, or the client secret.
-func (tp *testProvider) checkAssertionSignature(alg string, input, sig []byte) error {
+// checkSignedJWT decodes a compact JWS that the client signed and checks its
+// signature with key (or the client secret, for client_secret_jwt).
+func (tp *testProvider) checkSignedJWT(jws string, key interface{}) (tpAssertion, error) {
+	var a tpAssertion
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		return a, errors.New("not a compact JWS")
+	}
+	for i, dst := range []*map[string]interface{}{&a.header, &a.claims} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return a, fmt.Errorf("part %d: %v", i, err)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return a, fmt.Errorf("part %d: %v", i, err)
+		}
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return a, fmt.Errorf("signature: %v", err)
+	}
+	alg, _ := a.header["alg"].(string)
+	return a, tp.checkAssertionSignature(key, alg, []byte(parts[0]+"."+parts[1]), sig)
+}
+
+// checkAssertionSignature checks sig with key, or the client secret.
+func (tp *testProvider) checkAssertionSignature(key interface{}, alg string, input, sig []byte) error {
 	hashes := map[string]crypto.Hash{"256": crypto.SHA256, "384": crypto.SHA384, "512": crypto.SHA512}
 	newHash := map[crypto.Hash]func() hash.Hash{crypto.SHA256: sha256.New, crypto.SHA384: sha512.New384, crypto.SHA512: sha512.New}
 	h := hashes[strings.TrimLeft(alg, "RSPEH")]
@@ -122,7 +129,7 @@ func (tp *testProvider) checkAssertionSignature(alg string, input, sig []byte) e
 		digest = d.Sum(nil)
 	}
 	ok := false
-	switch k := tp.clientKey.(type) {
+	switch k := key.(type) {
 	case *rsa.PublicKey:
 		switch alg {
 		case "RS256":

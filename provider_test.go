@@ -124,6 +124,11 @@ type testProvider struct {
 	groupsStatus int
 	groupsBody   []byte
 	groupsAuth   []string // each request's Authorization
+	// Sign in with Apple (applesecret_test.go): with appleKey set, client_secret is
+	// a JWT the client signs with its .p8 key (the public half here), for appleTeamID.
+	appleKey     interface{}
+	appleTeamID  string
+	appleSecrets []tpAssertion // each accepted secret
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -341,7 +346,7 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 		tp.requestObject = claims
 		tp.mu.Unlock()
 		q = url.Values{}
-		for _, name := range []string{"state", "nonce", "code_challenge", "redirect_uri"} {
+		for _, name := range []string{"state", "nonce", "code_challenge", "redirect_uri", "response_mode"} {
 			s, _ := claims[name].(string)
 			q.Set(name, s)
 		}
@@ -358,6 +363,14 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 		iss = tp.issuer
 	}
 	tp.mu.Unlock()
+	answer := url.Values{"code": {code}, "state": {q.Get("state")}}
+	if iss != "" && iss != "-" {
+		answer.Set("iss", iss)
+	}
+	if q.Get("response_mode") == "form_post" {
+		tpFormPost(w, q.Get("redirect_uri"), answer)
+		return
+	}
 	back := q.Get("redirect_uri") + "?code=" + code + "&state=" + url.QueryEscape(q.Get("state"))
 	if iss != "" && iss != "-" {
 		back += "&iss=" + url.QueryEscape(iss)
@@ -394,7 +407,13 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 		}
-		if id != tpClientID || secret != tpClientSecret {
+		if tp.appleKey != nil {
+			if err := tp.checkAppleSecret(ok, id, secret); err != nil {
+				w.WriteHeader(http.StatusUnauthorized)
+				json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": err.Error()})
+				return
+			}
+		} else if id != tpClientID || secret != tpClientSecret {
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write([]byte(`{"error":"invalid_client"}`))
 			return

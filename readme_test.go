@@ -43,6 +43,7 @@ func TestREADMEOptionTable(t *testing.T) {
 		"allowedAlgorithms": "the provider's",
 		"clientSecretFile":  "", "logPath": "", "cookieDomain": "", "caFile": "", "identityHeaders": "", "requiredClaims": "", "allowedEmailDomains": "", "allowedUsers": "", "publicPaths": "",
 		"clientPrivateKeyFile": "", "clientPrivateKey": "", "clientKeyID": "", "clientSigningAlgorithm": "", "authParams": "",
+		"appleTeamID": "", "clientCertificateFile": "", "endSessionURL": "", "endSessionParams": "",
 	}
 	typ := reflect.TypeOf(Config{})
 	for i := 0; i < typ.NumField(); i++ {

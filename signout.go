@@ -33,8 +33,12 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		return
 	}
 	sub := id.sub
+	endpoint := m.cfg.endSession.url
 	p, err := m.provider(r.Context())
-	if err != nil || p.EndSessionEndpoint == "" {
+	if endpoint == "" && err == nil {
+		endpoint = p.EndSessionEndpoint
+	}
+	if endpoint == "" {
 		if err != nil {
 			m.log.write("WARN", logEvent{event: "sign-out", sub: sub, reason: err.Error()}, "sign-out without the provider: %v", err)
 		}
@@ -42,8 +46,9 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		m.passOn(w, r, v)
 		return
 	}
+	overrides := m.cfg.endSession
 	state, err := randomToken(32)
-	if err == nil {
+	if err == nil && (overrides.rename == nil || overrides.rename["state"] != "") {
 		err = m.store.saveSignOutState(w, r, state)
 	}
 	if err != nil {
@@ -56,6 +61,10 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		"post_logout_redirect_uri": {m.absoluteURL(r, m.cfg.signOutPath)},
 		"state":                    {state},
 	}
+	// Entra ID shows an account picker at sign-out unless told whom to sign out.
+	if hint, _ := sess.Claims["login_hint"].(string); hint != "" {
+		params.Set("logout_hint", hint)
+	}
 	m.log.write("INFO", logEvent{event: "sign-out", sub: sub}, "sign-out sub=%q, to the provider", sub)
-	m.redirect(w, withQuery(p.EndSessionEndpoint, params))
+	m.redirect(w, withQuery(endpoint, overrides.endSessionQuery(params)))
 }

@@ -377,6 +377,8 @@ func resolveSecrets(v any, d *deployment, namespace string) (any, error) {
 func fillFiles(t *testing.T, options map[string]any) {
 	t.Helper()
 	dir := t.TempDir()
+	// One key for the site, so that a certificate (clientCertificateFile) is of it.
+	keyPEM, certPEM := testKeyAndCertificate(t)
 	for key, v := range options {
 		path, ok := v.(string)
 		if !ok || path == "" {
@@ -391,7 +393,9 @@ func fillFiles(t *testing.T, options map[string]any) {
 		case "caFile":
 			options[key] = writeFile(t, dir, "ca.pem", testCertificate(t))
 		case "clientPrivateKeyFile":
-			options[key] = writeFile(t, dir, "client-key.pem", testPrivateKey(t))
+			options[key] = writeFile(t, dir, "client-key.pem", keyPEM)
+		case "clientCertificateFile":
+			options[key] = writeFile(t, dir, "client-cert.pem", certPEM)
 		case "logPath":
 			options[key] = filepath.Join(dir, "ags.log")
 		}
@@ -407,8 +411,9 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return path
 }
 
-// testPrivateKey returns a P-256 private key in PEM (PKCS #8).
-func testPrivateKey(t *testing.T) string {
+// testKeyAndCertificate returns a P-256 private key in PEM (PKCS #8), as Apple's .p8
+// is, and a self-signed certificate of it.
+func testKeyAndCertificate(t *testing.T) (string, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -418,7 +423,14 @@ func testPrivateKey(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "example client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}))
 }
 
 // testCertificate returns a self-signed CA certificate in PEM.
