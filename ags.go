@@ -235,6 +235,16 @@ type Config struct {
 	// a session ends between 90% and 100% of it after its last use. Empty: off.
 	// Environment: AGS_CLIENT_SESSION_IDLE_TIMEOUT.
 	SessionIdleTimeout string `json:"sessionIdleTimeout,omitempty"`
+
+	// BackChannelLogoutPath is where the provider POSTs its logout tokens (OpenID
+	// Connect Back-Channel Logout 1.0), such as "backchannel-logout": register its
+	// absolute URL as the client's backchannel_logout_uri. Each token ends every
+	// session of its sid (or of its sub) in this Traefik, on every route of this
+	// client; with revocationStore, on every replica. It turns revocation on, so that
+	// ags's own sign-out ends the session for every copy of its cookie too. Set it on
+	// every instance of the client. Empty: off. Environment:
+	// AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH.
+	BackChannelLogoutPath string `json:"backChannelLogoutPath,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
@@ -270,8 +280,9 @@ type middleware struct {
 	now        func() time.Time
 	since      func(time.Time) time.Duration
 	clock      func() time.Time
-	renewals   *renewals // renewals in flight and their recent outcomes
-	viewDigest string    // of the options that make an identity (viewblock.go); "": no view block
+	renewals   *renewals    // renewals in flight and their recent outcomes
+	revs       *revocations // the client's revocation set (revocation.go); nil: revocation off
+	viewDigest string       // of the options that make an identity (viewblock.go); "": no view block
 }
 
 // New builds the middleware from its configuration. It does no network I/O and
@@ -319,8 +330,14 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	m.fingerprint, _ = configFingerprint(resolved)
 	cs := cachesFor(resolved, cfg.cacheSize)
 	m.views, m.paths = cs.views, cs.paths
+	if cfg.revocation {
+		useRevocations(m)
+	}
 	for _, p := range []string{cfg.callbackPath, m.callbackSlash, cfg.signOutPath, m.signOutSlash} {
 		m.ownPaths[p] = true
+	}
+	if cfg.backChannelLogoutPath != "" {
+		m.ownPaths[cfg.backChannelLogoutPath] = true
 	}
 	if cfg.flagToggle {
 		m.ownPaths[m.toggle] = true
@@ -368,6 +385,10 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // flag off, the callback, sign-out, and a session that has ended or must be renewed.
 func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
 	p := r.URL.Path
+	if p == m.cfg.backChannelLogoutPath && p != "" { // the provider's: whatever the flag
+		m.backChannelLogout(w, r)
+		return
+	}
 	if p == m.toggle && m.cfg.flagToggle && r.Method == http.MethodGet {
 		m.toggleFlag(w, r, v.flagOn)
 		return

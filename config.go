@@ -68,6 +68,7 @@ var options = []option{
 	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
 	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
 	{"sessionIdleTimeout", "AGS_CLIENT_SESSION_IDLE_TIMEOUT", "", func(c *Config) *string { return &c.SessionIdleTimeout }},
+	{"backChannelLogoutPath", "AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH", "", func(c *Config) *string { return &c.BackChannelLogoutPath }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -161,49 +162,51 @@ func splitList(s string) []string {
 
 // settings is a validated configuration, in the types the middleware works with.
 type settings struct {
-	issuer               string
-	clientID             string
-	clientSecret         string
-	protected            *regexp.Regexp
-	public               *regexp.Regexp // nil: no publicPaths
-	signOutPath          string         // "/sign-out"
-	callbackPath         string         // "/oidc_callback"
-	debug                bool
-	logPath              string
-	logFormat            string // text or json, auto resolved
-	sessionCookie        string
-	secrets              []string // empty: the process-wide generated secret
-	flagCookie           string
-	flagDefault          bool
-	flagToggle           bool
-	verifySSL            bool
-	scopes               string
-	sessionLifetime      time.Duration
-	cookies              cookieSettings
-	identityHeaders      map[string]string // claim -> canonical header
-	passAccessToken      bool
-	passIDToken          bool
-	rootCAs              *x509.CertPool // nil: the system's
-	timeout              time.Duration
-	clockSkew            time.Duration
-	refresh              bool
-	allowedAlgorithms    []string
-	allowUnverifiedEmail bool
-	rules                *accessRules // who may pass
-	cacheSize            int          // bytes for the view cache
-	insecureHTTPIssuer   bool         // plain http to a provider that is not on loopback
-	clientAuth           *clientAuth
-	authParams           url.Values         // extra authorization request parameters
-	trust                *trustRules        // what authParams ask of a sign-in (vtr, max_age)
-	requestObject        bool               // the authorization request as a signed JWT
-	requestObjectAuthz   bool               // its aud is the authorization endpoint, not the issuer
-	externalURL          string             // scheme://host; "": the request's
-	corsPreflight        bool               // CORS preflights pass without a session
-	idleTimeout          time.Duration      // sessionIdleTimeout; 0: off
-	idleRenewal          time.Duration      // how often the last use is sealed again (idleRenewalFor)
-	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
-	stepUp               bool               // a refused signed-in user goes to the provider once first
-	returnCodes          bool               // authParams claims asks for One Login's return codes
+	issuer                string
+	clientID              string
+	clientSecret          string
+	protected             *regexp.Regexp
+	public                *regexp.Regexp // nil: no publicPaths
+	signOutPath           string         // "/sign-out"
+	callbackPath          string         // "/oidc_callback"
+	debug                 bool
+	logPath               string
+	logFormat             string // text or json, auto resolved
+	sessionCookie         string
+	secrets               []string // empty: the process-wide generated secret
+	flagCookie            string
+	flagDefault           bool
+	flagToggle            bool
+	verifySSL             bool
+	scopes                string
+	sessionLifetime       time.Duration
+	cookies               cookieSettings
+	identityHeaders       map[string]string // claim -> canonical header
+	passAccessToken       bool
+	passIDToken           bool
+	rootCAs               *x509.CertPool // nil: the system's
+	timeout               time.Duration
+	clockSkew             time.Duration
+	refresh               bool
+	allowedAlgorithms     []string
+	allowUnverifiedEmail  bool
+	rules                 *accessRules // who may pass
+	cacheSize             int          // bytes for the view cache
+	insecureHTTPIssuer    bool         // plain http to a provider that is not on loopback
+	clientAuth            *clientAuth
+	authParams            url.Values         // extra authorization request parameters
+	trust                 *trustRules        // what authParams ask of a sign-in (vtr, max_age)
+	requestObject         bool               // the authorization request as a signed JWT
+	requestObjectAuthz    bool               // its aud is the authorization endpoint, not the issuer
+	externalURL           string             // scheme://host; "": the request's
+	corsPreflight         bool               // CORS preflights pass without a session
+	idleTimeout           time.Duration      // sessionIdleTimeout; 0: off
+	idleRenewal           time.Duration      // how often the last use is sealed again (idleRenewalFor)
+	coreIdentity          *coreIdentityRules // One Login's identity, when authParams claims asks for it
+	stepUp                bool               // a refused signed-in user goes to the provider once first
+	returnCodes           bool               // authParams claims asks for One Login's return codes
+	backChannelLogoutPath string             // "/backchannel-logout"; "": off (logout.go)
+	revocation            bool               // sessions can be revoked (revocation.go)
 }
 
 var (
@@ -377,6 +380,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	s.idleRenewal = idleRenewalFor(s.idleTimeout)
+	if err = parseRevocationOptions(c, s); err != nil {
+		return nil, err
+	}
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {
 			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512", alg)

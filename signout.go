@@ -33,6 +33,9 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		return
 	}
 	sub := id.sub
+	if m.revs != nil {
+		m.revokeOwn(id)
+	}
 	p, err := m.provider(r.Context())
 	if err != nil || p.EndSessionEndpoint == "" {
 		if err != nil {
@@ -58,4 +61,15 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 	}
 	m.log.write("INFO", logEvent{event: "sign-out", sub: sub}, "sign-out sub=%q, to the provider", sub)
 	m.redirect(w, withQuery(p.EndSessionEndpoint, params))
+}
+
+// revokeOwn ends, for every copy of its cookie, the session being signed out: its
+// provider session (sid) when it has one, else the sessions of its user without
+// one signed in until now.
+func (m *middleware) revokeOwn(id *identity) {
+	r := m.revs.entryFor(revokeSid, id.sid, m.now())
+	if id.sid == "" {
+		r = m.revs.entryFor(revokeSidless, id.sub, m.now())
+	}
+	m.revs.revoke([]revocation{r})
 }
