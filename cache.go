@@ -174,10 +174,12 @@ type viewCache struct {
 	entries            *boundedCache
 	opened             *boundedCache
 	keySeed, checkSeed maphash.Seed
-	// With revocation on (revocation.go): the set that ends sessions, and the index
-	// that finds the identities a revocation ends; nil when off.
-	revs  *revocations
-	index *revocationIndex
+	// With revocation on (revocation.go): the set's check, and the index that finds
+	// the identities a revocation ends; nil when off. A function, not the set: under
+	// Yaegi v0.16.1 a cycle of struct types through pointers (the set holds the
+	// caches) breaks assignments between them.
+	revoked func(sid, sub string, issuedAt int64) bool
+	index   *revocationIndex
 }
 
 const (

@@ -308,9 +308,9 @@ func TestBackChannelLogoutPathOption(t *testing.T) {
 	if rec.Code != http.StatusOK || app.last == nil || app.last.URL.Path != "/backchannel-logout" || off.revs != nil {
 		t.Errorf("off: got %d, want the request passed to the app", rec.Code)
 	}
-	t.Setenv("AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH", "/bcl/")
-	m, _ := newFlow(t, flowConfig(tp))
-	if m.cfg.backChannelLogoutPath != "/bcl" || m.revs == nil {
-		t.Errorf("from the environment: got %q (revocation %t)", m.cfg.backChannelLogoutPath, m.revs != nil)
+	env := map[string]string{"AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH": "/bcl/"}
+	s, err := flowConfig(tp).resolved(func(k string) string { return env[k] }).validate()
+	if err != nil || s.backChannelLogoutPath != "/bcl" || !s.revocation {
+		t.Errorf("from the environment: got %v, %v", s, err)
 	}
 }

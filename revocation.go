@@ -260,7 +260,8 @@ func newRevocationIndex() *revocationIndex {
 func (c *viewCache) useRevocations(revs *revocations) {
 	c.entries.mu.Lock()
 	if c.index == nil {
-		c.revs, c.index = revs, newRevocationIndex()
+		c.revoked = func(sid, sub string, issuedAt int64) bool { return revs.revoked(sid, sub, issuedAt) }
+		c.index = newRevocationIndex()
 	}
 	c.entries.mu.Unlock()
 }
@@ -282,7 +283,7 @@ func indexIdentity(c *viewCache, id *identity) {
 		}
 	}
 	x.mu.Unlock()
-	if c.revs.revoked(id.sid, id.sub, id.issuedAt) {
+	if c.revoked(id.sid, id.sub, id.issuedAt) {
 		forgetIdentity(c, id)
 	}
 }
