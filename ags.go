@@ -291,6 +291,15 @@ type Config struct {
 	// names, all of them. Environment: AGS_CLIENT_END_SESSION_PARAMS, as
 	// name=providerName,name=providerName.
 	EndSessionParams map[string]string `json:"endSessionParams,omitempty"`
+	// BackChannelLogoutPath is where the provider POSTs its logout tokens (OpenID
+	// Connect Back-Channel Logout 1.0), such as "backchannel-logout": register its
+	// absolute URL as the client's backchannel_logout_uri. Each token ends every
+	// session of its sid (or of its sub) in this Traefik, on every route of this
+	// client; with revocationStore, on every replica. It turns revocation on, so that
+	// ags's own sign-out ends the session for every copy of its cookie too. Set it on
+	// every instance of the client. Empty: off. Environment:
+	// AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH.
+	BackChannelLogoutPath string `json:"backChannelLogoutPath,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
@@ -326,8 +335,9 @@ type middleware struct {
 	now        func() time.Time
 	since      func(time.Time) time.Duration
 	clock      func() time.Time
-	renewals   *renewals // renewals in flight and their recent outcomes
-	viewDigest string    // of the options that make an identity (viewblock.go); "": no view block
+	renewals   *renewals    // renewals in flight and their recent outcomes
+	revs       *revocations // the client's revocation set (revocation.go); nil: revocation off
+	viewDigest string       // of the options that make an identity (viewblock.go); "": no view block
 }
 
 // New builds the middleware from its configuration. It does no network I/O and
@@ -375,8 +385,14 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	m.fingerprint, _ = configFingerprint(resolved)
 	cs := cachesFor(resolved, cfg.cacheSize)
 	m.views, m.paths = cs.views, cs.paths
+	if cfg.revocation {
+		useRevocations(m)
+	}
 	for _, p := range []string{cfg.callbackPath, m.callbackSlash, cfg.signOutPath, m.signOutSlash} {
 		m.ownPaths[p] = true
+	}
+	if cfg.backChannelLogoutPath != "" {
+		m.ownPaths[cfg.backChannelLogoutPath] = true
 	}
 	if cfg.flagToggle {
 		m.ownPaths[m.toggle] = true
@@ -424,6 +440,10 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // flag off, the callback, sign-out, and a session that has ended or must be renewed.
 func serveOther(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
 	p := r.URL.Path
+	if p == m.cfg.backChannelLogoutPath && p != "" { // the provider's: whatever the flag
+		m.backChannelLogout(w, r)
+		return
+	}
 	if p == m.toggle && m.cfg.flagToggle && r.Method == http.MethodGet {
 		m.toggleFlag(w, r, v.flagOn)
 		return

@@ -174,6 +174,12 @@ type viewCache struct {
 	entries            *boundedCache
 	opened             *boundedCache
 	keySeed, checkSeed maphash.Seed
+	// With revocation on (revocation.go): the set's check, and the index that finds
+	// the identities a revocation ends; nil when off. A function, not the set: under
+	// Yaegi v0.16.1 a cycle of struct types through pointers (the set holds the
+	// caches) breaks assignments between them.
+	revoked func(sid, sub string, issuedAt int64) bool
+	index   *revocationIndex
 }
 
 const (
@@ -238,6 +244,9 @@ func putView(c *viewCache, v *cookieView) {
 	id.views = append(id.views, v)
 	storeLocked(e, sessionViews, v.key, v, v.bytes)
 	e.mu.Unlock()
+	if c.index != nil {
+		indexIdentity(c, id)
+	}
 }
 
 // forget removes v, unless its header has a newer view (a renewed session), and
@@ -262,6 +271,9 @@ func openedIdentity(c *viewCache, key, check uint64) *identity {
 // putOpened keeps id as the identity of the sealed value whose digests it holds.
 func putOpened(c *viewCache, id *identity) {
 	storeEntry(c.opened, 0, id.key, id, openedOverhead+id.bytes)
+	if c.index != nil {
+		indexIdentity(c, id)
+	}
 }
 
 // viewBytes estimates the memory a cached view holds: the structures, measured

@@ -76,6 +76,7 @@ var options = []option{
 	{"appleTeamID", "AGS_CLIENT_APPLE_TEAM_ID", "", func(c *Config) *string { return &c.AppleTeamID }},
 	{"clientCertificateFile", "AGS_CLIENT_CERTIFICATE_FILE", "", func(c *Config) *string { return &c.ClientCertificateFile }},
 	{"endSessionURL", "AGS_CLIENT_END_SESSION_URL", "", func(c *Config) *string { return &c.EndSessionURL }},
+	{"backChannelLogoutPath", "AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH", "", func(c *Config) *string { return &c.BackChannelLogoutPath }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -175,55 +176,57 @@ func splitList(s string) []string {
 
 // settings is a validated configuration, in the types the middleware works with.
 type settings struct {
-	issuer               string
-	clientID             string
-	clientSecret         string
-	protected            *regexp.Regexp
-	public               *regexp.Regexp // nil: no publicPaths
-	signOutPath          string         // "/sign-out"
-	callbackPath         string         // "/oidc_callback"
-	debug                bool
-	logPath              string
-	logFormat            string // text or json, auto resolved
-	sessionCookie        string
-	secrets              []string // empty: the process-wide generated secret
-	flagCookie           string
-	flagDefault          bool
-	flagToggle           bool
-	verifySSL            bool
-	scopes               string
-	sessionLifetime      time.Duration
-	cookies              cookieSettings
-	identityHeaders      map[string]string // claim -> canonical header
-	passAccessToken      bool
-	passIDToken          bool
-	rootCAs              *x509.CertPool // nil: the system's
-	timeout              time.Duration
-	clockSkew            time.Duration
-	refresh              bool
-	allowedAlgorithms    []string
-	allowUnverifiedEmail bool
-	rules                *accessRules // who may pass
-	cacheSize            int          // bytes for the view cache
-	insecureHTTPIssuer   bool         // plain http to a provider that is not on loopback
-	clientAuth           *clientAuth
-	authParams           url.Values         // extra authorization request parameters
-	trust                *trustRules        // what authParams ask of a sign-in (vtr, max_age)
-	requestObject        bool               // the authorization request as a signed JWT
-	requestObjectAuthz   bool               // its aud is the authorization endpoint, not the issuer
-	externalURL          string             // scheme://host; "": the request's
-	corsPreflight        bool               // CORS preflights pass without a session
-	idleTimeout          time.Duration      // sessionIdleTimeout; 0: off
-	idleRenewal          time.Duration      // how often the last use is sealed again (idleRenewalFor)
-	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
-	stepUp               bool               // a refused signed-in user goes to the provider once first
-	returnCodes          bool               // authParams claims asks for One Login's return codes
-	tenants              *tenantRules       // allowedTenants, allowAnyTenant; nil: no template issuer
-	userinfo             string             // auto, required or off
-	accessTokenClaims    bool               // a JWT access token's claims are read too
-	jwksURL              string             // in place of the announced jwks_uri; "": that one
-	formPost             bool               // responseMode form_post
-	endSession           endSessionOverrides
+	issuer                string
+	clientID              string
+	clientSecret          string
+	protected             *regexp.Regexp
+	public                *regexp.Regexp // nil: no publicPaths
+	signOutPath           string         // "/sign-out"
+	callbackPath          string         // "/oidc_callback"
+	debug                 bool
+	logPath               string
+	logFormat             string // text or json, auto resolved
+	sessionCookie         string
+	secrets               []string // empty: the process-wide generated secret
+	flagCookie            string
+	flagDefault           bool
+	flagToggle            bool
+	verifySSL             bool
+	scopes                string
+	sessionLifetime       time.Duration
+	cookies               cookieSettings
+	identityHeaders       map[string]string // claim -> canonical header
+	passAccessToken       bool
+	passIDToken           bool
+	rootCAs               *x509.CertPool // nil: the system's
+	timeout               time.Duration
+	clockSkew             time.Duration
+	refresh               bool
+	allowedAlgorithms     []string
+	allowUnverifiedEmail  bool
+	rules                 *accessRules // who may pass
+	cacheSize             int          // bytes for the view cache
+	insecureHTTPIssuer    bool         // plain http to a provider that is not on loopback
+	clientAuth            *clientAuth
+	authParams            url.Values         // extra authorization request parameters
+	trust                 *trustRules        // what authParams ask of a sign-in (vtr, max_age)
+	requestObject         bool               // the authorization request as a signed JWT
+	requestObjectAuthz    bool               // its aud is the authorization endpoint, not the issuer
+	externalURL           string             // scheme://host; "": the request's
+	corsPreflight         bool               // CORS preflights pass without a session
+	idleTimeout           time.Duration      // sessionIdleTimeout; 0: off
+	idleRenewal           time.Duration      // how often the last use is sealed again (idleRenewalFor)
+	coreIdentity          *coreIdentityRules // One Login's identity, when authParams claims asks for it
+	stepUp                bool               // a refused signed-in user goes to the provider once first
+	returnCodes           bool               // authParams claims asks for One Login's return codes
+	tenants               *tenantRules       // allowedTenants, allowAnyTenant; nil: no template issuer
+	userinfo              string             // auto, required or off
+	accessTokenClaims     bool               // a JWT access token's claims are read too
+	jwksURL               string             // in place of the announced jwks_uri; "": that one
+	formPost              bool               // responseMode form_post
+	endSession            endSessionOverrides
+	backChannelLogoutPath string // "/backchannel-logout"; "": off (logout.go)
+	revocation            bool   // sessions can be revoked (revocation.go)
 }
 
 var (
@@ -405,6 +408,9 @@ func (c *Config) validate() (*settings, error) {
 	}
 	s.idleRenewal = idleRenewalFor(s.idleTimeout)
 	if err = parseProviderOptions(c, s); err != nil {
+		return nil, err
+	}
+	if err = parseRevocationOptions(c, s); err != nil {
 		return nil, err
 	}
 	for _, alg := range c.AllowedAlgorithms {

@@ -66,6 +66,9 @@ type identity struct {
 	lastUse   time.Time // sessionIdleTimeout: the session's last use, as sealed; zero when off
 	until     time.Time // the earliest of the end, the renewal and the last use's renewal (withIdle): the identity is served until then
 	refusal   string    // the access rule this user fails on this instance; "": none
+	sid       string    // the ID token's sid (revocation.go); "": none
+	issuedAt  int64     // the session's sign-in, Unix seconds (revocation.go)
+	indexed   bool      // in the view cache's revocation index, under its lock
 	// The digests of the sealed value it was opened from, when the cache of opened
 	// sessions holds it (viewCache); zero otherwise.
 	key, check uint64
@@ -73,6 +76,12 @@ type identity struct {
 	// Its views in the view cache, oldest first, at most maxViewsPerSession, under
 	// the cache's lock (putView).
 	views []*cookieView
+}
+
+// sidOf is the session's provider session (the ID token's sid); "": none.
+func sidOf(sess *session) string {
+	sid, _ := sess.Claims["sid"].(string)
+	return sid
 }
 
 // claimHeader is a claim that reaches the app as a header.
@@ -97,7 +106,7 @@ type headerValue struct {
 
 // newIdentity computes the headers for the app from a session.
 func (m *middleware) newIdentity(sess *session) *identity {
-	id := &identity{sub: claimString(sess, "sub"), expiry: sess.Expiry, until: sess.Expiry}
+	id := &identity{sub: claimString(sess, "sub"), sid: sidOf(sess), issuedAt: sess.IssuedAt.Unix(), expiry: sess.Expiry, until: sess.Expiry}
 	id.name = claimString(sess, "preferred_username")
 	if id.name == "" {
 		id.name = claimString(sess, "email")

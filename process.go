@@ -17,6 +17,7 @@ import (
 // instance, or would be duplicated by each, lives here, each with a bound:
 //   - the session secret made up when none is configured (one, for the process);
 //   - the renewals in flight and their outcomes, per client at each provider;
+//   - the revocation set, per client at each provider;
 //   - the caches, per configuration: instances built from the same options, on
 //     several routers or after a reload, serve the same views;
 //   - with them, the latest instance of each configuration, so that the instance a
@@ -67,6 +68,26 @@ func renewalsOf(issuer, clientID string) *renewals {
 	if rs == nil {
 		rs = newRenewals()
 		sharedRenewals.byClient[key] = rs
+	}
+	return rs
+}
+
+// sharedRevocations holds the revocation set of each client at each provider
+// (revocation.go): a session revoked through one instance is over on every route.
+var sharedRevocations = struct {
+	mu       sync.Mutex
+	byClient map[string]*revocations
+}{byClient: map[string]*revocations{}}
+
+// revocationsOf returns the revocation set of clientID at issuer.
+func revocationsOf(issuer, clientID string) *revocations {
+	key := issuer + " " + clientID
+	sharedRevocations.mu.Lock()
+	defer sharedRevocations.mu.Unlock()
+	rs := sharedRevocations.byClient[key]
+	if rs == nil {
+		rs = newRevocations()
+		sharedRevocations.byClient[key] = rs
 	}
 	return rs
 }

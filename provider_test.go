@@ -55,6 +55,7 @@ type testProvider struct {
 	authMethods     []string
 	discoveryIssuer string // "" = the real one
 	noEndSession    bool
+	sid             string // the ID token's sid; "": none (logout_test.go)
 	noUserinfo      bool
 	down            bool // every endpoint answers 503
 	refreshToken    string
@@ -498,6 +499,9 @@ func (tp *testProvider) idToken(nonce, accessToken string) string {
 	}
 	if nonce != "" {
 		claims["nonce"] = nonce
+	}
+	if tp.sid != "" {
+		claims["sid"] = tp.sid
 	}
 	if tp.claims != nil {
 		tp.claims(claims)

@@ -33,6 +33,9 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 		return
 	}
 	sub := id.sub
+	if m.revs != nil {
+		m.revokeOwn(id)
+	}
 	endpoint := m.cfg.endSession.url
 	p, err := m.provider(r.Context())
 	if endpoint == "" && err == nil {
@@ -67,4 +70,15 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 	}
 	m.log.write("INFO", logEvent{event: "sign-out", sub: sub}, "sign-out sub=%q, to the provider", sub)
 	m.redirect(w, withQuery(endpoint, overrides.endSessionQuery(params)))
+}
+
+// revokeOwn ends, for every copy of its cookie, the session being signed out: its
+// provider session (sid) when it has one, else the sessions of its user without
+// one signed in until now.
+func (m *middleware) revokeOwn(id *identity) {
+	r := m.revs.entryFor(revokeSid, id.sid, m.now())
+	if id.sid == "" {
+		r = m.revs.entryFor(revokeSidless, id.sub, m.now())
+	}
+	m.revs.revoke([]revocation{r})
 }

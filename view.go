@@ -104,13 +104,18 @@ func openIdentity(m *middleware, sealed string) *identity {
 	if err != nil {
 		return nil
 	}
-	if id := identityFromBlock(m.viewDigest, plain, expiry); id != nil {
-		if m.cfg.idleTimeout > 0 {
-			return idleIdentity(m, id, lastUseInBlock(plain, issuedAt))
-		}
-		return id
+	id := identityFromBlock(m.viewDigest, plain, expiry)
+	if id == nil {
+		return identityFromClaims(m, plain, issuedAt, expiry)
 	}
-	return identityFromClaims(m, plain, issuedAt, expiry)
+	id.issuedAt = issuedAt
+	if m.revs != nil && m.revs.revoked(id.sid, id.sub, issuedAt) { // the check first: no call when off
+		return nil
+	}
+	if m.cfg.idleTimeout > 0 {
+		return idleIdentity(m, id, lastUseInBlock(plain, issuedAt))
+	}
+	return id
 }
 
 // identityFromClaims is openIdentity without a view block: the session decoded.
@@ -121,6 +126,9 @@ func identityFromClaims(m *middleware, plain []byte, issuedAt, expiry int64) *id
 	}
 	id := m.newIdentity(sess)
 	if m.cfg.idleTimeout > 0 && idleOver(m, id, m.now()) { // the check first: no call when off
+		return nil
+	}
+	if m.revs != nil && m.revs.revoked(id.sid, id.sub, issuedAt) {
 		return nil
 	}
 	return id

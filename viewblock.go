@@ -18,13 +18,14 @@ import (
 // again, which under Yaegi costs several times more (bench/README.md). It is a
 // query string, the first value of the session's JSON:
 //
-//	{"v":"h=X-Auth-Request-User&h=<sub>&h=...&i=<digest>&i=<sub>&i=<name>&i=<rule>&i=<unix>", ...}
+//	{"v":"h=X-Auth-Request-User&h=<sub>&h=...&i=<digest>&i=<sub>&i=<name>&i=<rule>&i=<unix>&i=<sid>", ...}
 //
-//	i  five values, in this order: viewDigest of the options it was made with (an
+//	i  six values, in this order: viewDigest of the options it was made with (an
 //	   instance whose options differ, other headers or other rules, works the
 //	   identity out from the claims instead); the sub; the name shown on pages; the
 //	   access rule refused ("": none); when the access token must be renewed, in
-//	   Unix seconds ("": never)
+//	   Unix seconds ("": never); the ID token's sid ("": none), which revocation
+//	   reads (revocation.go)
 //	h  the headers for the app, a name then its value, header after header
 //
 // Values in a fixed order rather than a key each: under Yaegi every map lookup and
@@ -34,7 +35,7 @@ import (
 // passAccessToken or passIDToken on, there is no block.
 
 // viewBlockVersion changes when newIdentity's output for the same options does.
-const viewBlockVersion = "3"
+const viewBlockVersion = "4"
 
 // viewDigest is a digest of the options that make an identity; "" when the
 // identity carries a token (no block is written).
@@ -68,7 +69,7 @@ func (m *middleware) viewBlock(id *identity) string {
 	if !id.refreshAt.IsZero() {
 		refreshAt = strconv.FormatInt(id.refreshAt.Unix(), 10)
 	}
-	q := url.Values{"i": {m.viewDigest, id.sub, id.name, id.refusal, refreshAt}}
+	q := url.Values{"i": {m.viewDigest, id.sub, id.name, id.refusal, refreshAt, id.sid}}
 	for _, hv := range id.headers {
 		q["h"] = append(q["h"], hv.name, hv.value[0])
 	}
@@ -98,11 +99,11 @@ func identityFromBlock(digest string, plain []byte, expiry int64) *identity {
 	}
 	q, err := url.ParseQuery(string(rest[:end]))
 	i, hs := q["i"], q["h"]
-	if err != nil || len(i) != 5 || i[0] != digest || len(hs)%2 != 0 {
+	if err != nil || len(i) != 6 || i[0] != digest || len(hs)%2 != 0 {
 		return nil
 	}
 	until := time.Unix(expiry, 0)
-	id := &identity{sub: i[1], name: i[2], refusal: i[3], expiry: until, until: until}
+	id := &identity{sub: i[1], name: i[2], refusal: i[3], sid: i[5], expiry: until, until: until}
 	if i[4] != "" && !refreshFromBlock(id, i[4]) {
 		return nil
 	}

@@ -190,13 +190,14 @@ func TestViewBlockRejectsBadBlocks(t *testing.T) {
 	d := "i=" + m.viewDigest
 	for _, block := range []string{
 		"", "%zz", "i=other&i=u&i=u&i=&i=", strings.Replace(good, d, d+"x", 1),
-		strings.Replace(good, d, "i=", 1), // no digest: the format of version 1
-		d + "&i=u&i=u&i=",                 // four values
-		d + "&i=u&i=u&i=&i=&i=",           // six
-		good + "&h=X-Odd",                 // a header without its value
-		d + "&i=u&i=u&i=&i=soon",          // renewal time not a number
-		d + "&i=u&i=u&i=&i=&h=X-A&h=1%zz", // bad escape
-		"d=" + m.viewDigest + "&s=u&n=u",  // version 1's keys
+		strings.Replace(good, d, "i=", 1),    // no digest: the format of version 1
+		d + "&i=u&i=u&i=",                    // four values
+		d + "&i=u&i=u&i=&i=",                 // five: version 3's, without the sid
+		d + "&i=u&i=u&i=&i=&i=&i=",           // seven
+		good + "&h=X-Odd",                    // a header without its value
+		d + "&i=u&i=u&i=&i=soon&i=",          // renewal time not a number
+		d + "&i=u&i=u&i=&i=&i=&h=X-A&h=1%zz", // bad escape
+		"d=" + m.viewDigest + "&s=u&n=u",     // version 1's keys
 	} {
 		if id := identityFromBlock(m.viewDigest, blockSession(block), ckNow.Add(time.Hour).Unix()); id != nil {
 			t.Errorf("block %q gave identity %s", block, identityText(id))
