@@ -137,33 +137,8 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 	if err := v.checkAudience(c); err != nil {
 		return err
 	}
-	now := v.now()
-	skew := v.clockSkew
-	if skew < 0 {
-		skew = 0
-	}
-	exp, ok := numericDate(c["exp"])
-	if !ok {
-		return fmt.Errorf("%w: exp missing or not a number", errExpired)
-	}
-	if !numericDateBefore(now.Add(-skew), exp) {
-		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
-	}
-	iat, ok := numericDate(c["iat"])
-	if !ok {
-		return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
-	}
-	if numericDateBefore(now.Add(skew), iat) {
-		return fmt.Errorf("%w: iat %s is in the future, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
-	}
-	if raw, present := c["nbf"]; present {
-		nbf, ok := numericDate(raw)
-		if !ok {
-			return fmt.Errorf("%w: nbf not a number", errNotYetValid)
-		}
-		if numericDateBefore(now.Add(skew), nbf) {
-			return fmt.Errorf("%w: nbf %s, now %s", errNotYetValid, formatNumericDate(nbf), now.UTC().Format(time.RFC3339))
-		}
+	if err := checkTokenTimes(c, v.now(), v.clockSkew, true); err != nil {
+		return err
 	}
 	sub, _ := c["sub"].(string)
 	if sub == "" {
@@ -185,6 +160,41 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 	if raw, present := c["at_hash"]; present {
 		if err := checkAccessTokenHash(raw, alg, accessToken); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkTokenTimes checks a token's exp (required), iat (required when iatRequired;
+// never in the future) and nbf (when present), each with skew of leeway: the time
+// rules of every kind of JWT ags reads.
+func checkTokenTimes(c map[string]interface{}, now time.Time, skew time.Duration, iatRequired bool) error {
+	if skew < 0 {
+		skew = 0
+	}
+	exp, ok := numericDate(c["exp"])
+	if !ok {
+		return fmt.Errorf("%w: exp missing or not a number", errExpired)
+	}
+	if !numericDateBefore(now.Add(-skew), exp) {
+		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
+	}
+	if raw, present := c["iat"]; present || iatRequired {
+		iat, ok := numericDate(raw)
+		if !ok {
+			return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
+		}
+		if numericDateBefore(now.Add(skew), iat) {
+			return fmt.Errorf("%w: iat %s is in the future, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
+		}
+	}
+	if raw, present := c["nbf"]; present {
+		nbf, ok := numericDate(raw)
+		if !ok {
+			return fmt.Errorf("%w: nbf not a number", errNotYetValid)
+		}
+		if numericDateBefore(now.Add(skew), nbf) {
+			return fmt.Errorf("%w: nbf %s, now %s", errNotYetValid, formatNumericDate(nbf), now.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil

@@ -68,6 +68,8 @@ var options = []option{
 	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
 	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
 	{"sessionIdleTimeout", "AGS_CLIENT_SESSION_IDLE_TIMEOUT", "", func(c *Config) *string { return &c.SessionIdleTimeout }},
+	{"bearerTokens", "AGS_CLIENT_BEARER_TOKENS", "false", func(c *Config) *string { return &c.BearerTokens }},
+	{"bearerIntrospection", "AGS_CLIENT_BEARER_INTROSPECTION", "false", func(c *Config) *string { return &c.BearerIntrospection }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -76,6 +78,7 @@ var options = []option{
 	{"requiredClaims", "AGS_CLIENT_REQUIRED_CLAIMS", "", nil},
 	{"allowedEmailDomains", "AGS_CLIENT_ALLOWED_EMAIL_DOMAINS", "", nil},
 	{"allowedUsers", "AGS_CLIENT_ALLOWED_USERS", "", nil},
+	{"bearerAudiences", "AGS_CLIENT_BEARER_AUDIENCES", "", nil},
 }
 
 // optionNamed returns the option called name.
@@ -133,6 +136,9 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	}
 	if len(r.AllowedUsers) == 0 {
 		r.AllowedUsers = splitList(getenv(optionNamed("allowedUsers").env))
+	}
+	if len(r.BearerAudiences) == 0 {
+		r.BearerAudiences = splitList(getenv(optionNamed("bearerAudiences").env))
 	}
 	return &r
 }
@@ -204,6 +210,7 @@ type settings struct {
 	coreIdentity         *coreIdentityRules // One Login's identity, when authParams claims asks for it
 	stepUp               bool               // a refused signed-in user goes to the provider once first
 	returnCodes          bool               // authParams claims asks for One Login's return codes
+	bearer               *bearerSettings    // API clients' tokens (bearer.go); nil: off
 }
 
 var (
@@ -377,6 +384,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	s.idleRenewal = idleRenewalFor(s.idleTimeout)
+	if s.bearer, err = parseBearerSettings(c, s.identityHeaders); err != nil {
+		return nil, err
+	}
 	for _, alg := range c.AllowedAlgorithms {
 		if !supportedAlgorithm(alg) {
 			return nil, fmt.Errorf("allowedAlgorithms: %q is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, HS256, HS384, HS512", alg)
