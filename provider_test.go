@@ -108,6 +108,12 @@ type testProvider struct {
 	audIsIssuer     bool     // the assertion's aud must be the issuer, not the token endpoint
 	seenJTI         map[string]bool
 	assertions      []tpAssertion // each accepted assertion
+
+	// Token introspection (RFC 7662, bearer_test.go): with introspect set, discovery
+	// announces /introspect, which answers introspect's map for the posted form once
+	// the client authenticates as at the token endpoint; introspections counts them.
+	introspect     func(form url.Values) map[string]interface{}
+	introspections int
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -163,6 +169,7 @@ func newTestProvider(t *testing.T) *testProvider {
 	mux.HandleFunc("/authorize", tp.authorize)
 	mux.HandleFunc("/token", tp.token)
 	mux.HandleFunc("/userinfo", tp.userinfo)
+	mux.HandleFunc("/introspect", tp.introspection)
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tp.mu.Lock()
 		down, delay, stall := tp.down, tp.atkDelay[r.URL.Path], tp.atkStall[r.URL.Path]
@@ -251,6 +258,9 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	}
 	if tp.authSigningAlgs != nil {
 		doc["token_endpoint_auth_signing_alg_values_supported"] = tp.authSigningAlgs
+	}
+	if tp.introspect != nil {
+		doc["introspection_endpoint"] = tp.issuer + "/introspect"
 	}
 	json.NewEncoder(w).Encode(doc)
 }
@@ -463,4 +473,23 @@ func (tp *testProvider) set(f func(tp *testProvider)) {
 	tp.mu.Lock()
 	f(tp)
 	tp.mu.Unlock()
+}
+
+// introspection answers RFC 7662 requests with tp.introspect, for the test client.
+func (tp *testProvider) introspection(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.introspections++
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id != tpClientID || secret != tpClientSecret || tp.introspect == nil {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":"invalid_client"}`))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(tp.introspect(r.PostForm))
 }
