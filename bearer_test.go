@@ -346,10 +346,15 @@ func TestBearerIntrospection(t *testing.T) {
 	clock := &jwtClock{t: time.Now()}
 	tp.now = clock.now
 	tp.introspect = func(form url.Values) map[string]interface{} {
-		if form.Get("token") != "ory_at_good.sig" {
+		aud := bearerAudience
+		switch form.Get("token") {
+		case "ory_at_good.sig":
+		case "ory_at_other_api.sig":
+			aud = "https://other.example"
+		default:
 			return map[string]interface{}{"active": false}
 		}
-		return map[string]interface{}{"active": true, "iss": tp.issuer, "aud": []string{bearerAudience}, "sub": "service-7",
+		return map[string]interface{}{"active": true, "iss": tp.issuer, "aud": []string{aud}, "sub": "service-7",
 			"client_id": "reports-cli", "scope": "reports:read", "exp": clock.now().Add(time.Hour).Unix()}
 	}
 	c := bearerConfig(tp)
@@ -378,6 +383,7 @@ func TestBearerIntrospection(t *testing.T) {
 	if tp.introspections != 3 {
 		t.Errorf("introspections of an inactive token: got %d, want 3 (kept a few seconds)", tp.introspections)
 	}
+	bearerWantRefused(t, bearerRequest(m, "/private", "Bearer ory_at_other_api.sig"), app, http.StatusUnauthorized, "invalid_token", "ory_at_other_api.sig")
 	tp.set(func(tp *testProvider) { tp.atkDelay = map[string]time.Duration{"/introspect": 5 * time.Second} })
 	rec := bearerRequest(m, "/private", "Bearer ory_at_other.sig")
 	if rec.Code != http.StatusServiceUnavailable || app.calls != 0 {
@@ -414,4 +420,40 @@ func TestBearerConfig(t *testing.T) {
 	if err != nil || s.bearer == nil || len(s.bearer.audiences) != 2 || !s.bearer.introspection {
 		t.Errorf("from the environment: got %v, want bearerTokens on for two audiences, with introspection", err)
 	}
+}
+
+// FuzzBearerHeader: whatever the Authorization header, a request on an
+// authenticated path is never served without a valid token, never redirected,
+// never panics, and its answer never shows the token.
+func FuzzBearerHeader(f *testing.F) {
+	for _, seed := range []string{"Bearer a.b.c", "Bearer ", "bearer eyJhbGciOiJub25lIn0.e30.", "Basic YTpi", "Bearer a b", "Bearer a,Bearer b",
+		"Bearer ory_at_x.y", "Bearer " + strings.Repeat("A", 20<<10), "BEARER\ta.b.c", "Bearer a.b.c==", "Bearer \x00"} {
+		f.Add(seed)
+	}
+	c := CreateConfig()
+	c.Issuer, c.ClientID, c.ClientSecret = "http://127.0.0.1:1", tpClientID, tpClientSecret
+	c.SessionSecret, c.AuthenticatedPaths, c.Timeout = tpSessionKey, []string{"/private"}, "1s"
+	c.BearerTokens, c.BearerAudiences = "true", []string{bearerAudience}
+	m, err := newMiddleware(http.NotFoundHandler(), c, "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	m.log.out = &flowLog{}
+	f.Fuzz(func(t *testing.T, auth string) {
+		r := httptest.NewRequest(http.MethodGet, "http://app.example/private", nil)
+		r.Header["Authorization"] = []string{auth}
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, r)
+		switch rec.Code {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable, http.StatusFound:
+		default:
+			t.Fatalf("Authorization %q: got %d, want a refusal", auth, rec.Code)
+		}
+		if _, err := bearerOf([]string{auth}); err == nil && rec.Code == http.StatusFound {
+			t.Fatalf("Authorization %q: a bearer token redirected", auth)
+		}
+		if token := strings.TrimSpace(auth); len(token) >= 16 && strings.Contains(rec.Body.String(), token) {
+			t.Fatalf("Authorization %q: the answer shows it", auth)
+		}
+	})
 }
