@@ -39,7 +39,7 @@ func (v *idTokenVerifier) verifyAccessToken(ctx context.Context, raw, sub string
 	if err := v.checkIssuer(claims); err != nil {
 		return nil, fmt.Errorf("%w: %w", errAccessToken, err)
 	}
-	if err := v.checkTimes(claims, false); err != nil {
+	if err := checkTokenTimes(claims, v.now(), v.clockSkew, false); err != nil {
 		return nil, fmt.Errorf("%w: %w", errAccessToken, err)
 	}
 	if got, present := claims["sub"]; present && !sameString(got, sub) {

@@ -300,6 +300,19 @@ type Config struct {
 	// every instance of the client. Empty: off. Environment:
 	// AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH.
 	BackChannelLogoutPath string `json:"backChannelLogoutPath,omitempty"`
+	// BearerTokens lets API clients in with a token in place of a cookie: a request
+	// with Authorization: Bearer is judged by its JWT access token (signed by the
+	// issuer's keys, for one of BearerAudiences) and never by a cookie; a failure is a
+	// 401 or a 403, never a redirect. Default false. Environment: AGS_CLIENT_BEARER_TOKENS.
+	BearerTokens string `json:"bearerTokens,omitempty"`
+	// BearerAudiences are the resource identifiers this API answers to: a token's aud
+	// must hold one of them. Required with BearerTokens. Environment:
+	// AGS_CLIENT_BEARER_AUDIENCES, comma separated.
+	BearerAudiences []string `json:"bearerAudiences,omitempty"`
+	// BearerIntrospection asks the provider's introspection_endpoint (RFC 7662) about
+	// a token that is not a JWT, with the client's own authentication. Needs
+	// BearerTokens. Default false. Environment: AGS_CLIENT_BEARER_INTROSPECTION.
+	BearerIntrospection string `json:"bearerIntrospection,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on
@@ -383,7 +396,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*middleware,
 	m.keptUserInfo = keptUserInfo(m)
 	m.viewDigest = viewDigest(resolved, cfg)
 	m.fingerprint, _ = configFingerprint(resolved)
-	cs := cachesFor(resolved, cfg.cacheSize)
+	cs := cachesFor(resolved, cfg.cacheSize, cfg.bearer != nil)
 	m.views, m.paths = cs.views, cs.paths
 	if cfg.revocation {
 		useRevocations(m)

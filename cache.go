@@ -180,11 +180,15 @@ type viewCache struct {
 	// caches) breaks assignments between them.
 	revoked func(sid, sub string, issuedAt int64) bool
 	index   *revocationIndex
+	// The digests of an Authorization header (bearer.go) have seeds of their own, so
+	// that no Cookie header can be read as a token, nor a token as a Cookie header.
+	tokenKeySeed, tokenCheckSeed maphash.Seed
 }
 
 const (
 	sessionViews = 0
 	otherViews   = 1
+	bearerViews  = 2 // with bearerTokens only (addTokenClass)
 )
 
 // cacheShare is the part of cacheSize given to views without a session (visitors,
@@ -199,6 +203,17 @@ func newViewCache(budget int) *viewCache {
 		keySeed:   maphash.MakeSeed(),
 		checkSeed: maphash.MakeSeed(),
 	}
+}
+
+// addTokenClass gives the views of bearer tokens (bearerViews) a class of their own,
+// an eighth of the budget, taken from the sessions': API callers cannot push out
+// browsers' sessions, nor browsers API callers'.
+func addTokenClass(c *viewCache) {
+	sessions := c.entries.classes[sessionViews]
+	share := sessions.budget / 6 // the sessions hold six eighths
+	sessions.budget -= share
+	c.entries.classes = append(c.entries.classes, &cacheQueue{budget: share})
+	c.tokenKeySeed, c.tokenCheckSeed = maphash.MakeSeed(), maphash.MakeSeed()
 }
 
 // digests returns the key and the check of a Cookie header.

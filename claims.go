@@ -137,7 +137,7 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 	if err := v.checkAudience(c); err != nil {
 		return err
 	}
-	if err := v.checkTimes(c, true); err != nil {
+	if err := checkTokenTimes(c, v.now(), v.clockSkew, true); err != nil {
 		return err
 	}
 	sub, _ := c["sub"].(string)
@@ -165,11 +165,10 @@ func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken stri
 	return nil
 }
 
-// checkTimes checks exp (required), iat (required when iatRequired, else when
-// present) and nbf (when present), within clockSkew.
-func (v *idTokenVerifier) checkTimes(c map[string]interface{}, iatRequired bool) error {
-	now := v.now()
-	skew := v.clockSkew
+// checkTokenTimes checks a token's exp (required), iat (required when iatRequired;
+// never in the future) and nbf (when present), each with skew of leeway: the time
+// rules of every kind of JWT ags reads.
+func checkTokenTimes(c map[string]interface{}, now time.Time, skew time.Duration, iatRequired bool) error {
 	if skew < 0 {
 		skew = 0
 	}
@@ -180,8 +179,8 @@ func (v *idTokenVerifier) checkTimes(c map[string]interface{}, iatRequired bool)
 	if !numericDateBefore(now.Add(-skew), exp) {
 		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
 	}
-	if rawIAT, present := c["iat"]; present || iatRequired {
-		iat, ok := numericDate(rawIAT)
+	if raw, present := c["iat"]; present || iatRequired {
+		iat, ok := numericDate(raw)
 		if !ok {
 			return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
 		}

@@ -337,6 +337,14 @@ func (a *clientAuth) choose(methods, signingAlgs []string) (string, string, erro
 // newTokenRequest builds a POST of form to the token endpoint, authenticated as the
 // method chosen at discovery says.
 func (m *middleware) newTokenRequest(ctx context.Context, p *provider, form url.Values) (*http.Request, error) {
+	return m.newClientRequest(ctx, p, p.TokenEndpoint, form)
+}
+
+// newClientRequest builds a POST of form to one of the provider's endpoints (token,
+// introspection), with the client authentication chosen at discovery. An assertion's
+// aud stays the token endpoint (or the issuer): RFC 7523 names the authorization
+// server, whichever of its endpoints receives it.
+func (m *middleware) newClientRequest(ctx context.Context, p *provider, target string, form url.Values) (*http.Request, error) {
 	a := m.cfg.clientAuth
 	switch p.authMethod {
 	case authSecretPost:
@@ -359,7 +367,7 @@ func (m *middleware) newTokenRequest(ctx context.Context, p *provider, form url.
 		form.Set("client_assertion_type", assertionType)
 		form.Set("client_assertion", assertion)
 	}
-	req, err := providerRequest(ctx, http.MethodPost, p.TokenEndpoint, strings.NewReader(form.Encode()))
+	req, err := providerRequest(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}

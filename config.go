@@ -77,6 +77,8 @@ var options = []option{
 	{"clientCertificateFile", "AGS_CLIENT_CERTIFICATE_FILE", "", func(c *Config) *string { return &c.ClientCertificateFile }},
 	{"endSessionURL", "AGS_CLIENT_END_SESSION_URL", "", func(c *Config) *string { return &c.EndSessionURL }},
 	{"backChannelLogoutPath", "AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH", "", func(c *Config) *string { return &c.BackChannelLogoutPath }},
+	{"bearerTokens", "AGS_CLIENT_BEARER_TOKENS", "false", func(c *Config) *string { return &c.BearerTokens }},
+	{"bearerIntrospection", "AGS_CLIENT_BEARER_INTROSPECTION", "false", func(c *Config) *string { return &c.BearerIntrospection }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -87,6 +89,7 @@ var options = []option{
 	{"allowedUsers", "AGS_CLIENT_ALLOWED_USERS", "", nil},
 	{"allowedTenants", "AGS_CLIENT_ALLOWED_TENANTS", "", nil},
 	{"endSessionParams", "AGS_CLIENT_END_SESSION_PARAMS", "", nil},
+	{"bearerAudiences", "AGS_CLIENT_BEARER_AUDIENCES", "", nil},
 }
 
 // optionNamed returns the option called name.
@@ -148,6 +151,9 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	}
 	if len(r.AllowedTenants) == 0 {
 		r.AllowedTenants = splitList(getenv(optionNamed("allowedTenants").env))
+	}
+	if len(r.BearerAudiences) == 0 {
+		r.BearerAudiences = splitList(getenv(optionNamed("bearerAudiences").env))
 	}
 	return &r
 }
@@ -225,8 +231,9 @@ type settings struct {
 	jwksURL               string             // in place of the announced jwks_uri; "": that one
 	formPost              bool               // responseMode form_post
 	endSession            endSessionOverrides
-	backChannelLogoutPath string // "/backchannel-logout"; "": off (logout.go)
-	revocation            bool   // sessions can be revoked (revocation.go)
+	backChannelLogoutPath string          // "/backchannel-logout"; "": off (logout.go)
+	revocation            bool            // sessions can be revoked (revocation.go)
+	bearer                *bearerSettings // API clients' tokens (bearer.go); nil: off
 }
 
 var (
@@ -411,6 +418,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if err = parseRevocationOptions(c, s); err != nil {
+		return nil, err
+	}
+	if s.bearer, err = parseBearerSettings(c, s.identityHeaders); err != nil {
 		return nil, err
 	}
 	for _, alg := range c.AllowedAlgorithms {

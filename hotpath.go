@@ -47,6 +47,9 @@ import (
 // known to be open. Everything else goes to serveOther. Forged identity headers
 // go first (step 1): headerCheck tells in one call whether there can be any.
 func (m *middleware) handler() http.HandlerFunc {
+	if m.cfg.bearer != nil {
+		return bearerHandler(m) // the same, with API clients' tokens first (bearer.go)
+	}
 	// Method values and functions held in variables: under Yaegi a selector such as
 	// m.next or strings.Join is one more value allocated at every call.
 	removedHeaders := m.removedHeaders

@@ -42,6 +42,9 @@ func strippedHeaders(s *settings) map[string]bool {
 	if s.passAccessToken {
 		names = append(names, headerAuthorization)
 	}
+	if s.bearer != nil {
+		names = append(names, headerScope, headerClientID)
+	}
 	for _, h := range s.identityHeaders {
 		names = append(names, h)
 	}

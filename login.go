@@ -40,8 +40,15 @@ func (m *middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 
 // startLoginFor is startLogin; stepUp marks a step-up (serveOther).
 func (m *middleware) startLoginFor(w http.ResponseWriter, r *http.Request, stepUp bool) {
+	if m.cfg.bearer != nil && queryHasToken(r) {
+		refuseToken(m, w, r, http.StatusUnauthorized, "invalid_request", fmt.Errorf("%w: a token in the query", errBearerRequest))
+		return
+	}
 	if !isNavigation(r) {
 		w.Header().Set("WWW-Authenticate", `OpenIDConnect realm="ags"`)
+		if m.cfg.bearer != nil {
+			w.Header().Add("WWW-Authenticate", `Bearer realm="ags"`)
+		}
 		apiAnswer(w, r, http.StatusUnauthorized, "unauthorized", "sign-in required: sign in from a browser")
 		return
 	}

@@ -91,6 +91,7 @@ type provider struct {
 	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	IntrospectionEndpoint string   `json:"introspection_endpoint"` // RFC 7662: bearerIntrospection
 	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
 	SigningAlgorithms     []string `json:"id_token_signing_alg_values_supported"`
 	AuthSigningAlgorithms []string `json:"token_endpoint_auth_signing_alg_values_supported"`
@@ -102,8 +103,9 @@ type provider struct {
 	authMethod string // the client authentication in effect: see clientAuth.choose
 	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
 	verifier   *idTokenVerifier
-	template   *issuerTemplate // the issuer announced with {tenantid}; nil: none
-	didKeys    *keySet         // the core identity's keys; nil when not asked for
+	template   *issuerTemplate  // the issuer announced with {tenantid}; nil: none
+	bearer     *idTokenVerifier // access tokens' signature checks (bearer.go); nil: bearerTokens off
+	didKeys    *keySet          // the core identity's keys; nil when not asked for
 }
 
 // discovery loads the provider's metadata on first use, one fetch at a time, and
@@ -266,6 +268,9 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 		clockSkew:    m.cfg.clockSkew,
 		now:          m.clock,
 	}
+	if p.bearer, err = bearerVerifier(m, p); err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", errDiscovery, err)
+	}
 	return p, maxAge, nil
 }
 
@@ -358,6 +363,7 @@ func parseDiscovery(body []byte, issuer string, tenants *tenantRules) (*provider
 		{"jwks_uri", p.JWKSURI},
 		{"userinfo_endpoint", p.UserinfoEndpoint},
 		{"end_session_endpoint", p.EndSessionEndpoint},
+		{"introspection_endpoint", p.IntrospectionEndpoint},
 	}
 	for i, e := range endpoints {
 		if e[1] == "" && i >= 3 {

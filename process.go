@@ -115,16 +115,16 @@ type caches struct {
 // cachesFor returns the caches of the configuration c (resolved, as New reads it).
 // Instances share them only when every option is the same: a view depends on the
 // session options, the rules and the headers, a path on the paths.
-func cachesFor(c *Config, cacheSize int) *caches {
+func cachesFor(c *Config, cacheSize int, tokens bool) *caches {
 	fingerprint, err := configFingerprint(c)
 	if err != nil {
-		return &caches{views: newViewCache(cacheSize), paths: newPathCache()}
+		return newCaches(cacheSize, tokens)
 	}
 	sharedCaches.mu.Lock()
 	defer sharedCaches.mu.Unlock()
 	cs := sharedCaches.byConfig[fingerprint]
 	if cs == nil {
-		cs = &caches{views: newViewCache(cacheSize), paths: newPathCache()}
+		cs = newCaches(cacheSize, tokens)
 		sharedCaches.byConfig[fingerprint] = cs
 	}
 	order := []string{}
@@ -139,6 +139,16 @@ func cachesFor(c *Config, cacheSize int) *caches {
 		order = order[1:]
 	}
 	sharedCaches.order = order
+	return cs
+}
+
+// newCaches makes a configuration's caches; tokens: its view cache has a class for
+// bearer tokens (bearerTokens).
+func newCaches(cacheSize int, tokens bool) *caches {
+	cs := &caches{views: newViewCache(cacheSize), paths: newPathCache()}
+	if tokens {
+		addTokenClass(cs.views)
+	}
 	return cs
 }
 

@@ -130,6 +130,11 @@ type testProvider struct {
 	appleKey     interface{}
 	appleTeamID  string
 	appleSecrets []tpAssertion // each accepted secret
+	// Token introspection (RFC 7662, bearer_test.go): with introspect set, discovery
+	// announces /introspect, which answers introspect's map for the posted form once
+	// the client authenticates as at the token endpoint; introspections counts them.
+	introspect     func(form url.Values) map[string]interface{}
+	introspections int
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -208,6 +213,7 @@ func newTestProvider(t *testing.T) *testProvider {
 		}
 		tp.publicKeys(w)
 	})
+	mux.HandleFunc("/introspect", tp.introspection)
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tp.mu.Lock()
 		if tp.mount != "" {
@@ -299,6 +305,9 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	}
 	if tp.authSigningAlgs != nil {
 		doc["token_endpoint_auth_signing_alg_values_supported"] = tp.authSigningAlgs
+	}
+	if tp.introspect != nil {
+		doc["introspection_endpoint"] = tp.issuer + "/introspect"
 	}
 	json.NewEncoder(w).Encode(doc)
 }
@@ -550,4 +559,23 @@ func (tp *testProvider) set(f func(tp *testProvider)) {
 	tp.mu.Lock()
 	f(tp)
 	tp.mu.Unlock()
+}
+
+// introspection answers RFC 7662 requests with tp.introspect, for the test client.
+func (tp *testProvider) introspection(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.introspections++
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id != tpClientID || secret != tpClientSecret || tp.introspect == nil {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":"invalid_client"}`))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(tp.introspect(r.PostForm))
 }
