@@ -62,10 +62,9 @@ func TestAppleClientSecret(t *testing.T) {
 	c := appleConfig(t, tp)
 	c.Refresh = "true"
 	m, _ := newFlow(t, c)
-	now := time.Now()
-	clock := func() time.Time { return now }
-	setClock(m, clock)
-	tp.set(func(tp *testProvider) { tp.now = clock })
+	fc := newFlowClock(time.Now())
+	setClock(m, func() time.Time { return fc.now() })
+	tp.set(func(tp *testProvider) { tp.now = func() time.Time { return fc.now() } })
 	b := newFlowBrowser(t, m)
 	if rec := b.signIn("/private"); rec.Code != http.StatusFound || rec.Header().Get("Location") != "/private" {
 		t.Fatalf("sign-in: got %d to %q, want 302 to /private; %s", rec.Code, rec.Header().Get("Location"), rec.Body.String())
@@ -74,14 +73,14 @@ func TestAppleClientSecret(t *testing.T) {
 		t.Fatalf("got %d client secrets accepted, want 1", len(tp.appleSecrets))
 	}
 	first := tp.tokenForms[0].Get("client_secret")
-	now = now.Add(22 * time.Hour)
+	fc.set(fc.now().Add(22 * time.Hour))
 	if _, err := m.refreshGrant(context.Background(), &session{RefreshToken: "refresh-1", Claims: map[string]interface{}{"sub": "user-42"}}); err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
 	if got := tp.tokenForms[1].Get("client_secret"); got != first {
 		t.Error("a new client secret was signed long before the last one ends")
 	}
-	now = now.Add(90 * time.Minute)
+	fc.set(fc.now().Add(90 * time.Minute))
 	if _, err := m.refreshGrant(context.Background(), &session{RefreshToken: "refresh-1", Claims: map[string]interface{}{"sub": "user-42"}}); err != nil {
 		t.Fatalf("refresh: %v", err)
 	}

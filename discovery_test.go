@@ -55,7 +55,7 @@ func TestProviderDocumentsAge(t *testing.T) {
 	tp := newTestProvider(t)
 	tp.cacheControl = "max-age=600"
 	m, app := newFlow(t, flowConfig(tp))
-	clock := &flowClock{t: time.Now()}
+	clock := newFlowClock(time.Now())
 	setClock(m, clock.now)
 	tp.now = clock.now
 	signedIn := newFlowBrowser(t, m)
@@ -70,14 +70,14 @@ func TestProviderDocumentsAge(t *testing.T) {
 	}
 
 	// Within max-age: nothing is fetched.
-	clock.t = clock.t.Add(9 * time.Minute)
+	clock.set(clock.now().Add(9 * time.Minute))
 	newFlowBrowser(t, m).signIn("/private")
 	if d, k := calls(); d != 1 || k != 1 {
 		t.Fatalf("within max-age: %d discovery and %d key-set fetches, want 1 and 1", d, k)
 	}
 
 	// Past max-age, the provider changed: no end-session endpoint, every key withdrawn.
-	clock.t = clock.t.Add(2 * time.Minute)
+	clock.set(clock.now().Add(2 * time.Minute))
 	tp.set(func(tp *testProvider) {
 		tp.noEndSession = true
 		// The provider's key is withdrawn; another one takes its place.
@@ -111,14 +111,14 @@ func TestProviderDocumentsAge(t *testing.T) {
 		defer ks.mu.Unlock()
 		return ks.inflight == nil && len(ks.keys) == 1 && ks.keys[0].kid == "key-2"
 	})
-	clock.t = clock.t.Add(time.Minute) // past the refetch interval for the unknown kid
+	clock.set(clock.now().Add(time.Minute)) // past the refetch interval for the unknown kid
 	b = newFlowBrowser(t, m)
 	if done := b.signIn("/private"); done.Code != http.StatusUnauthorized {
 		t.Errorf("sign-in with a withdrawn key: got %d, want 401", done.Code)
 	}
 
 	// A renewal that fails keeps the document in use.
-	clock.t = clock.t.Add(time.Hour)
+	clock.set(clock.now().Add(time.Hour))
 	tp.set(func(tp *testProvider) { tp.atkDiscovery = []byte("not json"); tp.atkKeys = nil })
 	before, _ := calls()
 	newFlowBrowser(t, m).get("/private")

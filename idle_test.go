@@ -35,7 +35,7 @@ func TestSessionIdleTimeout(t *testing.T) {
 			c.SessionLifetime = "3h"
 			c.PassAccessToken = tc.passToken
 			m, app := newFlow(t, c)
-			clock := &flowClock{t: time.Now()}
+			clock := newFlowClock(time.Now())
 			setClock(m, clock.now)
 			tp.now = clock.now
 			// An instance with caches of its own (another configuration's), so that it
@@ -49,21 +49,21 @@ func TestSessionIdleTimeout(t *testing.T) {
 			}
 			b := newFlowBrowser(t, m)
 			b.signIn("/private")
-			signedIn := clock.t
+			signedIn := clock.now()
 
 			// Used every 30s for an hour: always signed in, renewed every 2 minutes.
 			lastRenewal, renewals := signedIn, 0
 			for i := 0; i < 120; i++ {
-				clock.t = clock.t.Add(30 * time.Second)
+				clock.set(clock.now().Add(30 * time.Second))
 				rec := b.get("/private")
 				if rec.Code != http.StatusOK || app.last.Header.Get(headerUser) != "user-42" {
-					t.Fatalf("in use after %v: got %d, want the app with the identity", clock.t.Sub(signedIn), rec.Code)
+					t.Fatalf("in use after %v: got %d, want the app with the identity", clock.now().Sub(signedIn), rec.Code)
 				}
 				if renewedSession(rec) {
-					if gap := clock.t.Sub(lastRenewal); gap < 2*time.Minute {
+					if gap := clock.now().Sub(lastRenewal); gap < 2*time.Minute {
 						t.Errorf("renewed %v after the last renewal, want at least 2m", gap)
 					}
-					lastRenewal = clock.t
+					lastRenewal = clock.now()
 					renewals++
 				}
 			}
@@ -73,17 +73,17 @@ func TestSessionIdleTimeout(t *testing.T) {
 
 			// Idle 19 minutes since the last renewal: still signed in, here and on an
 			// instance that reads the cookie's last use (not its sign-in, an hour ago).
-			clock.t = lastRenewal.Add(19 * time.Minute)
+			clock.set(lastRenewal.Add(19 * time.Minute))
 			if rec := copyBrowser(b, fresh()).get("/private"); rec.Code != http.StatusOK {
 				t.Fatalf("idle 19m, another instance: got %d, want 200", rec.Code)
 			}
 			if rec := b.get("/private"); rec.Code != http.StatusOK || !renewedSession(rec) {
 				t.Fatalf("idle 19m: got %d (renewed %v), want 200 and a renewal", rec.Code, renewedSession(rec))
 			}
-			lastRenewal = clock.t
+			lastRenewal = clock.now()
 
 			// Idle 20 minutes: over, for the browser and an API call, on both instances.
-			clock.t = lastRenewal.Add(20 * time.Minute)
+			clock.set(lastRenewal.Add(20 * time.Minute))
 			if rec := copyBrowser(b, fresh()).get("/private"); rec.Code != http.StatusFound {
 				t.Errorf("idle 20m, another instance: got %d, want a sign-in", rec.Code)
 			}
@@ -100,15 +100,15 @@ func TestSessionIdleTimeout(t *testing.T) {
 			// The lifetime stays the cap, however often the session is used.
 			b = newFlowBrowser(t, m)
 			b.signIn("/private")
-			signedIn = clock.t
-			for clock.t.Before(signedIn.Add(3*time.Hour - time.Minute)) {
-				clock.t = clock.t.Add(5 * time.Minute)
+			signedIn = clock.now()
+			for clock.now().Before(signedIn.Add(3*time.Hour - time.Minute)) {
+				clock.set(clock.now().Add(5 * time.Minute))
 				want := http.StatusOK
-				if !clock.t.Before(signedIn.Add(3 * time.Hour)) {
+				if !clock.now().Before(signedIn.Add(3 * time.Hour)) {
 					want = http.StatusFound
 				}
 				if rec := b.get("/private"); rec.Code != want {
-					t.Fatalf("%v after sign-in, in use: got %d, want %d", clock.t.Sub(signedIn), rec.Code, want)
+					t.Fatalf("%v after sign-in, in use: got %d, want %d", clock.now().Sub(signedIn), rec.Code, want)
 				}
 			}
 		})
@@ -128,16 +128,16 @@ func TestSessionIdleTimeoutOption(t *testing.T) {
 	}
 	env := map[string]string{"AGS_CLIENT_SESSION_IDLE_TIMEOUT": "10m"}
 	m, _ := newFlow(t, flowConfig(tp).resolved(func(k string) string { return env[k] }))
-	clock := &flowClock{t: time.Now()}
+	clock := newFlowClock(time.Now())
 	setClock(m, clock.now)
 	tp.now = clock.now
 	b := newFlowBrowser(t, m)
 	b.signIn("/private")
-	clock.t = clock.t.Add(9 * time.Minute)
+	clock.set(clock.now().Add(9 * time.Minute))
 	if rec := b.get("/private"); rec.Code != http.StatusOK {
 		t.Fatalf("idle 9m: got %d, want 200", rec.Code)
 	}
-	clock.t = clock.t.Add(10 * time.Minute)
+	clock.set(clock.now().Add(10 * time.Minute))
 	if rec := b.get("/private"); rec.Code != http.StatusFound {
 		t.Errorf("idle 10m, timeout from the environment: got %d, want a sign-in", rec.Code)
 	}

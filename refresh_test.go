@@ -8,25 +8,41 @@ import (
 	"time"
 )
 
-// flowClock lets a test move the middleware's and the provider's time together.
-type flowClock struct{ t time.Time }
+// flowClock lets a test move the middleware's and the provider's time together;
+// background fetches read it while the test moves it.
+type flowClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *flowClock) now() time.Time { return c.t }
+func newFlowClock(t time.Time) *flowClock { return &flowClock{t: t} }
+
+func (c *flowClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *flowClock) set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
 
 func TestSessionLifetime(t *testing.T) {
 	tp := newTestProvider(t)
 	c := flowConfig(tp)
 	c.SessionLifetime = "1h"
 	m, _ := newFlow(t, c)
-	clock := &flowClock{t: time.Now()}
+	clock := newFlowClock(time.Now())
 	setClock(m, clock.now)
 	b := newFlowBrowser(t, m)
 	b.signIn("/private")
-	clock.t = clock.t.Add(59 * time.Minute)
+	clock.set(clock.now().Add(59 * time.Minute))
 	if rec := b.get("/private"); rec.Code != 200 {
 		t.Fatalf("within the lifetime: got %d, want 200", rec.Code)
 	}
-	clock.t = clock.t.Add(2 * time.Minute)
+	clock.set(clock.now().Add(2 * time.Minute))
 	if rec := b.get("/private"); rec.Code != http.StatusFound {
 		t.Errorf("past the lifetime (cached session): got %d, want a new login", rec.Code)
 	}
@@ -40,7 +56,7 @@ func TestRefresh(t *testing.T) {
 	c.Refresh = "true"
 	c.PassAccessToken = "true"
 	m, app := newFlow(t, c)
-	clock := &flowClock{t: time.Now()}
+	clock := newFlowClock(time.Now())
 	setClock(m, clock.now)
 	tp.now = clock.now
 	b := newFlowBrowser(t, m)
@@ -48,7 +64,7 @@ func TestRefresh(t *testing.T) {
 	b.get("/private")
 	first := app.last.Header.Get(headerAccessToken)
 
-	clock.t = clock.t.Add(2 * time.Minute)
+	clock.set(clock.now().Add(2 * time.Minute))
 	if rec := b.get("/private"); rec.Code != 200 {
 		t.Fatalf("after the access token expired: got %d, want 200 with a renewed token", rec.Code)
 	}
@@ -60,7 +76,7 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("the renewed session refreshed again: %d calls", tp.refreshCalls)
 	}
 
-	clock.t = clock.t.Add(2 * time.Minute)
+	clock.set(clock.now().Add(2 * time.Minute))
 	tp.set(func(tp *testProvider) { tp.refreshToken = "revoked" })
 	if rec := b.get("/private"); rec.Code != http.StatusFound {
 		t.Errorf("failed renewal: got %d, want the session ended and a new login", rec.Code)
@@ -106,7 +122,7 @@ func renewalFlow(t *testing.T, tp *testProvider, browsers int) (*middleware, *fl
 	c.Refresh = "true"
 	c.PassAccessToken = "true"
 	m, app := newFlow(t, c)
-	clock := &flowClock{t: time.Now()}
+	clock := newFlowClock(time.Now())
 	setClock(m, clock.now)
 	tp.now = clock.now
 	var bs []*flowBrowser
@@ -115,7 +131,7 @@ func renewalFlow(t *testing.T, tp *testProvider, browsers int) (*middleware, *fl
 		b.signIn("/private")
 		bs = append(bs, b)
 	}
-	clock.t = clock.t.Add(2 * time.Minute)
+	clock.set(clock.now().Add(2 * time.Minute))
 	return m, app, bs, clock
 }
 
@@ -194,7 +210,7 @@ func TestRenewalsOfSessionsRunTogether(t *testing.T) {
 	c := flowConfig(tp)
 	c.Refresh = "true"
 	m, _ := newFlow(t, c)
-	clock := &flowClock{t: time.Now()}
+	clock := newFlowClock(time.Now())
 	setClock(m, clock.now)
 	tp.now = clock.now
 	first := newFlowBrowser(t, m)
@@ -205,7 +221,7 @@ func TestRenewalsOfSessionsRunTogether(t *testing.T) {
 	})
 	second := newFlowBrowser(t, m)
 	second.signIn("/private")
-	clock.t = clock.t.Add(2 * time.Minute)
+	clock.set(clock.now().Add(2 * time.Minute))
 
 	barrier := newTPBarrier(2)
 	tp.set(func(tp *testProvider) { tp.refreshWait = barrier })
