@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,9 +10,11 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ags-client/ags/e2e/harness"
+	"github.com/chromedp/chromedp"
 )
 
 // Issue 26's options through a real Traefik: publicPaths, externalURL behind a load
@@ -255,5 +258,110 @@ func TestHostsIdleTimeoutOption(t *testing.T) {
 	}
 	if log := tr.LogSince(off); !strings.Contains(log, "sessionIdleTimeout must be at least 2m") {
 		t.Errorf("Traefik's log does not say why sessionIdleTimeout 1m was refused")
+	}
+}
+
+// corsAPI is an API that allows credentialed calls from host (any port) with the header
+// X-Custom, and answers every other request with what it received (echoed), counting
+// the preflights that reached it.
+type corsAPI struct {
+	srv        *httptest.Server
+	preflights atomic.Int32
+}
+
+func startCORSAPI(t *testing.T, host string) *corsAPI {
+	t.Helper()
+	a := &corsAPI{}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); strings.HasPrefix(origin, "http://"+host+":") {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			w.Header().Set("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions {
+			a.preflights.Add(1)
+			w.Header().Set("Access-Control-Allow-Headers", "X-Custom")
+			w.Header().Set("Access-Control-Allow-Methods", "GET, PUT")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(echoed{URI: r.RequestURI, Header: r.Header})
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+// TestHostsCORSPreflightInChromium: a page on http://spa.example.org calls the API on
+// http://api.example.org (the same site, so the browser sends the session cookie)
+// with fetch(), credentials and a custom header, after the user signed in at the API.
+// With corsPreflight on, the browser's preflight reaches the API, which allows the
+// call, and the call reaches it with the identity; with it off (the control, /off/ on
+// the same host), the preflight gets 401 and fetch fails without a request.
+func TestHostsCORSPreflightInChromium(t *testing.T) {
+	p := startProvider(t)
+	const spaHost, apiHost = "spa.example.org", "api.example.org"
+	api := startCORSAPI(t, spaHost)
+	spa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<!doctype html><title>spa</title><p>spa</p>`)
+	}))
+	t.Cleanup(spa.Close)
+	dyn := &harness.Dynamic{
+		Routes: map[string]harness.Route{
+			"spa": {Rule: "Host(`" + spaHost + "`)", Backend: spa.URL},
+			"on":  {Rule: "Host(`" + apiHost + "`)", Middlewares: []string{"on"}, Backend: api.srv.URL},
+			"off": {Rule: "Host(`" + apiHost + "`) && PathPrefix(`/off/`)", Middlewares: []string{"off"}, Backend: api.srv.URL},
+		},
+		Middlewares: map[string]harness.Middleware{
+			"on": {Plugin: "ags", Config: agsConfig(p, map[string]any{
+				"authenticatedPaths": []string{"api/.*"}, "corsPreflight": true})},
+			"off": {Plugin: "ags", Config: agsConfig(p, map[string]any{
+				"authenticatedPaths": []string{"off/.*"}})},
+		},
+	}
+	tr := startTraefik(t, harness.TraefikConfig{}, dyn)
+	origin := fmt.Sprintf("http://%s:%d", spaHost, tr.Port)
+	apiURL := fmt.Sprintf("http://%s:%d", apiHost, tr.Port)
+	b := requireBrowserWith(t, harness.BrowserOptions{Hosts: []string{spaHost, apiHost}})
+	ctx, _ := tab(t, b.Tab(), "main")
+
+	openPage(t, ctx, apiURL+"/api/data")
+	expectLoginPage(t, ctx, p)
+	if status := submitLogin(t, ctx, p, harness.TestPassword); status != 200 || location(t, ctx) != apiURL+"/api/data" {
+		t.Fatalf("sign-in at the API: %d at %s, want 200 at %s/api/data", status, location(t, ctx), apiURL)
+	}
+	if status := openPage(t, ctx, origin+"/"); status != 200 {
+		t.Fatalf("the page on %s: %d", origin, status)
+	}
+	call := func(path string) string {
+		t.Helper()
+		js := fmt.Sprintf(`fetch(%q, {credentials: "include", headers: {"X-Custom": "1"}})
+			.then(r => r.text().then(b => r.status + " " + b), e => "error " + e)`, apiURL+path)
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	before := api.preflights.Load()
+	out := call("/api/items")
+	var e echoed
+	status, body, _ := strings.Cut(out, " ")
+	if status != "200" || json.Unmarshal([]byte(body), &e) != nil || e.URI != "/api/items" ||
+		e.Header.Get("X-Auth-Request-User") != p.Subject || e.Header.Get("X-Custom") != "1" {
+		t.Errorf("on: fetch from %s gave %.300q, want 200 and the API's answer with the identity and X-Custom", origin, out)
+	}
+	if api.preflights.Load() != before+1 {
+		t.Errorf("on: %d preflights reached the API, want 1", api.preflights.Load()-before)
+	}
+
+	before = api.preflights.Load()
+	if out := call("/off/items"); !strings.HasPrefix(out, "error TypeError") {
+		t.Errorf("off: fetch from %s gave %.300q, want a TypeError (the preflight refused)", origin, out)
+	}
+	if api.preflights.Load() != before {
+		t.Errorf("off: a preflight reached the API")
 	}
 }
