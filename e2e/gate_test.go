@@ -105,7 +105,13 @@ func rawGet(t *testing.T, tr *harness.Traefik, target string, header http.Header
 // so "//x" is a path; the test fails if Go would send it spelt otherwise.
 func rawGetWith(t *testing.T, client *http.Client, tr *harness.Traefik, target string, header http.Header) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, tr.URL("/"), nil)
+	return rawSend(t, client, http.MethodGet, tr.URL("/"), target, header)
+}
+
+// rawSend is rawGetWith with any method, to the server of base (an absolute URL).
+func rawSend(t *testing.T, client *http.Client, method, base, target string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +128,7 @@ func rawGetWith(t *testing.T, client *http.Client, tr *harness.Traefik, target s
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", target, err)
+		t.Fatalf("%s %s: %v", method, target, err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
