@@ -243,6 +243,28 @@ func TestProviderProfiles(t *testing.T) {
 	})
 
 	t.Run("Apple", func(t *testing.T) {
+		// The pending-login cookie of form_post is sent on the provider's cross-site POST.
+		c := harness.NewClient()
+		c.ResolveTo127(cert.Pool)
+		resp, err := c.HTTP.Get(proxy.URL + "/apple/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var pending []string
+		for _, line := range resp.Header.Values("Set-Cookie") {
+			if !strings.Contains(line, "Max-Age=0") {
+				pending = append(pending, line)
+			}
+		}
+		if resp.StatusCode != http.StatusFound || len(pending) != 1 ||
+			!strings.Contains(pending[0], "; Secure") || !strings.Contains(pending[0], "SameSite=None") {
+			t.Errorf("GET /apple/app over https: %d with cookies %q, want a redirect and one SameSite=None; Secure cookie", resp.StatusCode, pending)
+		}
+		if to, _ := url.Parse(resp.Header.Get("Location")); to == nil || to.Query().Get("response_mode") != "form_post" {
+			t.Errorf("the authorization request %s does not ask for response_mode=form_post", resp.Header.Get("Location"))
+		}
+
 		b := requireBrowserWith(t, harness.BrowserOptions{TrustSPKI: []string{cert.SPKIHash}})
 		ctx, nav := tab(t, b.Tab(), "apple")
 		start := time.Now()
