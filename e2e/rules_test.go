@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -55,13 +54,7 @@ func TestAccessRulesThroughTraefik(t *testing.T) {
 	}
 	get := func(c *harness.Client, path string) (*harness.Page, echoed) {
 		t.Helper()
-		page, err := c.Get(tr.URL(path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e echoed
-		json.Unmarshal([]byte(page.Body), &e)
-		return page, e
+		return followEchoed(t, c, tr.URL(path))
 	}
 
 	admin := signIn(p.Username)
