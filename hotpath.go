@@ -58,7 +58,6 @@ func (m *middleware) handler() http.HandlerFunc {
 	views, paths := m.views.entries.m.Load, m.paths.entries.m.Load
 	digest, keySeed, checkSeed := maphash.String, m.views.keySeed, m.views.checkSeed
 	join, next := strings.Join, m.next
-	contains, signOutLast := strings.Contains, m.signOutLast
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header
 		if h.WriteSubset(sink, common) != nil {
@@ -80,9 +79,7 @@ func (m *middleware) handler() http.HandlerFunc {
 			serveMiss(m, w, r, line)
 			return
 		}
-		// A path that may read as the sign-out path (mayReadAsSignOut, inline):
-		// serveOther decides.
-		if v.signedIn && !contains(r.URL.Path, signOutLast) {
+		if v.signedIn {
 			serveSignedIn(m, w, r, v)
 			return
 		}
@@ -100,12 +97,13 @@ func (m *middleware) handler() http.HandlerFunc {
 }
 
 // serveSignedIn gives a request with a live session its identity, unless the
-// session must be renewed or the path is one of ags's own. Its callers first send a
-// path that may read as the sign-out path (/sign-out;jsessionid=1, //sign-out) to
-// serveOther, which decides. It is a function, not a closure: Yaegi calls an
-// interpreted closure through reflection, a function directly.
+// session must be renewed or the path is one of ags's own, or may read as the
+// sign-out path (/sign-out;jsessionid=1, //sign-out: serveOther decides). It is a
+// function, not a closure: Yaegi calls an interpreted closure through reflection, a
+// function directly.
 func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *cookieView) {
-	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] {
+	// mayReadAsSignOut's one call, inline: a call of it would cost more than it does.
+	if m.since(v.until) >= 0 || m.ownPaths[r.URL.Path] || strings.Contains(r.URL.Path, m.signOutLast) {
 		serveOther(m, w, r, v)
 		return
 	}
@@ -129,7 +127,7 @@ func serveSignedIn(m *middleware, w http.ResponseWriter, r *http.Request, v *coo
 func serveMiss(m *middleware, w http.ResponseWriter, r *http.Request, line string) {
 	c := m.views
 	v := missedView(m, r, line, maphash.String(c.keySeed, line), maphash.String(c.checkSeed, line))
-	if v.signedIn && !mayReadAsSignOut(m, r.URL.Path) {
+	if v.signedIn {
 		serveSignedIn(m, w, r, v)
 		return
 	}
