@@ -152,19 +152,27 @@ func TestViewCacheBoundedInBytes(t *testing.T) {
 	}
 }
 
-// TestForgedCookiesDoNotEvictSessions: a flood of Cookie headers that anyone can
-// make (forged sessions, no session, junk) many times the budget leaves every
-// cached session in place and holds at most its share of the bound.
-func TestForgedCookiesDoNotEvictSessions(t *testing.T) {
-	m := cacheMiddleware(t, "1MiB")
+// signedInLines makes the Cookie headers of n browsers signed in to m, each seen
+// once, so that its view is cached.
+func signedInLines(t *testing.T, m *middleware, n int) []string {
+	t.Helper()
 	var lines []string
-	for i := 0; i < 100; i++ {
+	for i := 0; i < n; i++ {
 		line := newSessionLine(t, m, ckSession(t, 900))
 		if serveLine(m, "/admin/x", line) == "" {
 			t.Fatalf("session %d is not signed in", i)
 		}
 		lines = append(lines, line)
 	}
+	return lines
+}
+
+// TestForgedCookiesDoNotEvictSessions: a flood of Cookie headers that anyone can
+// make (forged sessions, no session, junk) many times the budget leaves every
+// cached session in place and holds at most its share of the bound.
+func TestForgedCookiesDoNotEvictSessions(t *testing.T) {
+	m := cacheMiddleware(t, "1MiB")
+	lines := signedInLines(t, m, 100)
 	sealed := strings.TrimPrefix(strings.Split(lines[0], "; ")[1], "ags_client_session=")
 	for i := 0; i < 20000; i++ {
 		var line string
@@ -408,14 +416,7 @@ func TestDeriveRefusedUntil(t *testing.T) {
 // view stays cached, and the queue behind the budget does not grow without end.
 func TestOneSessionCannotEvictOthers(t *testing.T) {
 	m := cacheMiddleware(t, "1MiB")
-	var lines []string
-	for i := 0; i < 100; i++ {
-		line := newSessionLine(t, m, ckSession(t, 900))
-		if serveLine(m, "/admin/x", line) == "" {
-			t.Fatalf("session %d is not signed in", i)
-		}
-		lines = append(lines, line)
-	}
+	lines := signedInLines(t, m, 100)
 	attacker := newSessionLine(t, m, ckSession(t, 900))
 	for i := 0; i < 5000; i++ {
 		line := attacker + "; invented" + strconv.Itoa(i) + "=" + strconv.Itoa(i)

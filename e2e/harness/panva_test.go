@@ -573,9 +573,18 @@ func TestPanvaChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("sign-in", func(loc string) bool { return strings.HasPrefix(loc, r.redirect+"?code=") })
-	r.mu.Lock()
-	code := r.callbacks[len(r.callbacks)-1].Form.Get("code")
-	r.mu.Unlock()
+	// The browser shows the callback's address as the navigation starts: wait for the
+	// callback itself to arrive (a loaded machine lags), then take its code.
+	code := ""
+	for deadline := time.Now().Add(10 * time.Second); code == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r.mu.Lock()
+		for _, cb := range r.callbacks {
+			if cb.Form.Get("state") == "state-b" {
+				code = cb.Form.Get("code")
+			}
+		}
+		r.mu.Unlock()
+	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {r.redirect}}
 	req, _ := http.NewRequest(http.MethodPost, r.endpoint("token_endpoint"), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -587,6 +596,9 @@ func TestPanvaChromium(t *testing.T) {
 	var tok map[string]any
 	json.NewDecoder(resp.Body).Decode(&tok)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || tok["id_token"] == nil {
+		t.Fatalf("code exchange of the sign-in (code %q): %d %v", code, resp.StatusCode, tok)
+	}
 	signedOut := strings.TrimSuffix(r.redirect, "/callback") + "/signed-out"
 	q = url.Values{"id_token_hint": {fmt.Sprint(tok["id_token"])}, "post_logout_redirect_uri": {signedOut}}
 	if _, err := Open(ctx, r.endpoint("end_session_endpoint")+"?"+q.Encode()); err != nil {
@@ -604,10 +616,19 @@ func TestPanvaChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("form_post", func(loc string) bool { return loc == ra.redirect })
-	ra.mu.Lock()
-	defer ra.mu.Unlock()
-	if cb := ra.callbacks[len(ra.callbacks)-1]; cb.Method != http.MethodPost || cb.PostForm.Get("code") == "" || cb.PostForm.Get("user") == "" {
-		t.Errorf("form_post callback: %s %v", cb.Method, cb.PostForm)
+	// The callback itself, not a favicon the browser asks the same server for after it.
+	var post *http.Request
+	for deadline := time.Now().Add(10 * time.Second); post == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ra.mu.Lock()
+		for _, cb := range ra.callbacks {
+			if cb.URL.Path == "/callback" {
+				post = cb
+			}
+		}
+		ra.mu.Unlock()
+	}
+	if post == nil || post.Method != http.MethodPost || post.PostForm.Get("code") == "" || post.PostForm.Get("user") == "" {
+		t.Errorf("form_post callback: %v", post)
 	}
 }
 
