@@ -8,9 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -19,8 +17,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // site is one place in a deployment file that configures an ags middleware.
@@ -165,28 +161,14 @@ func readExamples(t *testing.T) map[string]*deployment {
 	return out
 }
 
-// readYAML decodes every document of a YAML file. yaml.v3 rejects duplicate keys.
+// readYAML decodes every document of a YAML file (decodeYAML). yaml.v3 rejects
+// duplicate keys.
 func readYAML(path string) ([]map[string]any, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	var docs []map[string]any
-	for {
-		var doc map[string]any
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return docs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if doc != nil {
-			docs = append(docs, doc)
-		}
-	}
+	return decodeYAML(string(data))
 }
 
 // read finds in one YAML document what Traefik would read: static plugin
