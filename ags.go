@@ -235,6 +235,24 @@ type Config struct {
 	// a session ends between 90% and 100% of it after its last use. Empty: off.
 	// Environment: AGS_CLIENT_SESSION_IDLE_TIMEOUT.
 	SessionIdleTimeout string `json:"sessionIdleTimeout,omitempty"`
+	// AuthHost is the one host that receives every callback, such as
+	// auth.example.org (a port allowed, no scheme or path), so that the provider
+	// knows one redirect_uri, {scheme}://{AuthHost}/{callbackPath}, and one
+	// post_logout_redirect_uri, {scheme}://{AuthHost}/{signOutPath}; the scheme is
+	// externalURL's when set, else the request's. A login started on any host comes
+	// back, after the callback on AuthHost, to the address it started at, sealed in
+	// its pending login, when that host is under cookieDomain or in
+	// AllowedRedirectHosts (else to "/" on AuthHost). Needs cookieDomain, which
+	// AuthHost must be under; ags must be on AuthHost's router too, with the same
+	// options. Empty: every host is its own callback host. Environment:
+	// AGS_CLIENT_AUTH_HOST.
+	AuthHost string `json:"authHost,omitempty"`
+	// AllowedRedirectHosts are host names outside cookieDomain that the browser may
+	// be sent back to after a sign-in or sign-out on AuthHost. The session cookie is
+	// for cookieDomain only: such a host gets the browser back, not the session.
+	// Needs AuthHost. Empty: cookieDomain's hosts only. Environment:
+	// AGS_CLIENT_ALLOWED_REDIRECT_HOSTS, comma separated.
+	AllowedRedirectHosts []string `json:"allowedRedirectHosts,omitempty"`
 
 	// AllowedTenants are the tenant IDs that may sign in when discovery announces an
 	// issuer template with {tenantid} (Entra ID's organizations and common

@@ -63,6 +63,7 @@ var options = []option{
 	{"externalURL", "AGS_CLIENT_EXTERNAL_URL", "", func(c *Config) *string { return &c.ExternalURL }},
 	{"corsPreflight", "AGS_CLIENT_CORS_PREFLIGHT", "false", func(c *Config) *string { return &c.CORSPreflight }},
 	{"sessionIdleTimeout", "AGS_CLIENT_SESSION_IDLE_TIMEOUT", "", func(c *Config) *string { return &c.SessionIdleTimeout }},
+	{"authHost", "AGS_CLIENT_AUTH_HOST", "", func(c *Config) *string { return &c.AuthHost }},
 	{"userinfo", "AGS_CLIENT_USERINFO", "auto", func(c *Config) *string { return &c.Userinfo }},
 	{"accessTokenClaims", "AGS_CLIENT_ACCESS_TOKEN_CLAIMS", "false", func(c *Config) *string { return &c.AccessTokenClaims }},
 	{"allowAnyTenant", "AGS_CLIENT_ALLOW_ANY_TENANT", "false", func(c *Config) *string { return &c.AllowAnyTenant }},
@@ -76,6 +77,7 @@ var options = []option{
 	{"bearerIntrospection", "AGS_CLIENT_BEARER_INTROSPECTION", "false", func(c *Config) *string { return &c.BearerIntrospection }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
+	{"allowedRedirectHosts", "AGS_CLIENT_ALLOWED_REDIRECT_HOSTS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
 	{"allowedAlgorithms", "AGS_CLIENT_ALLOWED_ALGORITHMS", "", nil},
 	{"authParams", "AGS_CLIENT_AUTH_PARAMS", "", nil},
@@ -118,6 +120,9 @@ func (c *Config) resolved(getenv func(string) string) *Config {
 	}
 	if len(r.PublicPaths) == 0 {
 		r.PublicPaths = splitList(getenv(optionNamed("publicPaths").env))
+	}
+	if len(r.AllowedRedirectHosts) == 0 {
+		r.AllowedRedirectHosts = splitList(getenv(optionNamed("allowedRedirectHosts").env))
 	}
 	if len(r.AllowedAlgorithms) == 0 {
 		r.AllowedAlgorithms = splitList(getenv(optionNamed("allowedAlgorithms").env))
@@ -217,6 +222,9 @@ type settings struct {
 	corsPreflight         bool               // CORS preflights pass without a session
 	idleTimeout           time.Duration      // sessionIdleTimeout; 0: off
 	idleRenewal           time.Duration      // how often the last use is sealed again (idleRenewalFor)
+	authHost              string             // host[:port] of every callback; "": each host its own (authhost.go)
+	authDomain            string             // cookieDomain in lower case, no leading dot, with authHost
+	redirectHosts         map[string]bool    // allowedRedirectHosts; nil: none
 	coreIdentity          *coreIdentityRules // One Login's identity, when authParams claims asks for it
 	stepUp                bool               // a refused signed-in user goes to the provider once first
 	returnCodes           bool               // authParams claims asks for One Login's return codes
@@ -399,6 +407,9 @@ func (c *Config) validate() (*settings, error) {
 		return nil, err
 	}
 	if s.idleTimeout, err = parseIdleTimeout(c.SessionIdleTimeout); err != nil {
+		return nil, err
+	}
+	if err = parseAuthHost(c, s); err != nil {
 		return nil, err
 	}
 	if s.formPost, err = parseResponseMode(c.ResponseMode); err != nil {

@@ -57,7 +57,7 @@ func (m *middleware) startLoginFor(w http.ResponseWriter, r *http.Request, stepU
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return
 	}
-	pending := &pendingLogin{ReturnTo: returnPath(r.URL), StepUp: stepUp, Finisher: m.fingerprint}
+	pending := &pendingLogin{ReturnTo: m.returnAddress(r, returnPath(r.URL)), StepUp: stepUp, Finisher: m.fingerprint}
 	if len(pending.Finisher) > finisherLength {
 		pending.Finisher = pending.Finisher[:finisherLength]
 	}
@@ -76,7 +76,7 @@ func (m *middleware) startLoginFor(w http.ResponseWriter, r *http.Request, stepU
 	params := url.Values{
 		"response_type":         {"code"},
 		"client_id":             {m.cfg.clientID},
-		"redirect_uri":          {m.absoluteURL(r, m.cfg.callbackPath)},
+		"redirect_uri":          {m.flowURL(r, m.cfg.callbackPath)},
 		"scope":                 {m.cfg.scopes},
 		"state":                 {pending.State},
 		"nonce":                 {pending.Nonce},
@@ -202,7 +202,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 	tr, err := m.tokenRequest(r.Context(), p, url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
-		"redirect_uri":  {fin.absoluteURL(r, fin.cfg.callbackPath)},
+		"redirect_uri":  {fin.flowURL(r, fin.cfg.callbackPath)},
 		"code_verifier": {pending.Verifier},
 	})
 	if err != nil {
@@ -274,9 +274,5 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 			fin.log.write("WARN", unverified, "sign-in sub=%q: the e-mail address is not verified (email_verified false): the app does not get it (allowUnverifiedEmail is off)", tok.Subject)
 		}
 	}
-	target := pending.ReturnTo
-	if !isLocalPath(target) {
-		target = "/"
-	}
-	m.redirect(w, target)
+	m.redirect(w, m.returnTarget(pending.ReturnTo))
 }

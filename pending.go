@@ -39,7 +39,7 @@ type pendingLogin struct {
 	State    string
 	Nonce    string
 	Verifier string // PKCE code_verifier
-	ReturnTo string // same-host path and query, already sanitized by the caller
+	ReturnTo string // path and query (returnPath); with authHost, scheme://host too (returnAddress)
 	// StepUp: started because a signed-in user did not meet an instance's
 	// requirements (stepUp); the callback marks the browser so that the same
 	// refusal after it is a 403, not another trip to the provider.
@@ -124,7 +124,7 @@ func (s *sessionStore) savePending(w http.ResponseWriter, r *http.Request, p *pe
 	now := s.now()
 	name := s.pendingPrefix + p.State
 	var cookie *http.Cookie
-	for _, cut := range []func(string) string{keepReturnTo, dropQuery, func(string) string { return "/" }} {
+	for _, cut := range []func(string) string{keepReturnTo, dropQuery, rootOf} {
 		p.ReturnTo = cut(p.ReturnTo)
 		value, err := s.sealer.seal(name, encodePending(p), now, now.Add(pendingLifetime))
 		if err != nil {
@@ -206,10 +206,15 @@ func (s *sessionStore) takePending(w http.ResponseWriter, r *http.Request, state
 }
 
 // saveSignOutState keeps the sign-out state (SPEC section 7) until the
-// provider sends the browser back.
-func (s *sessionStore) saveSignOutState(w http.ResponseWriter, r *http.Request, state string) error {
+// provider sends the browser back, and with it back, the address to return to from
+// authHost ("": none), after a newline that no state holds.
+func (s *sessionStore) saveSignOutState(w http.ResponseWriter, r *http.Request, state, back string) error {
 	now := s.now()
-	value, err := s.sealer.seal(s.signOutName, []byte(state), now, now.Add(pendingLifetime))
+	kept := state
+	if back != "" {
+		kept += "\n" + back
+	}
+	value, err := s.sealer.seal(s.signOutName, []byte(kept), now, now.Add(pendingLifetime))
 	if err != nil {
 		return fmt.Errorf("save sign-out state: %w", err)
 	}
@@ -217,20 +222,21 @@ func (s *sessionStore) saveSignOutState(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-// takeSignOutState checks state against the kept one and expires it. Every
-// failure wraps errStateMismatch.
-func (s *sessionStore) takeSignOutState(w http.ResponseWriter, r *http.Request, state string) error {
+// takeSignOutState checks state against the kept one, expires it, and returns the
+// address kept with it. Every failure wraps errStateMismatch.
+func (s *sessionStore) takeSignOutState(w http.ResponseWriter, r *http.Request, state string) (back string, err error) {
 	c, err := r.Cookie(s.signOutName)
 	if err != nil {
-		return fmt.Errorf("take sign-out state: no cookie: %w", errStateMismatch)
+		return "", fmt.Errorf("take sign-out state: no cookie: %w", errStateMismatch)
 	}
 	s.expire(w, r, s.signOutName, s.cookies.flowSameSite())
-	kept, err := s.sealer.open(s.signOutName, c.Value, s.now())
+	plain, err := s.sealer.open(s.signOutName, c.Value, s.now())
 	if err != nil {
-		return fmt.Errorf("take sign-out state: %v: %w", err, errStateMismatch)
+		return "", fmt.Errorf("take sign-out state: %v: %w", err, errStateMismatch)
 	}
-	if state == "" || subtle.ConstantTimeCompare(kept, []byte(state)) != 1 {
-		return fmt.Errorf("take sign-out state: %w", errStateMismatch)
+	kept, back, _ := strings.Cut(string(plain), "\n")
+	if state == "" || subtle.ConstantTimeCompare([]byte(kept), []byte(state)) != 1 {
+		return "", fmt.Errorf("take sign-out state: %w", errStateMismatch)
 	}
-	return nil
+	return back, nil
 }

@@ -205,7 +205,7 @@ func TestSignOutState(t *testing.T) {
 	st := ckStore(t, &clock, cookieSettings{})
 	state := ckRandomB64(t, 16)
 	rec := httptest.NewRecorder()
-	if err := st.saveSignOutState(rec, ckRequest(), state); err != nil {
+	if err := st.saveSignOutState(rec, ckRequest(), state, ""); err != nil {
 		t.Fatalf("saveSignOutState: %v", err)
 	}
 	jar := ckLive(rec)
@@ -235,7 +235,7 @@ func TestSignOutState(t *testing.T) {
 				clock = tc.now
 			}
 			rec := httptest.NewRecorder()
-			err := st.takeSignOutState(rec, ckRequest(tc.cookies...), tc.state)
+			_, err := st.takeSignOutState(rec, ckRequest(tc.cookies...), tc.state)
 			if tc.wantErr && !errors.Is(err, errStateMismatch) {
 				t.Errorf("got %v, want errStateMismatch", err)
 			}

@@ -23,11 +23,15 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 	m.forgetView(v)
 	if id == nil {
 		if state := r.URL.Query().Get("state"); state != "" {
-			if err := m.store.takeSignOutState(w, r, state); err != nil {
+			back, err := m.store.takeSignOutState(w, r, state)
+			if err != nil {
 				m.page(w, r, http.StatusBadRequest, pageSignOutState, err)
 				return
 			}
 			m.log.write("INFO", logEvent{event: "sign-out"}, "sign-out completed at the provider")
+			if m.signOutReturn(w, r, back) {
+				return
+			}
 		}
 		m.passOn(w, r, v)
 		return
@@ -52,7 +56,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 	overrides := m.cfg.endSession
 	state, err := randomToken(32)
 	if err == nil && (overrides.rename == nil || overrides.rename["state"] != "") {
-		err = m.store.saveSignOutState(w, r, state)
+		err = m.store.saveSignOutState(w, r, state, m.returnAddress(r, m.cfg.signOutPath))
 	}
 	if err != nil {
 		m.page(w, r, http.StatusInternalServerError, pageInternal, fmt.Errorf("sign out: %w", err))
@@ -61,7 +65,7 @@ func (m *middleware) signOut(w http.ResponseWriter, r *http.Request, v *cookieVi
 	params := url.Values{
 		"id_token_hint":            {sess.IDToken},
 		"client_id":                {m.cfg.clientID},
-		"post_logout_redirect_uri": {m.absoluteURL(r, m.cfg.signOutPath)},
+		"post_logout_redirect_uri": {m.flowURL(r, m.cfg.signOutPath)},
 		"state":                    {state},
 	}
 	// Entra ID shows an account picker at sign-out unless told whom to sign out.
