@@ -1,6 +1,7 @@
 package ags
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -85,12 +86,16 @@ func setClock(m *middleware, now func() time.Time) {
 	m.setClock(now)
 }
 
-// flowBrowser keeps cookies for one host, as a browser would.
+// flowBrowser keeps cookies for one host, as a browser would (or, with authHost,
+// for one cookieDomain: the tests check the cookies' Domain themselves).
 type flowBrowser struct {
 	t    *testing.T
 	h    http.Handler
 	host string
 	jar  map[string]string
+	// callbackHost, when set, is where the provider must send the browser back
+	// (authHost); authorize then moves the browser there.
+	callbackHost string
 }
 
 func newFlowBrowser(t *testing.T, h http.Handler) *flowBrowser {
@@ -147,11 +152,17 @@ func (b *flowBrowser) authorize(rec *httptest.ResponseRecorder) string {
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	io.Copy(io.Discard, resp.Body) // read to the end, so the connection is used again
 	resp.Body.Close()
-	back, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || back.Host != b.host {
-		b.t.Fatalf("provider sent the browser to %q, want host %s", resp.Header.Get("Location"), b.host)
+	want := b.host
+	if b.callbackHost != "" {
+		want = b.callbackHost
 	}
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || back.Host != want {
+		b.t.Fatalf("provider sent the browser to %q, want host %s", resp.Header.Get("Location"), want)
+	}
+	b.host = want
 	return back.RequestURI()
 }
 

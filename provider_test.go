@@ -55,7 +55,8 @@ type testProvider struct {
 	authMethods     []string
 	discoveryIssuer string // "" = the real one
 	noEndSession    bool
-	sid             string // the ID token's sid; "": none (logout_test.go)
+	redirectURIs    []string // the registered redirect URIs; nil: any is accepted
+	sid             string   // the ID token's sid; "": none (logout_test.go)
 	noUserinfo      bool
 	down            bool // every endpoint answers 503
 	refreshToken    string
@@ -341,6 +342,16 @@ func (tp *testProvider) publicKeys(w http.ResponseWriter) {
 	}}})
 }
 
+// tpListHas reports whether list holds s.
+func tpListHas(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
 // authorize approves at once and sends the browser back with a code.
 func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -363,6 +374,13 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(q.Get("state")) < 8 {
 		http.Error(w, "no state", http.StatusBadRequest)
+		return
+	}
+	tp.mu.Lock()
+	registered := tp.redirectURIs == nil || tpListHas(tp.redirectURIs, q.Get("redirect_uri"))
+	tp.mu.Unlock()
+	if !registered {
+		http.Error(w, "redirect_uri not registered", http.StatusBadRequest)
 		return
 	}
 	code := "code-" + q.Get("state")[:8]
@@ -483,10 +501,11 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		"access_token": access,
 		"token_type":   "Bearer",
 		"expires_in":   tp.expiresIn,
-		"id_token":     tp.idToken(nonce, access),
 	}
 	if tp.atkToken != nil {
 		resp["id_token"] = tp.atkToken(nonce, access)
+	} else {
+		resp["id_token"] = tp.idToken(nonce, access)
 	}
 	if tp.refreshToken != "" {
 		resp["refresh_token"] = tp.refreshToken
