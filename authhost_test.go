@@ -214,9 +214,9 @@ func TestAuthHostHostSpellings(t *testing.T) {
 		{"portal.example.net.evil.com", "/"},
 	}
 	tp := newTestProvider(t)
-	c := ahConfig(tp)
-	c.AllowedRedirectHosts = []string{"portal.example.net"}
-	m, _ := newFlow(t, c)
+	// allowedRedirectHosts from the environment, as New reads it.
+	env := map[string]string{"AGS_CLIENT_ALLOWED_REDIRECT_HOSTS": "portal.example.net, other.example.com"}
+	m, _ := newFlow(t, ahConfig(tp).resolved(func(k string) string { return env[k] }))
 	for _, tc := range cases {
 		b := ahBrowser(t, m, "wiki.example.org")
 		r := atkRequest(http.MethodGet, "/private", "")
