@@ -71,6 +71,7 @@ type Provider struct {
 	srv        *http.Server
 	keys       map[string]any          // ClientIDKey's public keys by kid
 	overrides  map[string]http.Handler // paths answered by a test's handler (Override)
+	registered []string                // the only redirect and post-logout URIs (Register); nil: loopbackGlobs
 }
 
 var providerLog sync.Once
@@ -288,6 +289,21 @@ func (p *Provider) SetClientKey(kid string, public any) {
 	p.keys[kid] = public
 }
 
+// Register makes uris the only redirect and post-logout redirect URIs of the
+// clients, as a provider where each is registered exactly (authHost's one callback
+// and sign-out address); no call: any of loopbackGlobs.
+func (p *Provider) Register(uris ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.registered = append([]string{}, uris...)
+}
+
+func (p *Provider) registeredURIs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.registered
+}
+
 // loopbackStorage is the example storage whose clients accept loopback redirect URIs
 // on any port (the tests' Traefik processes listen on ports picked at run time), and
 // where ClientIDKey authenticates with private_key_jwt and the keys of SetClientKey.
@@ -329,7 +345,7 @@ func (s *loopbackStorage) GetClientByClientID(ctx context.Context, id string) (o
 	if err != nil {
 		return nil, err
 	}
-	return loopbackClient{c, id == ClientIDKey}, nil
+	return loopbackClient{c, id == ClientIDKey, s.p.registeredURIs()}, nil
 }
 
 // GetKeyByIDAndClientID is where the op package finds the key of a client assertion.
@@ -354,10 +370,18 @@ var loopbackGlobs = []string{"http://127.0.0.1:*/*", "http://localhost:*/*",
 type loopbackClient struct {
 	op.Client
 	privateKeyJWT bool
+	registered    []string // nil: loopbackGlobs
 }
 
-func (loopbackClient) RedirectURIGlobs() []string           { return loopbackGlobs }
-func (loopbackClient) PostLogoutRedirectURIGlobs() []string { return loopbackGlobs }
+func (c loopbackClient) RedirectURIGlobs() []string           { return c.globs() }
+func (c loopbackClient) PostLogoutRedirectURIGlobs() []string { return c.globs() }
+
+func (c loopbackClient) globs() []string {
+	if c.registered != nil {
+		return c.registered
+	}
+	return loopbackGlobs
+}
 
 func (c loopbackClient) AuthMethod() oidc.AuthMethod {
 	if c.privateKeyJWT {
