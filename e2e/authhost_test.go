@@ -235,3 +235,44 @@ func corpusLines(t *testing.T) []string {
 	}
 	return lines
 }
+
+// TestAuthHostInChromium: the same in a browser whose host resolver sends the four
+// hosts to 127.0.0.1 (--host-resolver-rules): the browser itself keeps the cookies
+// by their Domain, so a pending login or session that was host-only would show here.
+// Signed in on wiki, ci is signed in, sign-out from grafana ends on grafana's sign-out
+// view, and wiki asks for a sign-in again.
+func TestAuthHostInChromium(t *testing.T) {
+	s := startAuthHostStack(t, nil)
+	b := requireBrowserWith(t, harness.BrowserOptions{Hosts: append([]string{ahAuthHost}, ahAppHosts...)})
+	ctx, nav := tab(t, b.Tab(), "main")
+
+	want := s.url("wiki.example.org", "/protected/x?q=1")
+	openPage(t, ctx, want)
+	expectLoginPage(t, ctx, s.p)
+	if status := submitLogin(t, ctx, s.p, harness.TestPassword); status != 200 || location(t, ctx) != want {
+		t.Fatalf("sign-in on wiki: %d at %s, want 200 at %s", status, location(t, ctx), want)
+	}
+	if !nav.Visited("http://" + s.auth + "/oidc_callback") {
+		t.Errorf("the sign-in did not come back through %s/oidc_callback", s.auth)
+	}
+	if e := readEchoTab(t, ctx); e.Header.Get("X-Auth-Request-User") != s.p.Subject {
+		t.Errorf("wiki after sign-in: the app got user %q, want %q", e.Header.Get("X-Auth-Request-User"), s.p.Subject)
+	}
+	openPage(t, ctx, s.url("ci.example.org", "/protected/y"))
+	if e := readEchoTab(t, ctx); e.URI != "/protected/y" || e.Header.Get("X-Auth-Request-User") != s.p.Subject {
+		t.Errorf("ci: the app got %q as %q, want /protected/y signed in", e.URI, e.Header.Get("X-Auth-Request-User"))
+	}
+	nav.Reset()
+	openPage(t, ctx, s.url("grafana.example.org", "/sign-out"))
+	if !nav.Visited(s.p.URL("/end_session")) || !nav.Visited("http://"+s.auth+"/sign-out") {
+		t.Errorf("sign-out from grafana did not go through the provider and %s/sign-out", s.auth)
+	}
+	if loc := location(t, ctx); loc != s.url("grafana.example.org", "/sign-out") {
+		t.Fatalf("sign-out from grafana ended at %s, want grafana's sign-out view", loc)
+	}
+	if e := readEchoTab(t, ctx); e.URI != "/sign-out" || e.Header.Get("X-Auth-Request-User") != "" {
+		t.Errorf("grafana's sign-out view got %q as %q, want /sign-out without identity", e.URI, e.Header.Get("X-Auth-Request-User"))
+	}
+	openPage(t, ctx, s.url("wiki.example.org", "/protected/x"))
+	expectLoginPage(t, ctx, s.p)
+}

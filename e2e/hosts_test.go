@@ -18,8 +18,8 @@ import (
 )
 
 // Issue 26's options through a real Traefik: publicPaths, externalURL behind a load
-// balancer that ends TLS, corsPreflight and sessionIdleTimeout. (authHost is not
-// built.) The root module's publicpaths_test.go, site_test.go and idle_test.go test
+// balancer that ends TLS, corsPreflight and sessionIdleTimeout (authHost:
+// authhost_test.go). The root module's publicpaths_test.go, site_test.go and idle_test.go test
 // them through ServeHTTP.
 
 // TestHostsPublicPaths: authenticatedPaths [".*"] with publicPaths [healthz,
