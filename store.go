@@ -151,7 +151,7 @@ type revocationStore struct {
 
 	mu      sync.Mutex
 	sets    map[string]storedSet // by scope
-	log     *logger                 // the latest instance's
+	log     *logger              // the latest instance's
 	started bool
 	away    bool // the store is unreachable, and the log said so
 	dirty   bool // a write failed: write back at the next ping
