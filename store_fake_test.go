@@ -2,7 +2,17 @@ package ags
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +39,7 @@ type fakeStore struct {
 	subs     map[net.Conn]*sync.Mutex // subscribed connections, and their write locks
 	commands []string                 // every command's name and first argument
 	reply    string                   // when set, the raw reply to every command but AUTH
+	tls      *tls.Config              // when set, it speaks TLS only (rediss://)
 }
 
 type fakeValue struct {
@@ -57,6 +68,9 @@ func (f *fakeStore) start(addr string) {
 	}
 	if err != nil {
 		f.t.Fatalf("fake store: %v", err)
+	}
+	if f.tls != nil {
+		ln = tls.NewListener(ln, f.tls)
 	}
 	f.mu.Lock()
 	// One field a statement: under Yaegi v0.16.1, f.ln, f.addr = ... leaves an
@@ -101,11 +115,40 @@ func (f *fakeStore) restart() {
 	f.start(f.addr)
 }
 
-func (f *fakeStore) url() string {
-	if f.password == "" {
-		return "redis://" + f.addr
+// newFakeTLSStore is a fake store speaking TLS only, with a certificate for
+// 127.0.0.1 of its own; it returns the store and the certificate's PEM file.
+func newFakeTLSStore(t *testing.T, password string) (*fakeStore, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return "redis://:" + f.password + "@" + f.addr
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "ags test store"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "store-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeStore{t: t, password: password, tls: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}
+	f.start("127.0.0.1:0")
+	t.Cleanup(func() { f.stop() })
+	return f, caFile
+}
+
+func (f *fakeStore) url() string {
+	scheme := "redis://"
+	if f.tls != nil {
+		scheme = "rediss://"
+	}
+	if f.password == "" {
+		return scheme + f.addr
+	}
+	return scheme + ":" + f.password + "@" + f.addr
 }
 
 // seen reports how many commands of name (and first argument prefix) were sent.

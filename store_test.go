@@ -125,6 +125,39 @@ func TestStoreSharesRevocations(t *testing.T) {
 	}
 }
 
+// TestStoreTLS: rediss:// with revocationStoreCAFile shares revocations; without
+// the CA the certificate is refused (one log line naming it), and sessions work.
+func TestStoreTLS(t *testing.T) {
+	for _, withCA := range []bool{true, false} {
+		tp := newTestProvider(t)
+		tp.sid = "sid-tls"
+		f, caFile := newFakeTLSStore(t, "tls-pass")
+		c := storeConfig(tp, f)
+		if withCA {
+			c.RevocationStoreCAFile = caFile
+		}
+		a, _ := replica(t, c)
+		b, _ := replica(t, c)
+		onA := newFlowBrowser(t, a)
+		onA.signIn("/private")
+		onB := newFlowBrowser(t, b)
+		copyJar(onA, onB)
+		if rec := onB.get("/private"); rec.Code != http.StatusOK {
+			t.Fatalf("CA %t: B before: got %d", withCA, rec.Code)
+		}
+		onA.get("/sign-out")
+		if withCA {
+			refusedWithin(t, onB, "/private", 3*time.Second, "B over TLS")
+			continue
+		}
+		if rec := onB.get("/private"); rec.Code != http.StatusOK {
+			t.Errorf("without the CA: B got %d, want 200 (the store cannot be reached)", rec.Code)
+		}
+		log := b.log.out.(*flowLog)
+		waitFor(t, "a log line about the certificate", func() bool { return strings.Contains(log.String(), "certificate") })
+	}
+}
+
 // TestStoreLoadsAtStart: a replica started after a revocation learns it from the
 // store before it opens its first session.
 func TestStoreLoadsAtStart(t *testing.T) {
