@@ -329,6 +329,11 @@ type Config struct {
 	// a token that is not a JWT, with the client's own authentication. Needs
 	// BearerTokens. Default false. Environment: AGS_CLIENT_BEARER_INTROSPECTION.
 	BearerIntrospection string `json:"bearerIntrospection,omitempty"`
+	// IntrospectionURL is where bearerIntrospection asks, in place of the
+	// introspection_endpoint that discovery announces (Ory Hydra announces none: its
+	// introspection is the admin API's /admin/oauth2/introspect). Empty: the
+	// announced one. Environment: AGS_CLIENT_INTROSPECTION_URL.
+	IntrospectionURL string `json:"introspectionURL,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on

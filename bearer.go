@@ -42,6 +42,8 @@ var (
 type bearerSettings struct {
 	audiences     []string // a token's aud must hold one
 	introspection bool     // opaque tokens go to the introspection endpoint
+	// introspectionURL replaces the announced introspection_endpoint; "": that one.
+	introspectionURL string
 }
 
 // parseBearerSettings reads bearerTokens, bearerAudiences and bearerIntrospection.
@@ -55,10 +57,16 @@ func parseBearerSettings(c *Config, identityHeaders map[string]string) (*bearerS
 		return nil, err
 	}
 	if !on {
-		if len(c.BearerAudiences) > 0 || introspection {
-			return nil, fmt.Errorf("bearerAudiences and bearerIntrospection need bearerTokens: true")
+		if len(c.BearerAudiences) > 0 || introspection || c.IntrospectionURL != "" {
+			return nil, fmt.Errorf("bearerAudiences, bearerIntrospection and introspectionURL need bearerTokens: true")
 		}
 		return nil, nil
+	}
+	if c.IntrospectionURL != "" && !introspection {
+		return nil, fmt.Errorf("introspectionURL needs bearerIntrospection: true")
+	}
+	if err = checkEndpointOption("introspectionURL", c.IntrospectionURL); err != nil {
+		return nil, err
 	}
 	if len(c.BearerAudiences) == 0 {
 		return nil, fmt.Errorf("bearerAudiences is required when bearerTokens is true: the resource identifiers (aud) this API answers to")
@@ -73,7 +81,7 @@ func parseBearerSettings(c *Config, identityHeaders map[string]string) (*bearerS
 			return nil, fmt.Errorf("identityHeaders: claim %q maps to %s, which bearerTokens sets", claim, k)
 		}
 	}
-	return &bearerSettings{audiences: c.BearerAudiences, introspection: introspection}, nil
+	return &bearerSettings{audiences: c.BearerAudiences, introspection: introspection, introspectionURL: c.IntrospectionURL}, nil
 }
 
 // bearerVerifier is the signature check of access tokens: the ID tokens' key set and
@@ -85,7 +93,7 @@ func bearerVerifier(m *middleware, p *provider) (*idTokenVerifier, error) {
 		return nil, nil
 	}
 	if b.introspection && p.IntrospectionEndpoint == "" {
-		return nil, fmt.Errorf("bearerIntrospection is on and the discovery document announces no introspection_endpoint")
+		return nil, fmt.Errorf("bearerIntrospection is on and the discovery document announces no introspection_endpoint: set introspectionURL")
 	}
 	algs, err := allowedAlgorithms(p.SigningAlgorithms, m.cfg.allowedAlgorithms, false)
 	if err != nil {

@@ -77,6 +77,7 @@ var options = []option{
 	{"revocationStoreCAFile", "AGS_CLIENT_REVOCATION_STORE_CA_FILE", "", func(c *Config) *string { return &c.RevocationStoreCAFile }},
 	{"bearerTokens", "AGS_CLIENT_BEARER_TOKENS", "false", func(c *Config) *string { return &c.BearerTokens }},
 	{"bearerIntrospection", "AGS_CLIENT_BEARER_INTROSPECTION", "false", func(c *Config) *string { return &c.BearerIntrospection }},
+	{"introspectionURL", "AGS_CLIENT_INTROSPECTION_URL", "", func(c *Config) *string { return &c.IntrospectionURL }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},

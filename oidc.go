@@ -238,6 +238,9 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	if m.cfg.jwksURL != "" {
 		p.JWKSURI = m.cfg.jwksURL
 	}
+	if b := m.cfg.bearer; b != nil && b.introspectionURL != "" {
+		p.IntrospectionEndpoint = b.introspectionURL
+	}
 	if p.authMethod, p.authAlg, err = m.cfg.clientAuth.choose(p.AuthMethods, p.AuthSigningAlgorithms); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errDiscovery, err)
 	}
