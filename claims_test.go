@@ -147,13 +147,13 @@ func TestVerifyIDToken(t *testing.T) {
 			return jwtHMACWith(t, jwk, "rsa-a", f.claims())
 		}, wantErr: errSignature},
 		{name: "HS256 keyed with the RSA public key, no client secret", setup: func(t *testing.T, f *jwtFixture) {
-			f.verifier.clientSecret = ""
+			f.verifier.hmacSecret = ""
 		}, token: func(t *testing.T, f *jwtFixture) string {
 			der, _ := x509.MarshalPKIXPublicKey(f.rsa.key.Public())
 			return jwtHMACWith(t, der, "rsa-a", f.claims())
 		}, wantErr: errAlgorithmNotAllowed},
 		{name: "HS256 with a client secret shorter than the hash", setup: func(t *testing.T, f *jwtFixture) {
-			f.verifier.clientSecret = "short-secret"
+			f.verifier.hmacSecret = "short-secret"
 		}, token: func(t *testing.T, f *jwtFixture) string {
 			return jwtHMACWith(t, []byte("short-secret"), "", f.claims())
 		}, wantErr: errAlgorithmNotAllowed},
@@ -296,7 +296,7 @@ func TestVerifyIDToken(t *testing.T) {
 			if tc.noNonce {
 				nonce = ""
 			}
-			got, err := f.verifier.verify(context.Background(), token, nonce, tc.accessToken)
+			got, err := verifyIDToken(context.Background(), f.verifier, token, nonce, tc.accessToken)
 			if tc.wantErr == nil {
 				if err != nil {
 					t.Fatalf("got error %q, want none", err)

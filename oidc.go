@@ -100,12 +100,18 @@ type provider struct {
 	// RequestParameter: request objects are accepted (RFC 9101); needed by requestObject.
 	RequestParameter bool `json:"request_parameter_supported"`
 
-	authMethod string // the client authentication in effect: see clientAuth.choose
-	authAlg    string // the client assertion's alg, with client_secret_jwt or private_key_jwt
-	verifier   *idTokenVerifier
-	template   *issuerTemplate  // the issuer announced with {tenantid}; nil: none
-	bearer     *idTokenVerifier // access tokens' signature checks (bearer.go); nil: bearerTokens off
-	didKeys    *keySet          // the core identity's keys; nil when not asked for
+	authMethod string          // the client authentication in effect: see clientAuth.choose
+	authAlg    string          // the client assertion's alg, with client_secret_jwt or private_key_jwt
+	template   *issuerTemplate // the issuer announced with {tenantid}; nil: none
+	keys       *keySet         // jwks_uri's keys
+	didKeys    *keySet         // the core identity's keys; nil when not asked for
+
+	// The verifiers of the kinds of JWT ags reads (jwt.go).
+	idTokens       *jwtVerifier
+	accessTokens   *jwtVerifier // accessTokenClaims (accesstoken.go)
+	logoutTokens   *jwtVerifier // back-channel logout (logout.go)
+	bearer         *jwtVerifier // API clients (bearer.go); nil: bearerTokens off
+	coreIdentities *jwtVerifier // One Login's identity (coreidentity.go); nil when not asked for
 }
 
 // discovery loads the provider's metadata on first use, one fetch at a time, and
@@ -248,26 +254,20 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", errDiscovery, err)
 	}
-	keys := newKeySet(p.JWKSURI, m.client, m.clock)
+	p.keys = newKeySet(p.JWKSURI, m.client, m.clock)
 	if old != nil && old.JWKSURI == p.JWKSURI {
-		keys = old.verifier.keys
+		p.keys = old.keys
 	}
 	if ci := m.cfg.coreIdentity; ci != nil {
 		p.didKeys = newDIDKeySet(ci.didURL, m.client, m.clock)
 		if old != nil && old.didKeys != nil {
 			p.didKeys = old.didKeys
 		}
+		p.coreIdentities = coreIdentityVerifier(m, p.didKeys)
 	}
-	p.verifier = &idTokenVerifier{
-		issuer:       m.cfg.issuer,
-		template:     p.template,
-		clientID:     m.cfg.clientID,
-		clientSecret: m.cfg.clientSecret,
-		algorithms:   algs,
-		keys:         keys,
-		clockSkew:    m.cfg.clockSkew,
-		now:          m.clock,
-	}
+	p.idTokens = idTokenVerifier(m, p, algs, p.keys)
+	p.accessTokens = accessTokenVerifier(p.idTokens)
+	p.logoutTokens = logoutTokenVerifier(p.idTokens)
 	if p.bearer, err = bearerVerifier(m, p); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errDiscovery, err)
 	}
