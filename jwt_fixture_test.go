@@ -272,9 +272,9 @@ type jwtFixture struct {
 	clock    *jwtClock
 	server   *jwtKeyServer
 	verifier *jwtVerifier // the ID tokens' verifier
-	rsa      *jwtSigner // RS256, kid rsa-a; in the set
-	rsaB     *jwtSigner // RS256, kid rsa-b; not in the set at first (rotation)
-	ps       *jwtSigner // PS256 with the key of rsa
+	rsa      *jwtSigner   // RS256, kid rsa-a; in the set
+	rsaB     *jwtSigner   // RS256, kid rsa-b; not in the set at first (rotation)
+	ps       *jwtSigner   // PS256 with the key of rsa
 	es256    *jwtSigner
 	es384    *jwtSigner
 	es512    *jwtSigner
