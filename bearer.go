@@ -93,16 +93,22 @@ func bearerVerifier(m *middleware, p *provider) (*jwtVerifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bearerTokens: %w", err)
 	}
+	return bearerTokenVerifier(p.idTokens, algs, b.audiences), nil
+}
+
+// bearerTokenVerifier is bearerVerifier's verifier: the key set, issuer and clock of
+// the ID tokens', with algs and audiences.
+func bearerTokenVerifier(idTokens *jwtVerifier, algs, audiences []string) *jwtVerifier {
 	return &jwtVerifier{
 		algorithms: algs,
-		keys:       p.keys,
+		keys:       idTokens.keys,
 		types:      accessTokenTypes,
-		issuer:     m.cfg.issuer,
-		audiences:  b.audiences,
+		issuer:     idTokens.issuer,
+		audiences:  audiences,
 		times:      timeRules{iat: claimWhenPresent},
-		clockSkew:  m.cfg.clockSkew,
-		now:        m.clock,
-	}, nil
+		clockSkew:  idTokens.clockSkew,
+		now:        idTokens.now,
+	}
 }
 
 // bearerHandler is the request path with bearerTokens on: handler's, with one step
@@ -311,18 +317,28 @@ func keepTokenView(c *viewCache, class int, v *cookieView) {
 // plain JWT or none that most providers still write.
 var accessTokenTypes = []string{"", "JWT", "at+jwt", "application/at+jwt"}
 
-// verifyBearerToken checks a JWT access token with the bearer verifier, then that it
-// has a sub and none of an ID token's marks, and makes its identity.
+// verifyBearerToken checks a JWT access token (bearerTokenClaims) and makes its
+// identity.
 func verifyBearerToken(m *middleware, ctx context.Context, p *provider, raw string) (*identity, error) {
-	t, err := p.bearer.verify(ctx, raw, hasSubject, notIDToken)
+	claims, err := bearerTokenClaims(ctx, p.bearer, raw)
+	if err != nil {
+		return nil, err
+	}
+	exp, _ := numericDate(claims["exp"])
+	return tokenIdentity(m, claims, numericDateTime(exp)), nil
+}
+
+// bearerTokenClaims checks a JWT access token with v, then that it has a sub and
+// none of an ID token's marks.
+func bearerTokenClaims(ctx context.Context, v *jwtVerifier, raw string) (map[string]interface{}, error) {
+	t, err := v.verify(ctx, raw, hasSubject, notIDToken)
 	if errors.Is(err, errTokenType) {
 		return nil, fmt.Errorf("%w: %w", errNotAccessToken, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	exp, _ := numericDate(t.claims["exp"])
-	return tokenIdentity(m, t.claims, numericDateTime(exp)), nil
+	return t.claims, nil
 }
 
 // notIDToken: none of an ID token's marks (nonce, at_hash, c_hash): an ID token is

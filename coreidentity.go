@@ -170,16 +170,17 @@ type verifiedIdentity struct {
 
 // coreIdentityVerifier is the verifier of core identities: ES256 only, by a key of
 // the DID document; iss the core identity's issuer; aud holding the client ID; exp,
-// and nbf when present, with clockSkew (iat is not read).
-func coreIdentityVerifier(m *middleware, didKeys keySource) *jwtVerifier {
+// and nbf when present, with clockSkew (iat is not read); the ID tokens' audience
+// (the client ID) and clock.
+func coreIdentityVerifier(idTokens *jwtVerifier, rules *coreIdentityRules, didKeys keySource) *jwtVerifier {
 	return &jwtVerifier{
 		algorithms: []string{"ES256"},
 		keys:       didKeys,
-		issuer:     m.cfg.coreIdentity.issuer,
-		audiences:  []string{m.cfg.clientID},
+		issuer:     rules.issuer,
+		audiences:  idTokens.audiences,
 		times:      timeRules{iat: claimIgnored},
-		clockSkew:  m.cfg.clockSkew,
-		now:        m.clock,
+		clockSkew:  idTokens.clockSkew,
+		now:        idTokens.now,
 	}
 }
 

@@ -197,16 +197,16 @@ func (m *middleware) discover(ctx context.Context, old *provider) (*provider, ti
 	if old != nil && old.JWKSURI == p.JWKSURI {
 		p.keys = old.keys
 	}
+	p.idTokens = idTokenVerifier(m, p, algs, p.keys)
+	p.accessTokens = accessTokenVerifier(p.idTokens)
+	p.logoutTokens = logoutTokenVerifier(p.idTokens)
 	if ci := m.cfg.coreIdentity; ci != nil {
 		p.didKeys = newDIDKeySet(ci.didURL, m.client, m.clock)
 		if old != nil && old.didKeys != nil {
 			p.didKeys = old.didKeys
 		}
-		p.coreIdentities = coreIdentityVerifier(m, p.didKeys)
+		p.coreIdentities = coreIdentityVerifier(p.idTokens, ci, p.didKeys)
 	}
-	p.idTokens = idTokenVerifier(m, p, algs, p.keys)
-	p.accessTokens = accessTokenVerifier(p.idTokens)
-	p.logoutTokens = logoutTokenVerifier(p.idTokens)
 	if p.bearer, err = bearerVerifier(m, p); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errDiscovery, err)
 	}
