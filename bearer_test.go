@@ -304,7 +304,7 @@ func TestBearerTokensCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.bearer = &idTokenVerifier{issuer: tp.issuer, algorithms: []string{"RS256"}} // no key set: any verification fails
+	p.bearer = &jwtVerifier{issuer: tp.issuer, algorithms: []string{"RS256"}} // no key set: any verification fails
 	if rec := bearerRequest(m, "/private", token); rec.Code != http.StatusOK || app.calls != 2 {
 		t.Fatalf("known token: got %d, want 200 without verification", rec.Code)
 	}
