@@ -43,7 +43,8 @@ type relayedLogout struct {
 	status int
 	header http.Header
 	body   string
-	at     time.Time // when Traefik's answer came
+	at     time.Time     // when Traefik's answer came
+	took   time.Duration // from the POST to the answer
 }
 
 // startLogoutRelay starts a relay on a free port, stopped at the end of the test.
@@ -119,13 +120,15 @@ func postLogoutToken(u, host, token string) (relayedLogout, error) {
 	if host != "" {
 		req.Host = host
 	}
+	start := time.Now()
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
 		return relayedLogout{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return relayedLogout{token: token, status: resp.StatusCode, header: resp.Header, body: string(body), at: time.Now()}, nil
+	at := time.Now()
+	return relayedLogout{token: token, status: resp.StatusCode, header: resp.Header, body: string(body), at: at, took: at.Sub(start)}, nil
 }
 
 // claimsOf decodes a JWT's claims (unverified: the test only reads what Hydra sent).

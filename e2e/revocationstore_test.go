@@ -189,6 +189,7 @@ func TestHydraRevocationStoreOutage(t *testing.T) {
 	adminRevoke(t, h, "/admin/oauth2/auth/sessions/login?sid="+url.QueryEscape(endedAtHydra.sid))
 	p := relay.next(t, 10*time.Second)
 	expectLogoutAccepted(t, p, endedAtHydra)
+	t.Logf("with the store down, A answered Hydra's logout token in %d ms", p.took.Milliseconds())
 	waitSessionEnded(t, a, h, endedAtHydra, p.at, 2*time.Second)
 	if out := withCookie(a, "/sign-out", signedOut.cookie); out.status != http.StatusFound {
 		t.Fatalf("ags's sign-out through A with the store down: %s", out)
