@@ -37,7 +37,8 @@ type logoutToken struct {
 	until         time.Time // when its jti can be forgotten
 }
 
-// parseRevocationOptions reads backChannelLogoutPath, and whether revocation is on.
+// parseRevocationOptions reads backChannelLogoutPath and the revocation store, and
+// whether revocation is on: with either.
 func parseRevocationOptions(c *Config, s *settings) error {
 	if v := c.BackChannelLogoutPath; v != "" {
 		p := strings.Trim(v, "/")
@@ -49,7 +50,11 @@ func parseRevocationOptions(c *Config, s *settings) error {
 			return fmt.Errorf("backChannelLogoutPath must differ from callbackPath and signOutPath, got %q", v)
 		}
 	}
-	s.revocation = s.backChannelLogoutPath != ""
+	var err error
+	if s.store, err = parseRevocationStore(c); err != nil {
+		return err
+	}
+	s.revocation = s.backChannelLogoutPath != "" || s.store != nil
 	return nil
 }
 
@@ -61,6 +66,14 @@ func useRevocations(m *middleware) {
 	revs.addCache(m.views)
 	m.views.useRevocations(revs)
 	m.revs = revs
+	if a := m.cfg.store; a != nil {
+		st := storeAt(a)
+		scope := storeScope(m.cfg.issuer, m.cfg.clientID)
+		st.attach(scope, revs, m.log)
+		revs.useStore(st, scope)
+	} else {
+		revs.useStore(nil, "")
+	}
 }
 
 // backChannelLogout serves the provider's POST of a logout token.
