@@ -167,7 +167,10 @@ func signInHydra(t *testing.T, tr *harness.Traefik) *hydraSession {
 		t.Fatal(err)
 	}
 	page, err := c.SignIn(start, harness.HydraUsername, harness.TestPassword)
-	if err != nil || page.Status != 200 {
+	if err != nil {
+		t.Fatalf("sign-in at Hydra: %v; before the login form:\n%s", err, hops(start.Hops))
+	}
+	if page.Status != 200 {
 		t.Fatalf("sign-in at Hydra: %v, hops:\n%s", err, hops(page.Hops))
 	}
 	v := harness.ParseAppView(page.Body)

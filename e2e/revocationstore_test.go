@@ -66,6 +66,14 @@ func revokedAcrossReplicas(t *testing.T, h *harness.Hydra, relay *logoutRelay, a
 	delay := waitSessionEnded(t, b, h, s, p.at, 5*time.Second)
 	t.Logf("revocation delay across replicas: %d ms (Hydra's logout token to A, the session refused by B)", delay.Milliseconds())
 	expectSessionEnded(t, a, h, s, "Hydra's logout")
+	// The store keeps the token's jti: sent again to B, it is refused there too.
+	off := b.LogSize()
+	replay, err := postLogoutToken(b.URL("/"+bclPath), "", p.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectLogoutRefused(t, "Hydra's logout token sent again to B", replay)
+	expectLogged(t, b, off, "jti seen before")
 
 	s = signInHydra(t, a)
 	expectSessionWorks(t, b, s, "signed in through A again")
