@@ -69,7 +69,10 @@ func useRevocations(m *middleware) {
 	if a := m.cfg.store; a != nil {
 		st := storeAt(a)
 		scope := storeScope(m.cfg.issuer, m.cfg.clientID)
-		st.attach(scope, revs, m.log)
+		st.attach(scope, storedSet{
+			apply:    func(rs []revocation) { revs.apply(rs) },
+			snapshot: func() []revocation { return revs.snapshot() },
+		}, m.log)
 		revs.useStore(st, scope)
 	} else {
 		revs.useStore(nil, "")

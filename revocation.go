@@ -129,7 +129,8 @@ func (s *revocations) revoke(rs []revocation) {
 func (s *revocations) useStore(st *revocationStore, scope string) {
 	s.mu.Lock()
 	old := s.store
-	s.store, s.scope = st, scope
+	s.store = st
+	s.scope = scope
 	s.mu.Unlock()
 	if old != nil && old != st {
 		old.detach(scope)

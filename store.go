@@ -150,8 +150,8 @@ type revocationStore struct {
 	addr *storeAddress
 
 	mu      sync.Mutex
-	sets    map[string]*revocations // by scope
-	log     *logger                 // the latest instance's
+	sets    map[string]storedSet // by scope
+	log     *logger              // the latest instance's
 	started bool
 	away    bool // the store is unreachable, and the log said so
 	dirty   bool // a write failed: write back at the next ping
@@ -164,13 +164,21 @@ type revocationStore struct {
 	now                                        func() time.Time
 }
 
+// storedSet is what the store does with a client's set: apply entries to it, take
+// its entries. Functions, not the set: under Yaegi a set that holds the store that
+// holds the set is a type it cannot build.
+type storedSet struct {
+	apply    func(rs []revocation)
+	snapshot func() []revocation
+}
+
 func newRevocationStore(a *storeAddress) *revocationStore {
-	return &revocationStore{addr: a, sets: map[string]*revocations{}, loaded: make(chan struct{}),
+	return &revocationStore{addr: a, sets: map[string]storedSet{}, loaded: make(chan struct{}),
 		timeout: storeTimeout, pingEvery: storePingEvery, minBackoff: storeMinBackoff, maxBackoff: storeMaxBackoff, now: time.Now}
 }
 
 // attach makes the store carry the revocations of set, under scope.
-func (st *revocationStore) attach(scope string, set *revocations, log *logger) {
+func (st *revocationStore) attach(scope string, set storedSet, log *logger) {
 	st.mu.Lock()
 	st.sets[scope] = set
 	st.log = log
@@ -184,10 +192,11 @@ func (st *revocationStore) detach(scope string) {
 	st.mu.Unlock()
 }
 
-func (st *revocationStore) setOf(scope string) *revocations {
+func (st *revocationStore) setOf(scope string) (storedSet, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.sets[scope]
+	set, ok := st.sets[scope]
+	return set, ok
 }
 
 // start starts the subscription at the store's first use (a session opened, a
@@ -380,8 +389,8 @@ func (st *revocationStore) receive(msg string) {
 		return
 	}
 	r, ok := storedRevocation(f[1], f[4], f[2]+" "+f[3])
-	set := st.setOf(f[0])
-	if ok && set != nil {
+	set, known := st.setOf(f[0])
+	if ok && known {
 		set.apply([]revocation{r})
 	}
 }
@@ -427,7 +436,7 @@ func (st *revocationStore) catchUp() error {
 		}
 	}
 	st.mu.Lock()
-	scopes := map[string]*revocations{}
+	scopes := map[string]storedSet{}
 	for scope, set := range st.sets {
 		scopes[scope] = set
 	}
@@ -459,7 +468,7 @@ func (st *revocationStore) load(keys []interface{}, stored map[string]bool) erro
 		return err
 	}
 	values := respArray(v)
-	bySet := map[*revocations][]revocation{}
+	byScope := map[string][]revocation{}
 	for i, value := range values {
 		if i+1 >= len(args) {
 			break
@@ -470,13 +479,14 @@ func (st *revocationStore) load(keys []interface{}, stored map[string]bool) erro
 		if len(f) != 3 {
 			continue
 		}
-		r, ok := storedRevocation(f[1], f[2], respString(value))
-		if set := st.setOf(f[0]); ok && set != nil {
-			bySet[set] = append(bySet[set], r)
+		if r, ok := storedRevocation(f[1], f[2], respString(value)); ok {
+			byScope[f[0]] = append(byScope[f[0]], r)
 		}
 	}
-	for set, rs := range bySet {
-		set.apply(rs)
+	for scope, rs := range byScope {
+		if set, known := st.setOf(scope); known {
+			set.apply(rs)
+		}
 	}
 	return nil
 }

@@ -59,8 +59,13 @@ func (f *fakeStore) start(addr string) {
 		f.t.Fatalf("fake store: %v", err)
 	}
 	f.mu.Lock()
-	f.ln, f.addr = ln, ln.Addr().String()
-	f.conns, f.values, f.subs = map[net.Conn]bool{}, map[string]fakeValue{}, map[net.Conn]*sync.Mutex{}
+	// One field a statement: under Yaegi v0.16.1, f.ln, f.addr = ... leaves an
+	// interface field nil.
+	f.ln = ln
+	f.addr = ln.Addr().String()
+	f.conns = map[net.Conn]bool{}
+	f.values = map[string]fakeValue{}
+	f.subs = map[net.Conn]*sync.Mutex{}
 	f.mu.Unlock()
 	go func() {
 		for {
@@ -259,8 +264,9 @@ func (f *fakeStore) command(c net.Conn, wmu *sync.Mutex, name string, args []str
 		sort.Strings(all)
 		end := start + count
 		next := strconv.Itoa(end)
-		if end >= len(all) {
-			end, next = len(all), "0"
+		if end >= len(all) { // one variable a statement, as in start
+			end = len(all)
+			next = "0"
 		}
 		page := ""
 		n := 0
