@@ -2,13 +2,9 @@ package ags
 
 import (
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,98 +42,6 @@ const (
 	storeMinBackoff = 100 * time.Millisecond
 	storeMaxBackoff = 30 * time.Second
 )
-
-// storeAddress is a parsed revocationStore.
-type storeAddress struct {
-	tls            bool
-	addr, host     string // host:port to dial; the host name the certificate must name
-	user, password string
-	db             int
-	roots          *x509.CertPool // rediss: nil for the system's
-	key            string         // the store's identity in the process: URL, password and CAs
-}
-
-// parseRevocationStore reads revocationStore, revocationStorePasswordFile and
-// revocationStoreCAFile; nil when no store is set.
-func parseRevocationStore(c *Config) (*storeAddress, error) {
-	if c.RevocationStore == "" {
-		if c.RevocationStorePasswordFile != "" || c.RevocationStoreCAFile != "" {
-			return nil, fmt.Errorf("revocationStorePasswordFile and revocationStoreCAFile need revocationStore")
-		}
-		return nil, nil
-	}
-	const form = `revocationStore must be redis://[user:password@]host[:port][/db] or rediss://...`
-	u, err := url.Parse(c.RevocationStore)
-	if err != nil {
-		return nil, fmt.Errorf("%s, got a URL that cannot be parsed", form)
-	}
-	a := &storeAddress{tls: u.Scheme == "rediss", host: u.Hostname()}
-	switch {
-	case u.Scheme != "redis" && u.Scheme != "rediss":
-		return nil, fmt.Errorf("%s, got the scheme %q", form, u.Scheme)
-	case a.host == "" || u.Opaque != "":
-		return nil, fmt.Errorf("%s, got no host", form)
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("%s, with no query or fragment", form)
-	}
-	port := u.Port()
-	if port == "" {
-		port = "6379"
-	}
-	if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
-		return nil, fmt.Errorf("%s, got the port %q", form, port)
-	}
-	a.addr = net.JoinHostPort(a.host, port)
-	if db := strings.Trim(u.Path, "/"); db != "" {
-		if a.db, err = strconv.Atoi(db); err != nil || a.db < 0 {
-			return nil, fmt.Errorf("%s: the database is a number, got %q", form, db)
-		}
-	}
-	if u.User != nil {
-		a.user = u.User.Username()
-		a.password, _ = u.User.Password()
-	}
-	if c.RevocationStorePasswordFile != "" {
-		if a.password != "" {
-			return nil, fmt.Errorf("revocationStore has a password and revocationStorePasswordFile is set: use one")
-		}
-		data, ferr := os.ReadFile(c.RevocationStorePasswordFile)
-		if ferr != nil {
-			return nil, fmt.Errorf("revocationStorePasswordFile cannot be read: %w", ferr)
-		}
-		a.password = strings.TrimSpace(string(data))
-	}
-	cas := ""
-	if c.RevocationStoreCAFile != "" {
-		if !a.tls {
-			return nil, fmt.Errorf("revocationStoreCAFile is for rediss:// only")
-		}
-		data, ferr := os.ReadFile(c.RevocationStoreCAFile)
-		if ferr != nil {
-			return nil, fmt.Errorf("revocationStoreCAFile cannot be read: %w", ferr)
-		}
-		a.roots = x509.NewCertPool()
-		if !a.roots.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("revocationStoreCAFile holds no PEM certificate")
-		}
-		cas = string(data)
-	}
-	sum := sha256.Sum256([]byte(c.RevocationStore + "\x00" + a.password + "\x00" + cas))
-	a.key = hex.EncodeToString(sum[:])
-	return a, nil
-}
-
-// redactedStore is a revocationStore address without its password, for a log line.
-func redactedStore(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
-	}
-	return u.String()
-}
 
 // storeScope is the part of the keys that names a client at an issuer.
 func storeScope(issuer, clientID string) string {
