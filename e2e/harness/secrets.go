@@ -39,6 +39,7 @@ type SecretSet struct {
 	mu     sync.Mutex
 	kinds  map[string]string // value to kind (the first one registered)
 	short  map[string]int    // kind to the number of values under minSecret
+	counts map[string]int    // kind to the number of values scanned for
 	long   []string          // values of LeakWindow characters or more
 	whole  []string          // values of minSecret to LeakWindow characters
 	pieces map[string][]piece
@@ -51,7 +52,8 @@ type piece struct {
 
 // NewSecretSet returns an empty set.
 func NewSecretSet() *SecretSet {
-	return &SecretSet{kinds: map[string]string{}, short: map[string]int{}, pieces: map[string][]piece{}}
+	return &SecretSet{kinds: map[string]string{}, short: map[string]int{}, counts: map[string]int{},
+		pieces: map[string][]piece{}}
 }
 
 // Add registers value as a secret of kind.
@@ -66,6 +68,7 @@ func (s *SecretSet) Add(kind, value string) {
 		return
 	}
 	s.kinds[value] = kind
+	s.counts[kind]++
 	if len(value) < LeakWindow {
 		s.whole = append(s.whole, value)
 		return
@@ -85,12 +88,17 @@ func (s *SecretSet) Len() int {
 	return len(s.kinds)
 }
 
+// Kinds says how many values of each kind are scanned for.
+func (s *SecretSet) Kinds() string { return s.byKind(s.counts) }
+
 // Unscanned says which kinds had values too short to scan for, and how many.
-func (s *SecretSet) Unscanned() string {
+func (s *SecretSet) Unscanned() string { return s.byKind(s.short) }
+
+func (s *SecretSet) byKind(counts map[string]int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var parts []string
-	for kind, n := range s.short {
+	for kind, n := range counts {
 		parts = append(parts, fmt.Sprintf("%d %s", n, kind))
 	}
 	sort.Strings(parts)
@@ -265,7 +273,7 @@ func ScanCollectedLogs() ([]Leak, string, error) {
 		}
 		leaks = append(leaks, l...)
 	}
-	summary := fmt.Sprintf("secret scan: %d Traefik logs, %d secrets, %d leaks", len(files), secrets.Len(), len(leaks))
+	summary := fmt.Sprintf("secret scan: %d Traefik logs, %d leaks; %d secrets: %s", len(files), len(leaks), secrets.Len(), secrets.Kinds())
 	if u := secrets.Unscanned(); u != "" {
 		summary += " (too short to scan: " + u + ")"
 	}

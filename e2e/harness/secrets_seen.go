@@ -102,8 +102,12 @@ func learnRequest(req *http.Request) {
 // sealed session or pending login.
 const minCookieSecret = 16
 
-// learnCookie registers a cookie's value, named by the cookie (never by its value).
+// learnCookie registers a cookie's value, named by the cookie (never by its value);
+// a pending-login cookie by its name without the state, so that they count as one kind.
 func learnCookie(name, value string) {
+	if i := strings.Index(name, "_login_"); i >= 0 {
+		name = name[:i] + "_login_{state}"
+	}
 	if len(value) >= minCookieSecret {
 		Secret("cookie "+name, value)
 	}
