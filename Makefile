@@ -81,9 +81,9 @@ tool-oidc-provider:
 tool-%:
 	@sh tools/$*/build.sh >/dev/null
 
-## e2e-deps: Debian's chromium, etcd-server, docker.io and redis-server for the
+## e2e-deps: Debian's chromium, etcd-server, docker.io, redis-server and jq for the
 ## end-to-end tests, installed when missing (apt-get, as root; README, "Without root").
-E2E_PACKAGES := chromium:chromium etcd:etcd-server dockerd:docker.io gcc:gcc redis-server:redis-server
+E2E_PACKAGES := chromium:chromium etcd:etcd-server dockerd:docker.io gcc:gcc redis-server:redis-server jq:jq
 e2e-deps:
 	@missing=""; for p in $(E2E_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
