@@ -200,8 +200,17 @@ func commonRun(line string, i int, v string, at int) int {
 var secrets = NewSecretSet()
 
 // Secret registers value, of kind, as a secret that no log may hold. The harness
-// calls it where it configures one or receives one; a test may add its own.
-func Secret(kind, value string) { secrets.Add(kind, value) }
+// calls it where it configures one or receives one; a test may add its own. It does
+// nothing before CollectLogs: a benchmark that signs in thousands of users keeps no
+// registry.
+func Secret(kind, value string) {
+	collected.mu.Lock()
+	on := collected.dir != ""
+	collected.mu.Unlock()
+	if on {
+		secrets.Add(kind, value)
+	}
+}
 
 // collected is the run's folder of Traefik logs, kept past each Traefik's Close for
 // the scan at the end of the run; "" until CollectLogs.

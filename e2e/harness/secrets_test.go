@@ -64,9 +64,20 @@ func TestSecretScan(t *testing.T) {
 // a client's jar, a code in a redirect, a log kept at Close, and ScanCollectedLogs
 // names the file, the line and the kind.
 func TestSecretScanOfRun(t *testing.T) {
+	collected.mu.Lock()
+	was := collected.dir
+	collected.mu.Unlock()
 	if err := CollectLogs(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // the planted leak keeps the folder: remove it, unless a run had it before
+		collected.mu.Lock()
+		defer collected.mu.Unlock()
+		if was == "" {
+			os.RemoveAll(collected.dir)
+			collected.dir, collected.files = "", nil
+		}
+	})
 	secret := "planted-session-secret-" + randomHex(16)
 	cookie := "sealed." + randomHex(24)
 	code := "code-" + randomHex(12)
@@ -84,7 +95,12 @@ func TestSecretScanOfRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept := keepLog(log, "traefik-planted.log")
-	defer os.Remove(kept)
+	t.Cleanup(func() { // not a log of the run's: out of its scan
+		os.Remove(kept)
+		collected.mu.Lock()
+		defer collected.mu.Unlock()
+		collected.files = collected.files[:len(collected.files)-1]
+	})
 	leaks, summary, err := ScanCollectedLogs()
 	if err != nil {
 		t.Fatal(err)
