@@ -15,37 +15,43 @@ import (
 
 var errAccessToken = errors.New("access token rejected")
 
-// verifyAccessToken checks a JWT access token with the ID token's key set,
-// algorithms and issuer rule (a template's tid too), exp, iat and nbf when present;
-// any aud, since Keycloak's is account rather than the client; its sub, when
-// present, must be the ID token's, so that no other principal's claims are read. An
-// opaque token is errOpaqueAccessToken: only the sign-in shows what a provider
-// issues.
-func (v *idTokenVerifier) verifyAccessToken(ctx context.Context, raw, sub string) (map[string]interface{}, error) {
+// accessTokenVerifier is the verifier of access tokens at sign-in: the ID token's
+// key set, algorithms and issuer rule (a template's tid too); exp, and iat and nbf
+// when present; any aud, since Keycloak's is account rather than the client.
+func accessTokenVerifier(idTokens *jwtVerifier) *jwtVerifier {
+	v := *idTokens
+	v.audiences = nil
+	v.times = timeRules{iat: claimWhenPresent}
+	return &v
+}
+
+// verifyAccessToken checks a JWT access token with v; its sub, when present, must be
+// the ID token's, so that no other principal's claims are read. An opaque token is
+// errOpaqueAccessToken: only the sign-in shows what a provider issues.
+func verifyAccessToken(ctx context.Context, v *jwtVerifier, raw, sub string) (map[string]interface{}, error) {
 	if strings.Count(raw, ".") != 2 {
 		return nil, errOpaqueAccessToken
 	}
-	t, err := parseJWS(raw)
+	parsed, err := parseJWS(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errOpaqueAccessToken, err)
 	}
-	if err := v.verifySignature(ctx, t); err != nil {
-		return nil, fmt.Errorf("%w: %w", errAccessToken, err)
-	}
-	claims, err := decodeClaims(t.payload)
+	t, err := v.verifyParsed(ctx, parsed, subjectWhenPresent(sub))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w: payload is not a JSON object", errAccessToken, errMalformedToken)
-	}
-	if err := v.checkIssuer(claims); err != nil {
 		return nil, fmt.Errorf("%w: %w", errAccessToken, err)
 	}
-	if err := checkTokenTimes(claims, v.now(), v.clockSkew, false); err != nil {
-		return nil, fmt.Errorf("%w: %w", errAccessToken, err)
+	return t.claims, nil
+}
+
+// subjectWhenPresent: sub, when present, is the ID token's sub.
+func subjectWhenPresent(sub string) jwtCheck {
+	is := subjectIs(sub)
+	return func(v *jwtVerifier, t *verifiedJWT) error {
+		if _, present := t.claims["sub"]; !present {
+			return nil
+		}
+		return is(v, t)
 	}
-	if got, present := claims["sub"]; present && !sameString(got, sub) {
-		return nil, fmt.Errorf("%w: %w: its sub is not the id token's", errAccessToken, errSubject)
-	}
-	return claims, nil
 }
 
 // accessClaimsAtSignIn is the claims a new session keeps of its access token: nil
@@ -54,7 +60,7 @@ func (m *middleware) accessClaimsAtSignIn(ctx context.Context, p *provider, acce
 	if !m.cfg.accessTokenClaims {
 		return nil, nil
 	}
-	claims, err := p.verifier.verifyAccessToken(ctx, accessToken, sub)
+	claims, err := verifyAccessToken(ctx, p.accessTokens, accessToken, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -74,10 +80,4 @@ func (m *middleware) accessTokenPage(w http.ResponseWriter, r *http.Request, err
 	default:
 		m.page(w, r, http.StatusUnauthorized, pageAccessToken, err)
 	}
-}
-
-// sameString reports whether v is the string s.
-func sameString(v interface{}, s string) bool {
-	got, ok := v.(string)
-	return ok && got == s
 }

@@ -300,6 +300,22 @@ type Config struct {
 	// every instance of the client. Empty: off. Environment:
 	// AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH.
 	BackChannelLogoutPath string `json:"backChannelLogoutPath,omitempty"`
+	// RevocationStore shares revocations (back-channel logouts, sign-outs) with every
+	// replica: redis://[user:password@]host[:port][/db], or rediss:// for TLS; Redis
+	// 6 or later, or Valkey. Each replica keeps the set in memory and subscribes to
+	// the store; while the store is away, sessions keep working and revocations apply
+	// on the replica that received them, and are written when it is back. It turns
+	// revocation on. Empty: revocations reach this Traefik process only. Environment:
+	// AGS_CLIENT_REVOCATION_STORE.
+	RevocationStore string `json:"revocationStore,omitempty"`
+	// RevocationStorePasswordFile names a file holding the store's password, in place
+	// of one in the URL. Empty: the URL's, or none. Environment:
+	// AGS_CLIENT_REVOCATION_STORE_PASSWORD_FILE.
+	RevocationStorePasswordFile string `json:"revocationStorePasswordFile,omitempty"`
+	// RevocationStoreCAFile names a PEM file of the certificates that a rediss://
+	// store's certificate must chain to. Empty: the system's. Environment:
+	// AGS_CLIENT_REVOCATION_STORE_CA_FILE.
+	RevocationStoreCAFile string `json:"revocationStoreCAFile,omitempty"`
 	// BearerTokens lets API clients in with a token in place of a cookie: a request
 	// with Authorization: Bearer is judged by its JWT access token (signed by the
 	// issuer's keys, for one of BearerAudiences) and never by a cookie; a failure is a
@@ -313,6 +329,11 @@ type Config struct {
 	// a token that is not a JWT, with the client's own authentication. Needs
 	// BearerTokens. Default false. Environment: AGS_CLIENT_BEARER_INTROSPECTION.
 	BearerIntrospection string `json:"bearerIntrospection,omitempty"`
+	// IntrospectionURL is where bearerIntrospection asks, in place of the
+	// introspection_endpoint that discovery announces (Ory Hydra announces none: its
+	// introspection is the admin API's /admin/oauth2/introspect). Empty: the
+	// announced one. Environment: AGS_CLIENT_INTROSPECTION_URL.
+	IntrospectionURL string `json:"introspectionURL,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Options whose default depends on

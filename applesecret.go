@@ -73,7 +73,7 @@ func (a *clientAuth) clientSecret(now time.Time) (string, error) {
 	if s.value != "" && now.Before(s.renewAt) {
 		return s.value, nil
 	}
-	value, err := a.signJWT("ES256", "JWT", map[string]interface{}{
+	value, err := a.signer.sign("JWT", map[string]interface{}{
 		"iss": s.teamID, "sub": a.clientID, "aud": appleAudience,
 		"iat": now.Unix(), "exp": now.Add(appleSecretLifetime).Unix(),
 	})

@@ -153,8 +153,10 @@ func TestAttackPathFlood(t *testing.T) {
 				serve = d
 			}
 		}
-		if serve > 10*read+50*time.Millisecond {
-			t.Errorf("path %s... of %d bytes took %s, reading the request %s: want at most 10 times that and 50ms", target[:12], len(target), serve, read)
+		// The bound is loose (the fastest of three, against a quadratic walk's
+		// seconds): a shared 2-core machine under load took 57ms for a 50ms bound.
+		if serve > 10*read+250*time.Millisecond {
+			t.Errorf("path %s... of %d bytes took %s, reading the request %s: want at most 10 times that and 250ms", target[:12], len(target), serve, read)
 		}
 	}
 }

@@ -42,6 +42,8 @@ var (
 type bearerSettings struct {
 	audiences     []string // a token's aud must hold one
 	introspection bool     // opaque tokens go to the introspection endpoint
+	// introspectionURL replaces the announced introspection_endpoint; "": that one.
+	introspectionURL string
 }
 
 // parseBearerSettings reads bearerTokens, bearerAudiences and bearerIntrospection.
@@ -55,10 +57,16 @@ func parseBearerSettings(c *Config, identityHeaders map[string]string) (*bearerS
 		return nil, err
 	}
 	if !on {
-		if len(c.BearerAudiences) > 0 || introspection {
-			return nil, fmt.Errorf("bearerAudiences and bearerIntrospection need bearerTokens: true")
+		if len(c.BearerAudiences) > 0 || introspection || c.IntrospectionURL != "" {
+			return nil, fmt.Errorf("bearerAudiences, bearerIntrospection and introspectionURL need bearerTokens: true")
 		}
 		return nil, nil
+	}
+	if c.IntrospectionURL != "" && !introspection {
+		return nil, fmt.Errorf("introspectionURL needs bearerIntrospection: true")
+	}
+	if err = checkEndpointOption("introspectionURL", c.IntrospectionURL); err != nil {
+		return nil, err
 	}
 	if len(c.BearerAudiences) == 0 {
 		return nil, fmt.Errorf("bearerAudiences is required when bearerTokens is true: the resource identifiers (aud) this API answers to")
@@ -73,25 +81,42 @@ func parseBearerSettings(c *Config, identityHeaders map[string]string) (*bearerS
 			return nil, fmt.Errorf("identityHeaders: claim %q maps to %s, which bearerTokens sets", claim, k)
 		}
 	}
-	return &bearerSettings{audiences: c.BearerAudiences, introspection: introspection}, nil
+	return &bearerSettings{audiences: c.BearerAudiences, introspection: introspection, introspectionURL: c.IntrospectionURL}, nil
 }
 
-// bearerVerifier is the signature check of access tokens: the ID tokens' key set and
-// algorithms, without HMAC (a client secret is not the issuer's key); nil when
-// bearerTokens is off.
-func bearerVerifier(m *middleware, p *provider) (*idTokenVerifier, error) {
+// bearerVerifier is the verifier of API clients' access tokens (RFC 9068): the ID
+// tokens' key set and algorithms, without HMAC (a client secret is not the issuer's
+// key); typ at+jwt, or the plain JWT or none that most providers still write; iss the
+// issuer exactly; aud holding one of bearerAudiences; exp, and iat and nbf when
+// present. nil when bearerTokens is off.
+func bearerVerifier(m *middleware, p *provider) (*jwtVerifier, error) {
 	b := m.cfg.bearer
 	if b == nil {
 		return nil, nil
 	}
 	if b.introspection && p.IntrospectionEndpoint == "" {
-		return nil, fmt.Errorf("bearerIntrospection is on and the discovery document announces no introspection_endpoint")
+		return nil, fmt.Errorf("bearerIntrospection is on and the discovery document announces no introspection_endpoint: set introspectionURL")
 	}
 	algs, err := allowedAlgorithms(p.SigningAlgorithms, m.cfg.allowedAlgorithms, false)
 	if err != nil {
 		return nil, fmt.Errorf("bearerTokens: %w", err)
 	}
-	return &idTokenVerifier{issuer: m.cfg.issuer, algorithms: algs, keys: p.verifier.keys, clockSkew: m.cfg.clockSkew, now: m.clock}, nil
+	return bearerTokenVerifier(p.idTokens, algs, b.audiences), nil
+}
+
+// bearerTokenVerifier is bearerVerifier's verifier: the key set, issuer and clock of
+// the ID tokens', with algs and audiences.
+func bearerTokenVerifier(idTokens *jwtVerifier, algs, audiences []string) *jwtVerifier {
+	return &jwtVerifier{
+		algorithms: algs,
+		keys:       idTokens.keys,
+		types:      accessTokenTypes,
+		issuer:     idTokens.issuer,
+		audiences:  audiences,
+		times:      timeRules{iat: claimWhenPresent},
+		clockSkew:  idTokens.clockSkew,
+		now:        idTokens.now,
+	}
 }
 
 // bearerHandler is the request path with bearerTokens on: handler's, with one step
@@ -269,7 +294,7 @@ func tokenView(m *middleware, ctx context.Context, line, raw string) (*cookieVie
 	var id *identity
 	class := bearerViews
 	if strings.Count(raw, ".") == 2 || !m.cfg.bearer.introspection {
-		id, err = verifyAccessToken(m, ctx, p, raw)
+		id, err = verifyBearerToken(m, ctx, p, raw)
 	} else {
 		id, err = introspectToken(m, ctx, p, raw)
 		if errors.Is(err, errInactiveToken) {
@@ -296,75 +321,43 @@ func keepTokenView(c *viewCache, class int, v *cookieView) {
 	storeEntry(c.entries, class, v.key, v, v.bytes)
 }
 
-// verifyAccessToken checks a JWT access token (RFC 9068) and makes its identity:
-// the typ, then the algorithm against the allowed list and the key (never none,
-// never HMAC), the signature, then the claims (checkAccessTokenClaims).
-func verifyAccessToken(m *middleware, ctx context.Context, p *provider, raw string) (*identity, error) {
-	t, err := parseJWS(raw)
+// accessTokenTypes are the typ values of an access token: at+jwt (RFC 9068), or the
+// plain JWT or none that most providers still write.
+var accessTokenTypes = []string{"", "JWT", "at+jwt", "application/at+jwt"}
+
+// verifyBearerToken checks a JWT access token (bearerTokenClaims) and makes its
+// identity.
+func verifyBearerToken(m *middleware, ctx context.Context, p *provider, raw string) (*identity, error) {
+	claims, err := bearerTokenClaims(ctx, p.bearer, raw)
 	if err != nil {
-		return nil, err
-	}
-	if !accessTokenType(t.header.Typ) {
-		return nil, fmt.Errorf("%w: typ %q", errNotAccessToken, jwsTruncate(t.header.Typ))
-	}
-	if err := p.bearer.verifySignature(ctx, t); err != nil {
-		return nil, err
-	}
-	claims, err := decodeClaims(t.payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload is not a JSON object", errMalformedToken)
-	}
-	if err := checkAccessTokenClaims(claims, m.cfg, m.now()); err != nil {
 		return nil, err
 	}
 	exp, _ := numericDate(claims["exp"])
 	return tokenIdentity(m, claims, numericDateTime(exp)), nil
 }
 
-// accessTokenType reports whether a JWT's typ may be an access token's: at+jwt
-// (RFC 9068), or the plain JWT or none that most providers still write.
-func accessTokenType(typ string) bool {
-	switch strings.ToLower(typ) {
-	case "", "jwt", "at+jwt", "application/at+jwt":
-		return true
+// bearerTokenClaims checks a JWT access token with v, then that it has a sub and
+// none of an ID token's marks.
+func bearerTokenClaims(ctx context.Context, v *jwtVerifier, raw string) (map[string]interface{}, error) {
+	t, err := v.verify(ctx, raw, hasSubject, notIDToken)
+	if errors.Is(err, errTokenType) {
+		return nil, fmt.Errorf("%w: %w", errNotAccessToken, err)
 	}
-	return false
+	if err != nil {
+		return nil, err
+	}
+	return t.claims, nil
 }
 
-// checkAccessTokenClaims: iss the issuer exactly, aud holding one of
-// bearerAudiences, exp (required), iat and nbf with clockSkew, a sub, and none of an
-// ID token's marks (nonce, at_hash, c_hash): an ID token is not an access token,
-// even where its aud (the client ID) is one of bearerAudiences.
-func checkAccessTokenClaims(c map[string]interface{}, s *settings, now time.Time) error {
-	if iss, _ := c["iss"].(string); iss != s.issuer {
-		return fmt.Errorf("%w: iss %q, want %q", errIssuer, jwsTruncate(iss), s.issuer)
-	}
-	if !audienceHoldsOne(c["aud"], s.bearer.audiences) {
-		return fmt.Errorf("%w: aud holds none of bearerAudiences", errAudience)
-	}
-	if err := checkTokenTimes(c, now, s.clockSkew, false); err != nil {
-		return err
-	}
-	if sub, _ := c["sub"].(string); sub == "" {
-		return fmt.Errorf("%w: sub missing or not a string", errSubject)
-	}
+// notIDToken: none of an ID token's marks (nonce, at_hash, c_hash): an ID token is
+// not an access token, even where its aud (the client ID) is one of bearerAudiences.
+func notIDToken(v *jwtVerifier, t *verifiedJWT) error {
 	for _, mark := range []string{"nonce", "at_hash", "c_hash"} {
-		if _, present := c[mark]; present {
+		if _, present := t.claims[mark]; present {
 			return fmt.Errorf("%w: it has %s, as an ID token has", errNotAccessToken, mark)
 		}
 	}
 	return nil
-}
-
-// audienceHoldsOne reports whether aud (a string or an array of strings) holds one
-// of wanted.
-func audienceHoldsOne(aud interface{}, wanted []string) bool {
-	for _, w := range wanted {
-		if audienceHolds(aud, w) {
-			return true
-		}
-	}
-	return false
 }
 
 // tokenIdentity is the identity of a token's claims (until, when it expires): a

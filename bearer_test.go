@@ -304,7 +304,7 @@ func TestBearerTokensCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.bearer = &idTokenVerifier{issuer: tp.issuer, algorithms: []string{"RS256"}} // no key set: any verification fails
+	p.bearer = &jwtVerifier{issuer: tp.issuer, algorithms: []string{"RS256"}} // no key set: any verification fails
 	if rec := bearerRequest(m, "/private", token); rec.Code != http.StatusOK || app.calls != 2 {
 		t.Fatalf("known token: got %d, want 200 without verification", rec.Code)
 	}
@@ -388,6 +388,51 @@ func TestBearerIntrospection(t *testing.T) {
 	rec := bearerRequest(m, "/private", "Bearer ory_at_other.sig")
 	if rec.Code != http.StatusServiceUnavailable || app.calls != 0 {
 		t.Errorf("slow provider: got %d, want 503", rec.Code)
+	}
+}
+
+// TestIntrospectionURL: a provider that announces no introspection_endpoint (Ory
+// Hydra) is asked at introspectionURL; without it, opaque tokens cannot be checked
+// (503, the configuration's fault, logged), never let in.
+func TestIntrospectionURL(t *testing.T) {
+	for _, set := range []bool{true, false} {
+		tp := newTestProvider(t)
+		tp.hideIntrospect = true
+		tp.introspect = func(form url.Values) map[string]interface{} {
+			return map[string]interface{}{"active": true, "iss": tp.issuer, "aud": bearerAudience, "sub": "service-7", "client_id": "reports-cli"}
+		}
+		c := bearerConfig(tp)
+		c.BearerIntrospection = "true"
+		if set {
+			c.IntrospectionURL = tp.issuer + "/introspect"
+		}
+		m, app := newFlow(t, c)
+		rec := bearerRequest(m, "/private", "Bearer ory_at_good.sig")
+		switch {
+		case set && (rec.Code != http.StatusOK || tp.introspections != 1 || app.last.Header.Get(headerClientID) != "reports-cli"):
+			t.Errorf("introspectionURL set: got %d after %d introspections, want 200 after 1", rec.Code, tp.introspections)
+		case !set && (rec.Code != http.StatusServiceUnavailable || app.calls != 0):
+			t.Errorf("no introspection endpoint: got %d, want 503", rec.Code)
+		}
+	}
+	for _, tc := range []struct {
+		edit func(c *Config)
+		want string
+	}{
+		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect" }, "need bearerTokens"},
+		{func(c *Config) {
+			c.BearerTokens, c.BearerAudiences, c.IntrospectionURL = "true", []string{"x"}, "https://idp.example/introspect"
+		}, "introspectionURL needs bearerIntrospection"},
+		{func(c *Config) {
+			c.BearerTokens, c.BearerAudiences, c.BearerIntrospection = "true", []string{"x"}, "true"
+			c.IntrospectionURL = "/admin/oauth2/introspect"
+		}, "introspectionURL must be an absolute"},
+	} {
+		c := flowConfig(newTestProvider(t))
+		tc.edit(c)
+		if _, err := newMiddleware(http.NotFoundHandler(), c, "test"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want an error with %q", err, tc.want)
+		}
 	}
 }
 

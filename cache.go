@@ -242,7 +242,9 @@ const maxViewsPerSession = 4
 // views past maxViewsPerSession replace its oldest (identity.views, which the
 // identities of one sealed value share: sealedIdentity).
 func putView(c *viewCache, v *cookieView) {
-	v.bytes, v.uncounted = viewBytes(v), false
+	// Two statements: under Yaegi v0.16.1, a, b = f(), false never sets b.
+	v.bytes = viewBytes(v)
+	v.uncounted = false
 	id := v.id
 	if id == nil {
 		storeEntry(c.entries, otherViews, v.key, v, v.bytes)

@@ -58,16 +58,21 @@ func allowedAlgorithms(provider, configured []string, hmacAllowed bool) ([]strin
 	return allowed, nil
 }
 
-// idTokenVerifier checks ID tokens (OpenID Connect Core section 3.1.3.7).
-type idTokenVerifier struct {
-	issuer       string
-	template     *issuerTemplate // discovery announced {tenantid}: iss is checked by it; nil: iss is issuer
-	clientID     string
-	clientSecret string   // the HMAC key for HS256/384/512; never a key from the key set
-	algorithms   []string // allowed algorithms, from allowedAlgorithms
-	keys         *keySet
-	clockSkew    time.Duration // tolerance for exp, iat and nbf
-	now          func() time.Time
+// idTokenVerifier is the verifier of the provider's ID tokens (OpenID Connect Core
+// section 3.1.3.7): its key set, the algorithms allowedAlgorithms gives (HMAC with
+// the client secret), the issuer or its template, the client ID as audience, exp and
+// iat required.
+func idTokenVerifier(m *middleware, p *provider, algs []string, keys keySource) *jwtVerifier {
+	return &jwtVerifier{
+		algorithms: algs,
+		keys:       keys,
+		hmacSecret: m.cfg.clientSecret,
+		issuer:     m.cfg.issuer,
+		template:   p.template,
+		audiences:  []string{m.cfg.clientID},
+		clockSkew:  m.cfg.clockSkew,
+		now:        m.clock,
+	}
 }
 
 // idToken is a verified ID token.
@@ -77,172 +82,68 @@ type idToken struct {
 	Claims  map[string]interface{} // every claim of the payload, decoded with encoding/json
 }
 
-// verify checks the signature and every claim of the token. nonce is the one sent with the
-// authentication request; the token's must equal it. Pass "" only for an ID token that
-// comes from a refresh, where none was sent: then a token without a nonce passes and one
-// with a nonce fails with errNonce (a refresh may repeat the original nonce: check it
-// again with that one). accessToken is "" when there is none;
-// at_hash is checked when the token has one, and then an access token is needed. Errors
-// name the failed check and may give claim values, but never the token, a signature, a
-// nonce or a secret.
-func (v *idTokenVerifier) verify(ctx context.Context, raw, nonce, accessToken string) (*idToken, error) {
-	t, err := parseJWS(raw)
+// verifyIDToken checks an ID token with v, then azp, sub, the nonce and at_hash.
+// nonce is the one sent with the authentication request; the token's must equal it.
+// Pass "" only for an ID token that comes from a refresh, where none was sent: then a
+// token without a nonce passes and one with a nonce fails with errNonce (a refresh
+// may repeat the original nonce: check it again with that one). accessToken is ""
+// when there is none; at_hash is checked when the token has one, and then an access
+// token is needed.
+func verifyIDToken(ctx context.Context, v *jwtVerifier, raw, nonce, accessToken string) (*idToken, error) {
+	t, err := v.verify(ctx, raw, authorizedParty, hasSubject, nonceIs(nonce), accessTokenHashOf(accessToken))
 	if err != nil {
 		return nil, err
 	}
-	if err := v.verifySignature(ctx, t); err != nil {
-		return nil, err
-	}
-	claims, err := decodeClaims(t.payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload is not a JSON object", errMalformedToken)
-	}
-	tok := &idToken{Raw: raw, Claims: claims}
-	if err := v.checkClaims(tok, t.header.Alg, nonce, accessToken); err != nil {
-		return nil, err
-	}
-	return tok, nil
+	return &idToken{Raw: raw, Subject: stringClaim(t.claims, "sub"), Claims: t.claims}, nil
 }
 
-// verifySignature checks the token's alg against the allowed list and its signature with
-// the key it calls for: the client secret for HS*, else a key from the key set.
-func (v *idTokenVerifier) verifySignature(ctx context.Context, t *jws) error {
-	alg := t.header.Alg
-	if !listContains(v.algorithms, alg) || !supportedAlgorithm(alg) {
-		return fmt.Errorf("%w: %q", errAlgorithmNotAllowed, jwsTruncate(alg))
-	}
-	if isHMACAlgorithm(alg) {
-		if v.clientSecret == "" {
-			return fmt.Errorf("%w: %s without a client secret", errAlgorithmNotAllowed, alg)
+// authorizedParty: every member of aud is a string, and azp, when present, is the
+// audience (the client ID): OpenID Connect Core 3.1.3.7, items 3 to 5.
+func authorizedParty(v *jwtVerifier, t *verifiedJWT) error {
+	if aud, ok := t.claims["aud"].([]interface{}); ok {
+		for _, a := range aud {
+			if _, ok := a.(string); !ok {
+				return fmt.Errorf("%w: aud holds a non-string", errAudience)
+			}
 		}
-		return verifyJWSMAC(alg, v.clientSecret, t.signed, t.signature)
 	}
-	if v.keys == nil {
-		return fmt.Errorf("%w: no key set", errKeySet)
+	if raw, present := t.claims["azp"]; present {
+		azp, _ := raw.(string)
+		if !listContains(v.audiences, azp) {
+			return fmt.Errorf("%w: azp %q, want one of %q", errAuthorizedParty, jwsTruncate(azp), v.audiences)
+		}
 	}
-	key, err := v.keys.keyFor(ctx, t.header.Kid, alg)
-	if err != nil {
-		return err
-	}
-	return verifyJWSSignature(alg, key, t.signed, t.signature)
+	return nil
 }
 
-// checkClaims runs the claim checks in the order of OpenID Connect Core 3.1.3.7 and fills
-// tok's Subject.
-func (v *idTokenVerifier) checkClaims(tok *idToken, alg, nonce, accessToken string) error {
-	c := tok.Claims
-	if err := v.checkIssuer(c); err != nil {
-		return err
-	}
-	if err := v.checkAudience(c); err != nil {
-		return err
-	}
-	if err := checkTokenTimes(c, v.now(), v.clockSkew, true); err != nil {
-		return err
-	}
-	sub, _ := c["sub"].(string)
-	if sub == "" {
-		return fmt.Errorf("%w: sub missing or not a string", errSubject)
-	}
-	tok.Subject = sub
-	got, present := c["nonce"]
-	if nonce == "" {
-		// Nothing was sent (a refresh): a nonce in the token cannot be checked here.
-		if present {
-			return fmt.Errorf("%w: the token has a nonce and none was sent", errNonce)
+// nonceIs: the token's nonce is nonce; with nonce "" (a refresh, where none was
+// sent), the token has none.
+func nonceIs(nonce string) jwtCheck {
+	return func(v *jwtVerifier, t *verifiedJWT) error {
+		got, present := t.claims["nonce"]
+		if nonce == "" {
+			// Nothing was sent (a refresh): a nonce in the token cannot be checked here.
+			if present {
+				return fmt.Errorf("%w: the token has a nonce and none was sent", errNonce)
+			}
+			return nil
 		}
-	} else {
 		s, _ := got.(string)
 		if subtle.ConstantTimeCompare([]byte(s), []byte(nonce)) != 1 {
 			return errNonce
 		}
+		return nil
 	}
-	if raw, present := c["at_hash"]; present {
-		if err := checkAccessTokenHash(raw, alg, accessToken); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
-// checkTokenTimes checks a token's exp (required), iat (required when iatRequired;
-// never in the future) and nbf (when present), each with skew of leeway: the time
-// rules of every kind of JWT ags reads.
-func checkTokenTimes(c map[string]interface{}, now time.Time, skew time.Duration, iatRequired bool) error {
-	if skew < 0 {
-		skew = 0
-	}
-	exp, ok := numericDate(c["exp"])
-	if !ok {
-		return fmt.Errorf("%w: exp missing or not a number", errExpired)
-	}
-	if !numericDateBefore(now.Add(-skew), exp) {
-		return fmt.Errorf("%w: exp %s, now %s", errExpired, formatNumericDate(exp), now.UTC().Format(time.RFC3339))
-	}
-	if raw, present := c["iat"]; present || iatRequired {
-		iat, ok := numericDate(raw)
-		if !ok {
-			return fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
+// accessTokenHashOf: at_hash, when present, is the hash of accessToken.
+func accessTokenHashOf(accessToken string) jwtCheck {
+	return func(v *jwtVerifier, t *verifiedJWT) error {
+		if raw, present := t.claims["at_hash"]; present {
+			return checkAccessTokenHash(raw, t.alg, accessToken)
 		}
-		if numericDateBefore(now.Add(skew), iat) {
-			return fmt.Errorf("%w: iat %s is in the future, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
-		}
+		return nil
 	}
-	if raw, present := c["nbf"]; present {
-		nbf, ok := numericDate(raw)
-		if !ok {
-			return fmt.Errorf("%w: nbf not a number", errNotYetValid)
-		}
-		if numericDateBefore(now.Add(skew), nbf) {
-			return fmt.Errorf("%w: nbf %s, now %s", errNotYetValid, formatNumericDate(nbf), now.UTC().Format(time.RFC3339))
-		}
-	}
-	return nil
-}
-
-// checkIssuer: iss must equal the issuer, or with an issuer template
-// (allowedTenants), the template with the token's own allowed tid.
-func (v *idTokenVerifier) checkIssuer(c map[string]interface{}) error {
-	if v.template != nil {
-		return v.template.check(c)
-	}
-	iss, _ := c["iss"].(string)
-	if iss != v.issuer {
-		return fmt.Errorf("%w: iss %q, want %q", errIssuer, jwsTruncate(iss), v.issuer)
-	}
-	return nil
-}
-
-// checkAudience: aud (a string or an array of strings) must contain the client ID, and
-// azp, when present, must be the client ID.
-func (v *idTokenVerifier) checkAudience(c map[string]interface{}) error {
-	found := false
-	switch aud := c["aud"].(type) {
-	case string:
-		found = aud == v.clientID
-	case []interface{}:
-		for _, a := range aud {
-			s, ok := a.(string)
-			if !ok {
-				return fmt.Errorf("%w: aud holds a non-string", errAudience)
-			}
-			if s == v.clientID {
-				found = true
-			}
-		}
-	default:
-		return fmt.Errorf("%w: aud missing or not a string or array", errAudience)
-	}
-	if !found {
-		return fmt.Errorf("%w: aud does not contain %q", errAudience, v.clientID)
-	}
-	if raw, present := c["azp"]; present {
-		azp, _ := raw.(string)
-		if azp != v.clientID {
-			return fmt.Errorf("%w: azp %q, want %q", errAuthorizedParty, jwsTruncate(azp), v.clientID)
-		}
-	}
-	return nil
 }
 
 // checkAccessTokenHash checks at_hash (OpenID Connect Core section 3.2.2.9): the left half

@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -68,6 +65,7 @@ type clientAuth struct {
 	x5t       string       // clientCertificateFile's SHA-1 thumbprint; "": none
 	x5tS256   string       // its SHA-256 thumbprint
 	apple     *appleSecret // appleTeamID: the secret is a JWT ags signs; nil: off
+	signer    *jwsSigner   // assertions, request objects, Apple's secret: keyAlg with key (or the secret); nil: neither
 }
 
 // resolveAuthParams reads AGS_CLIENT_AUTH_PARAMS when authParams is empty: pairs
@@ -188,6 +186,15 @@ func parseClientAuth(c *Config, secret string) (*clientAuth, error) {
 	case a.key == nil && c.ClientSigningAlgorithm != "":
 		return nil, fmt.Errorf("clientSigningAlgorithm needs clientPrivateKeyFile or clientPrivateKey (or clientAuthMethod client_secret_jwt)")
 	}
+	if a.keyAlg != "" {
+		a.signer = &jwsSigner{alg: a.keyAlg, kid: a.kid, key: a.key}
+		if isHMACAlgorithm(a.keyAlg) {
+			a.signer.kid, a.signer.key = "", []byte(secret)
+		}
+		if a.x5tS256 != "" {
+			a.signer.headers = map[string]string{"x5t#S256": a.x5tS256, "x5t": a.x5t}
+		}
+	}
 	return a, nil
 }
 
@@ -224,7 +231,7 @@ func parsePrivateKeyPEM(data []byte) (interface{}, error) {
 			}
 			return k, nil
 		case *ecdsa.PrivateKey:
-			if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
+			if ecAlgorithm(k.Curve) == "" {
 				return nil, errors.New("an EC key must be on P-256, P-384 or P-521")
 			}
 			return k, nil
@@ -246,14 +253,7 @@ func signingAlgorithm(key interface{}, asked string) (string, error) {
 			alg = asked
 		}
 	case *ecdsa.PrivateKey:
-		switch k.Curve {
-		case elliptic.P256():
-			alg = "ES256"
-		case elliptic.P384():
-			alg = "ES384"
-		default:
-			alg = "ES512"
-		}
+		alg = ecAlgorithm(k.Curve)
 	case ed25519.PrivateKey:
 		alg = "EdDSA"
 	}
@@ -359,7 +359,7 @@ func (m *middleware) newClientRequest(ctx context.Context, p *provider, target s
 		if a.audIssuer {
 			aud = p.Issuer
 		}
-		assertion, err := a.assertion(aud, p.authAlg, m.now())
+		assertion, err := a.assertion(aud, m.now())
 		if err != nil {
 			return nil, fmt.Errorf("client assertion: %w", err)
 		}
@@ -381,82 +381,15 @@ func (m *middleware) newClientRequest(ctx context.Context, p *provider, target s
 
 // assertion signs a client assertion for aud (RFC 7523 section 3):
 // the client is issuer and subject, with a fresh jti and a short life.
-func (a *clientAuth) assertion(aud, alg string, now time.Time) (string, error) {
+func (a *clientAuth) assertion(aud string, now time.Time) (string, error) {
 	jti, err := randomToken(32)
 	if err != nil {
 		return "", err
 	}
-	return a.signJWT(alg, "JWT", map[string]interface{}{
+	return a.signer.sign("JWT", map[string]interface{}{
 		"iss": a.clientID, "sub": a.clientID, "aud": aud, "jti": jti,
 		"iat": now.Unix(), "exp": now.Add(assertionLifetime).Unix(),
 	})
-}
-
-// signJWT is the one signer of what ags signs (client assertions, request objects):
-// a compact JWS of claims with the client's key (kid in the header) or, for HS*,
-// its secret.
-func (a *clientAuth) signJWT(alg, typ string, claims map[string]interface{}) (string, error) {
-	header := map[string]string{"alg": alg, "typ": typ}
-	if !isHMACAlgorithm(alg) {
-		header["kid"] = a.kid
-	}
-	if a.x5tS256 != "" {
-		header["x5t#S256"] = a.x5tS256
-		header["x5t"] = a.x5t
-	}
-	h, err := json.Marshal(header)
-	if err != nil {
-		return "", err
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	sig, err := a.sign(alg, []byte(input))
-	if err != nil {
-		return "", err
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
-}
-
-// sign makes a JWS signature over input with the client's key, or its secret for HS*.
-func (a *clientAuth) sign(alg string, input []byte) ([]byte, error) {
-	hash, ok := jwsAlgorithmHash(alg)
-	if !ok {
-		return nil, fmt.Errorf("unsupported algorithm %q", alg)
-	}
-	if isHMACAlgorithm(alg) {
-		mac := hmac.New(hash.New, []byte(a.secret))
-		mac.Write(input)
-		return mac.Sum(nil), nil
-	}
-	if k, ok := a.key.(ed25519.PrivateKey); ok {
-		return ed25519.Sign(k, input), nil
-	}
-	h := hash.New()
-	h.Write(input)
-	digest := h.Sum(nil)
-	switch k := a.key.(type) {
-	case *rsa.PrivateKey:
-		if alg == "PS256" {
-			return rsa.SignPSS(rand.Reader, k, hash, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash})
-		}
-		return rsa.SignPKCS1v15(rand.Reader, k, hash, digest)
-	case *ecdsa.PrivateKey:
-		// JWS wants r and s as fixed-size big-endian integers (RFC 7518 section 3.4),
-		// not the ASN.1 that ecdsa.SignASN1 makes.
-		r, s, err := ecdsa.Sign(rand.Reader, k, digest)
-		if err != nil {
-			return nil, err
-		}
-		size := (k.Curve.Params().BitSize + 7) / 8
-		sig := make([]byte, 2*size)
-		r.FillBytes(sig[:size])
-		s.FillBytes(sig[size:])
-		return sig, nil
-	}
-	return nil, fmt.Errorf("no key for %s", alg)
 }
 
 // summary describes the client authentication for the debug log: no secret or

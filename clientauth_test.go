@@ -297,11 +297,11 @@ func TestAssertionClaims(t *testing.T) {
 	}
 	now := time.Unix(1767225600, 0)
 	const aud = "https://id.example.org/oauth2/token"
-	first, err := s.clientAuth.assertion(aud, "ES256", now)
+	first, err := s.clientAuth.assertion(aud, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _ := s.clientAuth.assertion(aud, "ES256", now)
+	second, _ := s.clientAuth.assertion(aud, now)
 	parts := strings.Split(first, ".")
 	if len(parts) != 3 {
 		t.Fatalf("got %q, want a compact JWS", first)
@@ -465,20 +465,20 @@ func TestTestProviderRefusesAssertions(t *testing.T) {
 	so.clientAuth.clientID = tpClientID
 	token := tp.issuer + "/token"
 	now := time.Now()
-	replayed, _ := s.clientAuth.assertion(token, "ES256", now)
+	replayed, _ := s.clientAuth.assertion(token, now)
 	cases := []struct {
 		name      string
 		assertion func() string
 		wantErr   string // "" = accepted
 	}{
-		{"valid", func() string { a, _ := s.clientAuth.assertion(token, "ES256", now); return a }, ""},
+		{"valid", func() string { a, _ := s.clientAuth.assertion(token, now); return a }, ""},
 		{"first use", func() string { return replayed }, ""},
 		{"replayed", func() string { return replayed }, "replayed"},
-		{"expired", func() string { a, _ := s.clientAuth.assertion(token, "ES256", now.Add(-6*time.Minute)); return a }, "expired"},
-		{"wrong audience", func() string { a, _ := s.clientAuth.assertion(tp.issuer+"/authorize", "ES256", now); return a }, "want the token endpoint"},
-		{"another key", func() string { a, _ := so.clientAuth.assertion(token, "ES256", now); return a }, "bad ES256 signature"},
+		{"expired", func() string { a, _ := s.clientAuth.assertion(token, now.Add(-6*time.Minute)); return a }, "expired"},
+		{"wrong audience", func() string { a, _ := s.clientAuth.assertion(tp.issuer+"/authorize", now); return a }, "want the token endpoint"},
+		{"another key", func() string { a, _ := so.clientAuth.assertion(token, now); return a }, "bad ES256 signature"},
 		{"tampered", func() string {
-			a, _ := s.clientAuth.assertion(token, "ES256", now)
+			a, _ := s.clientAuth.assertion(token, now)
 			parts := strings.Split(a, ".")
 			claims, _ := json.Marshal(map[string]interface{}{"iss": tpClientID, "sub": tpClientID, "aud": token, "jti": "x", "iat": now.Unix(), "exp": now.Unix() + 60})
 			return parts[0] + "." + base64.RawURLEncoding.EncodeToString(claims) + "." + parts[2]

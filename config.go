@@ -72,8 +72,12 @@ var options = []option{
 	{"clientCertificateFile", "AGS_CLIENT_CERTIFICATE_FILE", "", func(c *Config) *string { return &c.ClientCertificateFile }},
 	{"endSessionURL", "AGS_CLIENT_END_SESSION_URL", "", func(c *Config) *string { return &c.EndSessionURL }},
 	{"backChannelLogoutPath", "AGS_CLIENT_BACK_CHANNEL_LOGOUT_PATH", "", func(c *Config) *string { return &c.BackChannelLogoutPath }},
+	{"revocationStore", "AGS_CLIENT_REVOCATION_STORE", "", func(c *Config) *string { return &c.RevocationStore }},
+	{"revocationStorePasswordFile", "AGS_CLIENT_REVOCATION_STORE_PASSWORD_FILE", "", func(c *Config) *string { return &c.RevocationStorePasswordFile }},
+	{"revocationStoreCAFile", "AGS_CLIENT_REVOCATION_STORE_CA_FILE", "", func(c *Config) *string { return &c.RevocationStoreCAFile }},
 	{"bearerTokens", "AGS_CLIENT_BEARER_TOKENS", "false", func(c *Config) *string { return &c.BearerTokens }},
 	{"bearerIntrospection", "AGS_CLIENT_BEARER_INTROSPECTION", "false", func(c *Config) *string { return &c.BearerIntrospection }},
+	{"introspectionURL", "AGS_CLIENT_INTROSPECTION_URL", "", func(c *Config) *string { return &c.IntrospectionURL }},
 	{"authenticatedPaths", "AGS_CLIENT_AUTHENTICATED_PATHS", "", nil},
 	{"publicPaths", "AGS_CLIENT_PUBLIC_PATHS", "", nil},
 	{"identityHeaders", "AGS_CLIENT_IDENTITY_HEADERS", "", nil},
@@ -228,6 +232,7 @@ type settings struct {
 	endSession            endSessionOverrides
 	backChannelLogoutPath string          // "/backchannel-logout"; "": off (logout.go)
 	revocation            bool            // sessions can be revoked (revocation.go)
+	store                 *storeAddress   // revocationStore (store.go); nil: none
 	bearer                *bearerSettings // API clients' tokens (bearer.go); nil: off
 }
 

@@ -25,6 +25,7 @@ func (c *Config) redacted() string {
 			*p = "[redacted]"
 		}
 	}
+	r.RevocationStore = redactedStore(r.RevocationStore)
 	b, err := json.Marshal(&r)
 	if err != nil {
 		return "(cannot be shown: " + err.Error() + ")"

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // GOV.UK One Login's proof of identity (SPEC 12): a service that asks, in the claims
@@ -169,82 +168,57 @@ type verifiedIdentity struct {
 	subject string // the credential subject (names, birth dates) as compact JSON
 }
 
-// verifyCoreIdentity checks a coreIdentityJWT for the user sub: ES256 only, by a key
-// of the DID document, iss, aud, sub, exp and nbf (with skew), and a vot at least the
-// level asked for.
-func (m *middleware) verifyCoreIdentity(ctx context.Context, p *provider, raw interface{}, sub string) (*verifiedIdentity, error) {
-	rules := m.cfg.coreIdentity
+// coreIdentityVerifier is the verifier of core identities: ES256 only, by a key of
+// the DID document; iss the core identity's issuer; aud holding the client ID; exp,
+// and nbf when present, with clockSkew (iat is not read); the ID tokens' audience
+// (the client ID) and clock.
+func coreIdentityVerifier(idTokens *jwtVerifier, rules *coreIdentityRules, didKeys keySource) *jwtVerifier {
+	return &jwtVerifier{
+		algorithms: []string{"ES256"},
+		keys:       didKeys,
+		issuer:     rules.issuer,
+		audiences:  idTokens.audiences,
+		times:      timeRules{iat: claimIgnored},
+		clockSkew:  idTokens.clockSkew,
+		now:        idTokens.now,
+	}
+}
+
+// verifyCoreIdentity checks a coreIdentityJWT for the user sub with v and
+// coreIdentityOf.
+func verifyCoreIdentity(ctx context.Context, v *jwtVerifier, raw interface{}, sub string, level int) (*verifiedIdentity, error) {
 	token, ok := raw.(string)
 	if !ok || token == "" {
 		return nil, fmt.Errorf("%w: userinfo has no coreIdentityJWT", errCoreIdentity)
 	}
-	t, err := parseJWS(token)
+	t, err := v.verify(ctx, token, coreIdentityOf(sub, level))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCoreIdentity, err)
 	}
-	if t.header.Alg != "ES256" {
-		return nil, fmt.Errorf("%w: %w: %q, want ES256", errCoreIdentity, errAlgorithmNotAllowed, jwsTruncate(t.header.Alg))
-	}
-	key, err := p.didKeys.keyFor(ctx, t.header.Kid, "ES256")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errCoreIdentity, err)
-	}
-	if err := verifyJWSSignature("ES256", key, t.signed, t.signature); err != nil {
-		return nil, fmt.Errorf("%w: %w", errCoreIdentity, err)
-	}
-	c, err := decodeClaims(t.payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w: payload is not a JSON object", errCoreIdentity, errMalformedToken)
-	}
-	return checkCoreIdentity(c, rules, m.cfg.clientID, sub, m.now(), m.cfg.clockSkew)
-}
-
-// checkCoreIdentity is verifyCoreIdentity's claim checks.
-func checkCoreIdentity(c map[string]interface{}, rules *coreIdentityRules, clientID, sub string, now time.Time, skew time.Duration) (*verifiedIdentity, error) {
-	if iss, _ := c["iss"].(string); iss != rules.issuer {
-		return nil, fmt.Errorf("%w: %w: iss %q, want %q", errCoreIdentity, errIssuer, jwsTruncate(iss), rules.issuer)
-	}
-	if !audienceHolds(c["aud"], clientID) {
-		return nil, fmt.Errorf("%w: %w: aud does not hold %q", errCoreIdentity, errAudience, clientID)
-	}
-	if s, _ := c["sub"].(string); s != sub {
-		return nil, fmt.Errorf("%w: sub is not the ID token's", errCoreIdentity)
-	}
-	exp, ok := numericDate(c["exp"])
-	if !ok || !numericDateBefore(now.Add(-skew), exp) {
-		return nil, fmt.Errorf("%w: %w", errCoreIdentity, errExpired)
-	}
-	if raw, present := c["nbf"]; present {
-		nbf, ok := numericDate(raw)
-		if !ok || numericDateBefore(now.Add(skew), nbf) {
-			return nil, fmt.Errorf("%w: %w", errCoreIdentity, errNotYetValid)
-		}
-	}
-	vot, _ := c["vot"].(string)
-	if level := confidenceLevel(vot); level < rules.level {
-		return nil, fmt.Errorf("%w: vot %q is below P%d", errCoreIdentity, jwsTruncate(vot), rules.level)
-	}
-	vc, _ := c["vc"].(map[string]interface{})
-	subject, ok := vc["credentialSubject"].(map[string]interface{})
-	if !ok {
-		return nil, fmt.Errorf("%w: no vc.credentialSubject", errCoreIdentity)
-	}
+	vot := stringClaim(t.claims, "vot")
+	vc, _ := t.claims["vc"].(map[string]interface{})
+	subject, _ := vc["credentialSubject"].(map[string]interface{})
 	return &verifiedIdentity{level: vot, subject: headerJSON(subject)}, nil
 }
 
-// audienceHolds reports whether aud (a string or an array of strings) holds want.
-func audienceHolds(aud interface{}, want string) bool {
-	switch a := aud.(type) {
-	case string:
-		return a == want
-	case []interface{}:
-		for _, e := range a {
-			if e == want {
-				return true
-			}
+// coreIdentityOf: the core identity is of the user sub, with a vot at least the
+// level asked for, and a vc.credentialSubject.
+func coreIdentityOf(sub string, level int) jwtCheck {
+	is := subjectIs(sub)
+	return func(v *jwtVerifier, t *verifiedJWT) error {
+		if err := is(v, t); err != nil {
+			return err
 		}
+		vot := stringClaim(t.claims, "vot")
+		if confidenceLevel(vot) < level {
+			return fmt.Errorf("vot %q is below P%d", jwsTruncate(vot), level)
+		}
+		vc, _ := t.claims["vc"].(map[string]interface{})
+		if _, ok := vc["credentialSubject"].(map[string]interface{}); !ok {
+			return errors.New("no vc.credentialSubject")
+		}
+		return nil
 	}
-	return false
 }
 
 // takeCoreIdentity verifies the identity in a new session's userinfo, for an
@@ -262,7 +236,7 @@ func (m *middleware) takeCoreIdentity(ctx context.Context, p *provider, sess *se
 		m.log.warn("sign-in sub=%q: no identity: userinfo has no coreIdentityJWT", sub)
 		return
 	}
-	id, err := m.verifyCoreIdentity(ctx, p, raw, sub)
+	id, err := verifyCoreIdentity(ctx, p.coreIdentities, raw, sub, m.cfg.coreIdentity.level)
 	if err != nil {
 		m.log.warn("sign-in sub=%q: no identity: %v", sub, err)
 		return

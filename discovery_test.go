@@ -106,7 +106,7 @@ func TestProviderDocumentsAge(t *testing.T) {
 	}
 	waitFor(t, "the key set to be renewed", func() bool { _, k := calls(); return k >= 2 })
 	waitFor(t, "the renewal to finish", func() bool {
-		ks := m.discovery.p.verifier.keys
+		ks := m.discovery.p.keys
 		ks.mu.Lock()
 		defer ks.mu.Unlock()
 		return ks.inflight == nil && len(ks.keys) == 1 && ks.keys[0].kid == "key-2"

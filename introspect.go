@@ -62,7 +62,7 @@ func checkIntrospection(c map[string]interface{}, s *settings, now time.Time) (t
 	}
 	until := now.Add(activeTokenTTL)
 	if _, present := c["exp"]; present {
-		if err := checkTokenTimes(c, now, s.clockSkew, false); err != nil {
+		if err := checkTokenTimes(c, now, s.clockSkew, timeRules{iat: claimWhenPresent}); err != nil {
 			return time.Time{}, err
 		}
 		exp, _ := numericDate(c["exp"])

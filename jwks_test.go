@@ -356,7 +356,7 @@ func TestKeySetWaiterCancelled(t *testing.T) {
 	}
 }
 
-func jwtKeyForInto(k *keySet, ctx context.Context, out chan<- error) {
+func jwtKeyForInto(k keySource, ctx context.Context, out chan<- error) {
 	_, err := k.keyFor(ctx, "rsa-a", "RS256")
 	out <- err
 }

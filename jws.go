@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	_ "crypto/sha256" // registers crypto.SHA256 for crypto.Hash.New
 	_ "crypto/sha512" // registers crypto.SHA384 and crypto.SHA512
@@ -114,70 +115,83 @@ func jwsTruncate(s string) string {
 	return s
 }
 
+// jwsAlgorithm is what an algorithm name means: the hash it signs with, and its key.
+type jwsAlgorithm struct {
+	hash  crypto.Hash    // EdDSA signs the message itself: SHA-512 is what its at_hash uses
+	kty   string         // the key's type, as a JWK names it: RSA, EC, OKP (Ed25519) or oct (HMAC)
+	pss   bool           // RSASSA-PSS rather than PKCS #1 v1.5
+	curve elliptic.Curve // EC: the one curve of the algorithm
+}
+
+// jwsAlgorithms is every algorithm ags verifies or signs, the one table of their names.
+// Ed25519 is EdDSA's fully-specified name (RFC 9864), which a key set may use for the
+// same key. "none" is never one of them.
+var jwsAlgorithms = map[string]jwsAlgorithm{
+	"RS256":   {hash: crypto.SHA256, kty: "RSA"},
+	"RS384":   {hash: crypto.SHA384, kty: "RSA"},
+	"RS512":   {hash: crypto.SHA512, kty: "RSA"},
+	"PS256":   {hash: crypto.SHA256, kty: "RSA", pss: true},
+	"PS384":   {hash: crypto.SHA384, kty: "RSA", pss: true},
+	"PS512":   {hash: crypto.SHA512, kty: "RSA", pss: true},
+	"ES256":   {hash: crypto.SHA256, kty: "EC", curve: elliptic.P256()},
+	"ES384":   {hash: crypto.SHA384, kty: "EC", curve: elliptic.P384()},
+	"ES512":   {hash: crypto.SHA512, kty: "EC", curve: elliptic.P521()},
+	"EdDSA":   {hash: crypto.SHA512, kty: "OKP"},
+	"Ed25519": {hash: crypto.SHA512, kty: "OKP"},
+	"HS256":   {hash: crypto.SHA256, kty: "oct"},
+	"HS384":   {hash: crypto.SHA384, kty: "oct"},
+	"HS512":   {hash: crypto.SHA512, kty: "oct"},
+}
+
 // supportedAlgorithm reports whether name is one ags can verify (for validating the
 // allowedAlgorithms option). "none" is never one of them.
 func supportedAlgorithm(name string) bool {
-	_, ok := jwsAlgorithmHash(name)
+	_, ok := jwsAlgorithms[name]
 	return ok
 }
 
-// jwsAlgorithmHash returns the hash of a supported algorithm. EdDSA and Ed25519 (its
-// fully-specified name, RFC 9864) sign the message itself; SHA-512 is what their
-// at_hash uses.
+// jwsAlgorithmHash returns the hash of a supported algorithm.
 func jwsAlgorithmHash(alg string) (crypto.Hash, bool) {
-	switch alg {
-	case "RS256", "PS256", "ES256", "HS256":
-		return crypto.SHA256, true
-	case "RS384", "PS384", "ES384", "HS384":
-		return crypto.SHA384, true
-	case "RS512", "PS512", "ES512", "HS512":
-		return crypto.SHA512, true
-	case "EdDSA", "Ed25519":
-		return crypto.SHA512, true
-	}
-	return 0, false
+	a, ok := jwsAlgorithms[alg]
+	return a.hash, ok
 }
 
 // isEd25519Algorithm reports whether alg signs with an Ed25519 key: EdDSA, or its
 // fully-specified name Ed25519 (RFC 9864), which a key set may use for the same key.
 func isEd25519Algorithm(alg string) bool {
-	return alg == "EdDSA" || alg == "Ed25519"
+	return jwsAlgorithms[alg].kty == "OKP"
 }
 
 // isHMACAlgorithm reports whether alg is keyed by the client secret.
 func isHMACAlgorithm(alg string) bool {
-	return alg == "HS256" || alg == "HS384" || alg == "HS512"
+	return jwsAlgorithms[alg].kty == "oct"
 }
 
-// jwsCurve returns the curve an ES algorithm signs with.
-func jwsCurve(alg string) (elliptic.Curve, bool) {
-	switch alg {
-	case "ES256":
-		return elliptic.P256(), true
-	case "ES384":
-		return elliptic.P384(), true
-	case "ES512":
-		return elliptic.P521(), true
+// ecAlgorithm is the ES algorithm of curve; "" for none.
+func ecAlgorithm(curve elliptic.Curve) string {
+	for name, a := range jwsAlgorithms {
+		if a.curve != nil && a.curve == curve {
+			return name
+		}
 	}
-	return nil, false
+	return ""
 }
 
 // keyFitsAlgorithm reports whether a key from the key set may check a signature of alg:
 // the key type must fit, and so must the curve. HMAC never fits: a key set only holds
 // public keys, and using one as an HMAC secret is the algorithm-confusion attack.
 func keyFitsAlgorithm(key interface{}, alg string) bool {
+	a, ok := jwsAlgorithms[alg]
+	if !ok {
+		return false
+	}
 	switch k := key.(type) {
 	case *rsa.PublicKey:
-		switch alg {
-		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-			return true
-		}
-		return false
+		return a.kty == "RSA"
 	case *ecdsa.PublicKey:
-		curve, ok := jwsCurve(alg)
-		return ok && k.Curve == curve
+		return a.kty == "EC" && k.Curve == a.curve
 	case ed25519.PublicKey:
-		return isEd25519Algorithm(alg)
+		return a.kty == "OKP"
 	}
 	return false
 }
@@ -199,7 +213,7 @@ func verifyJWSSignature(alg string, key interface{}, signed, sig []byte) error {
 		h := hash.New()
 		h.Write(signed)
 		digest := h.Sum(nil)
-		if strings.HasPrefix(alg, "RS") {
+		if !jwsAlgorithms[alg].pss {
 			valid = rsa.VerifyPKCS1v15(k, hash, digest, sig) == nil
 		} else {
 			opts := &rsa.PSSOptions{SaltLength: hash.Size(), Hash: hash}
@@ -242,4 +256,83 @@ func verifyJWSMAC(alg, secret string, signed, sig []byte) error {
 		return fmt.Errorf("%w: %s", errSignature, alg)
 	}
 	return nil
+}
+
+// jwsSigner signs what ags signs (client assertions, request objects, Apple's client
+// secret): a compact JWS with the client's key, or for HS* its secret.
+type jwsSigner struct {
+	alg     string
+	kid     string            // the kid header; "": none (HMAC)
+	key     interface{}       // *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey, or []byte: an HMAC secret
+	headers map[string]string // further header parameters (a certificate's x5t and x5t#S256); nil: none
+}
+
+// sign returns the compact JWS of claims, with alg, typ and kid in its header.
+func (s *jwsSigner) sign(typ string, claims map[string]interface{}) (string, error) {
+	header := map[string]string{"alg": s.alg, "typ": typ}
+	if s.kid != "" {
+		header["kid"] = s.kid
+	}
+	for name, value := range s.headers {
+		header[name] = value
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		return "", err
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := jwsEncoding.EncodeToString(h) + "." + jwsEncoding.EncodeToString(c)
+	sig, err := s.signature([]byte(input))
+	if err != nil {
+		return "", err
+	}
+	return input + "." + jwsEncoding.EncodeToString(sig), nil
+}
+
+// signature makes a JWS signature over input: ES signatures are r and s as
+// fixed-size big-endian integers (RFC 7518 section 3.4), not the ASN.1 that
+// ecdsa.SignASN1 makes.
+func (s *jwsSigner) signature(input []byte) ([]byte, error) {
+	a, ok := jwsAlgorithms[s.alg]
+	if !ok {
+		return nil, fmt.Errorf("unsupported algorithm %q", s.alg)
+	}
+	h := a.hash.New()
+	switch k := s.key.(type) {
+	case []byte:
+		if a.kty == "oct" {
+			mac := hmac.New(a.hash.New, k)
+			mac.Write(input)
+			return mac.Sum(nil), nil
+		}
+	case ed25519.PrivateKey:
+		if a.kty == "OKP" {
+			return ed25519.Sign(k, input), nil
+		}
+	case *rsa.PrivateKey:
+		h.Write(input)
+		if a.pss {
+			return rsa.SignPSS(rand.Reader, k, a.hash, h.Sum(nil), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: a.hash})
+		}
+		if a.kty == "RSA" {
+			return rsa.SignPKCS1v15(rand.Reader, k, a.hash, h.Sum(nil))
+		}
+	case *ecdsa.PrivateKey:
+		if a.curve != nil && a.curve == k.Curve {
+			h.Write(input)
+			r, sv, err := ecdsa.Sign(rand.Reader, k, h.Sum(nil))
+			if err != nil {
+				return nil, err
+			}
+			size := (k.Curve.Params().BitSize + 7) / 8
+			sig := make([]byte, 2*size)
+			r.FillBytes(sig[:size])
+			sv.FillBytes(sig[size:])
+			return sig, nil
+		}
+	}
+	return nil, fmt.Errorf("no key for %s", s.alg)
 }

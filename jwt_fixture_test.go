@@ -271,10 +271,10 @@ func (s *jwtKeyServer) count() int {
 type jwtFixture struct {
 	clock    *jwtClock
 	server   *jwtKeyServer
-	verifier *idTokenVerifier
-	rsa      *jwtSigner // RS256, kid rsa-a; in the set
-	rsaB     *jwtSigner // RS256, kid rsa-b; not in the set at first (rotation)
-	ps       *jwtSigner // PS256 with the key of rsa
+	verifier *jwtVerifier // the ID tokens' verifier
+	rsa      *jwtSigner   // RS256, kid rsa-a; in the set
+	rsaB     *jwtSigner   // RS256, kid rsa-b; not in the set at first (rotation)
+	ps       *jwtSigner   // PS256 with the key of rsa
 	es256    *jwtSigner
 	es384    *jwtSigner
 	es512    *jwtSigner
@@ -297,14 +297,14 @@ func jwtNewFixture(t testing.TB) *jwtFixture {
 	f.ps = &jwtSigner{alg: "PS256", kid: "rsa-a", key: f.rsa.key}
 	f.server = jwtNewKeyServer(t, jwtKeySetDoc(t, f.rsa.jwk(t, false), f.es256.jwk(t, true),
 		f.es384.jwk(t, true), f.es512.jwk(t, true), f.ed.jwk(t, true)))
-	f.verifier = &idTokenVerifier{
-		issuer:       jwtTestIssuer,
-		clientID:     jwtTestClientID,
-		clientSecret: jwtTestSecret,
-		algorithms:   jwtAllAlgorithms,
-		keys:         newKeySet(f.server.url(), &http.Client{Timeout: 5 * time.Second}, f.clock.now),
-		clockSkew:    time.Minute,
-		now:          f.clock.now,
+	f.verifier = &jwtVerifier{
+		issuer:     jwtTestIssuer,
+		audiences:  []string{jwtTestClientID},
+		hmacSecret: jwtTestSecret,
+		algorithms: jwtAllAlgorithms,
+		keys:       newKeySet(f.server.url(), &http.Client{Timeout: 5 * time.Second}, f.clock.now),
+		clockSkew:  time.Minute,
+		now:        f.clock.now,
 	}
 	return f
 }
@@ -316,5 +316,5 @@ func (f *jwtFixture) claims() map[string]interface{} {
 
 // verify runs the verifier with the test nonce and no access token.
 func (f *jwtFixture) verify(token string) (*idToken, error) {
-	return f.verifier.verify(context.Background(), token, jwtTestNonce, "")
+	return verifyIDToken(context.Background(), f.verifier, token, jwtTestNonce, "")
 }

@@ -213,7 +213,7 @@ func (m *middleware) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, r, http.StatusBadGateway, pageExchange, errNoIDToken)
 		return
 	}
-	tok, err := p.verifier.verify(r.Context(), tr.IDToken, pending.Nonce, tr.AccessToken)
+	tok, err := verifyIDToken(r.Context(), p.idTokens, tr.IDToken, pending.Nonce, tr.AccessToken)
 	if errors.Is(err, errKeySetUnavailable) {
 		m.page(w, r, http.StatusServiceUnavailable, pageUnavailable, err)
 		return

@@ -13,9 +13,8 @@ import (
 // Back-channel logout (OpenID Connect Back-Channel Logout 1.0): the provider POSTs a
 // logout token, a JWT naming a provider session (sid), a user (sub) or both, to
 // backChannelLogoutPath, and every session it names ends (revocation.go). The token
-// is checked as an ID token is, by the same key set, algorithms and signature check
-// (idTokenVerifier.verifySignature), then by the rules of its kind
-// (logoutTokenRules). The answer is for the provider, never for a browser: no
+// is checked by the ID token's key set and algorithms (logoutTokenVerifier), then by
+// the rules of its kind (logoutTokenRules). The answer is for the provider, never for a browser: no
 // redirect, no page, no cookie.
 
 // backChannelLogoutEvent is the member of a logout token's events claim.
@@ -37,7 +36,8 @@ type logoutToken struct {
 	until         time.Time // when its jti can be forgotten
 }
 
-// parseRevocationOptions reads backChannelLogoutPath, and whether revocation is on.
+// parseRevocationOptions reads backChannelLogoutPath and the revocation store, and
+// whether revocation is on: with either.
 func parseRevocationOptions(c *Config, s *settings) error {
 	if v := c.BackChannelLogoutPath; v != "" {
 		p := strings.Trim(v, "/")
@@ -49,7 +49,11 @@ func parseRevocationOptions(c *Config, s *settings) error {
 			return fmt.Errorf("backChannelLogoutPath must differ from callbackPath and signOutPath, got %q", v)
 		}
 	}
-	s.revocation = s.backChannelLogoutPath != ""
+	var err error
+	if s.store, err = parseRevocationStore(c); err != nil {
+		return err
+	}
+	s.revocation = s.backChannelLogoutPath != "" || s.store != nil
 	return nil
 }
 
@@ -61,6 +65,17 @@ func useRevocations(m *middleware) {
 	revs.addCache(m.views)
 	m.views.useRevocations(revs)
 	m.revs = revs
+	if a := m.cfg.store; a != nil {
+		st := storeAt(a)
+		scope := storeScope(m.cfg.issuer, m.cfg.clientID)
+		st.attach(scope, storedSet{
+			apply:    func(rs []revocation) { revs.apply(rs) },
+			snapshot: func() []revocation { return revs.snapshot() },
+		}, m.log)
+		revs.useStore(st, scope)
+	} else {
+		revs.useStore(nil, "")
+	}
 }
 
 // backChannelLogout serves the provider's POST of a logout token.
@@ -83,7 +98,7 @@ func (m *middleware) backChannelLogout(w http.ResponseWriter, r *http.Request) {
 	p, err := m.provider(r.Context())
 	var tok *logoutToken
 	if err == nil {
-		tok, err = verifyLogoutToken(r.Context(), p.verifier, raw)
+		tok, err = verifyLogoutToken(r.Context(), p.logoutTokens, raw)
 	}
 	if err == nil && !m.revs.firstUse(tok.jti, tok.until.Unix()) {
 		err = fmt.Errorf("%w: jti seen before", errLogoutToken)
@@ -143,81 +158,52 @@ func logoutAnswer(w http.ResponseWriter, status int, code, description string) {
 	w.Write(body)
 }
 
-// verifyLogoutToken checks a logout token: its signature as an ID token's (the
-// algorithm allowed before any key is looked up; never none), then its claims.
-func verifyLogoutToken(ctx context.Context, v *idTokenVerifier, raw string) (*logoutToken, error) {
-	t, err := parseJWS(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errLogoutToken, err)
-	}
-	if err := v.verifySignature(ctx, t); err != nil {
-		return nil, fmt.Errorf("%w: %w", errLogoutToken, err)
-	}
-	claims, err := decodeClaims(t.payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload is not a JSON object", errLogoutToken)
-	}
-	tok, err := logoutTokenRules(v, claims)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errLogoutToken, err)
-	}
-	return tok, nil
+// logoutTokenVerifier is the verifier of logout tokens (Back-Channel Logout 1.0
+// section 2.6): the ID token's key set, algorithms and aud; iss the issuer exactly;
+// iat within clockSkew of now and at most maxLogoutTokenAge old; exp, when present,
+// not past.
+func logoutTokenVerifier(idTokens *jwtVerifier) *jwtVerifier {
+	v := *idTokens
+	v.template = nil
+	v.times = timeRules{exp: claimWhenPresent, maxAge: maxLogoutTokenAge}
+	return &v
 }
 
-// logoutTokenRules are the claim checks of a logout token (Back-Channel Logout 1.0
-// section 2.6): iss, aud (and azp) as an ID token's; iat within clockSkew of now and
-// at most maxLogoutTokenAge old; exp, when present, not past; the back-channel
-// logout event; a sid or a sub, or both; no nonce (so that an ID token is never
-// taken for one); a jti.
-func logoutTokenRules(v *idTokenVerifier, c map[string]interface{}) (*logoutToken, error) {
-	iss, _ := c["iss"].(string)
-	if iss != v.issuer {
-		return nil, fmt.Errorf("%w: iss %q, want %q", errIssuer, jwsTruncate(iss), v.issuer)
+// verifyLogoutToken checks a logout token with v and logoutTokenRules.
+func verifyLogoutToken(ctx context.Context, v *jwtVerifier, raw string) (*logoutToken, error) {
+	t, err := v.verify(ctx, raw, authorizedParty, logoutTokenRules)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errLogoutToken, err)
 	}
-	if err := v.checkAudience(c); err != nil {
-		return nil, err
-	}
-	now, skew := v.now(), v.clockSkew
-	iat, ok := numericDate(c["iat"])
-	if !ok {
-		return nil, fmt.Errorf("%w: iat missing or not a number", errIssuedAt)
-	}
-	if numericDateBefore(now.Add(skew), iat) || !numericDateBefore(now.Add(-skew-maxLogoutTokenAge), iat) {
-		return nil, fmt.Errorf("%w: iat %s, now %s", errIssuedAt, formatNumericDate(iat), now.UTC().Format(time.RFC3339))
-	}
-	tok := &logoutToken{iat: numericDateTime(iat)}
-	tok.until = tok.iat.Add(skew + maxLogoutTokenAge)
-	if raw, present := c["exp"]; present {
-		exp, ok := numericDate(raw)
-		if !ok || !numericDateBefore(now.Add(-skew), exp) {
-			return nil, fmt.Errorf("%w: exp not a number or past", errExpired)
-		}
-		if t := numericDateTime(exp).Add(skew); t.After(tok.until) {
+	c := t.claims
+	iat, _ := numericDate(c["iat"])
+	tok := &logoutToken{sid: stringClaim(c, "sid"), sub: stringClaim(c, "sub"), jti: stringClaim(c, "jti"), iat: numericDateTime(iat)}
+	tok.until = tok.iat.Add(v.clockSkew + maxLogoutTokenAge)
+	if exp, ok := numericDate(c["exp"]); ok {
+		if t := numericDateTime(exp).Add(v.clockSkew); t.After(tok.until) {
 			tok.until = t
 		}
 	}
-	events, _ := c["events"].(map[string]interface{})
-	if _, ok := events[backChannelLogoutEvent].(map[string]interface{}); !ok {
-		return nil, errors.New("events claim without the back-channel logout event")
-	}
-	tok.sid = stringClaim(c, "sid")
-	tok.sub = stringClaim(c, "sub")
-	if tok.sid == "" && tok.sub == "" {
-		return nil, errors.New("neither sid nor sub")
-	}
-	if _, present := c["nonce"]; present {
-		return nil, fmt.Errorf("%w: a logout token has none", errNonce)
-	}
-	tok.jti = stringClaim(c, "jti")
-	if tok.jti == "" {
-		return nil, errors.New("jti missing")
-	}
 	return tok, nil
 }
 
-// stringClaim is claim name of c when it is a string; "" otherwise. (A function:
-// under Yaegi, a comma-ok assertion in a loop can keep an earlier value.)
-func stringClaim(c map[string]interface{}, name string) string {
-	s, _ := c[name].(string)
-	return s
+// logoutTokenRules are the claim checks of a logout token's kind: the back-channel
+// logout event; a sid or a sub, or both; no nonce (so that an ID token is never
+// taken for one); a jti.
+func logoutTokenRules(v *jwtVerifier, t *verifiedJWT) error {
+	c := t.claims
+	events, _ := c["events"].(map[string]interface{})
+	if _, ok := events[backChannelLogoutEvent].(map[string]interface{}); !ok {
+		return errors.New("events claim without the back-channel logout event")
+	}
+	if stringClaim(c, "sid") == "" && stringClaim(c, "sub") == "" {
+		return errors.New("neither sid nor sub")
+	}
+	if _, present := c["nonce"]; present {
+		return fmt.Errorf("%w: a logout token has none", errNonce)
+	}
+	if stringClaim(c, "jti") == "" {
+		return errors.New("jti missing")
+	}
+	return nil
 }

@@ -17,7 +17,8 @@ import (
 // instance, or would be duplicated by each, lives here, each with a bound:
 //   - the session secret made up when none is configured (one, for the process);
 //   - the renewals in flight and their outcomes, per client at each provider;
-//   - the revocation set, per client at each provider;
+//   - the revocation set, per client at each provider, and the revocation stores'
+//     clients, one per store;
 //   - the caches, per configuration: instances built from the same options, on
 //     several routers or after a reload, serve the same views;
 //   - with them, the latest instance of each configuration, so that the instance a
@@ -90,6 +91,35 @@ func revocationsOf(issuer, clientID string) *revocations {
 		sharedRevocations.byClient[key] = rs
 	}
 	return rs
+}
+
+// sharedStores holds the revocation stores (store.go), one per address, password and
+// CAs: every client that names the same store shares one subscription. A store
+// stays for the life of the process (its subscription ends when no client uses
+// it); the bound is for a process whose configurations name store after store.
+var sharedStores = struct {
+	mu    sync.Mutex
+	byKey map[string]*revocationStore
+	order []string
+}{byKey: map[string]*revocationStore{}}
+
+const maxSharedStores = 16
+
+// storeAt returns the process's client of the store at a.
+func storeAt(a *storeAddress) *revocationStore {
+	sharedStores.mu.Lock()
+	defer sharedStores.mu.Unlock()
+	st := sharedStores.byKey[a.key]
+	if st == nil {
+		st = newRevocationStore(a)
+		sharedStores.byKey[a.key] = st
+		sharedStores.order = append(sharedStores.order, a.key)
+		if len(sharedStores.order) > maxSharedStores {
+			delete(sharedStores.byKey, sharedStores.order[0])
+			sharedStores.order = sharedStores.order[1:]
+		}
+	}
+	return st
 }
 
 // sharedCaches holds the caches of each configuration, by its fingerprint, the

@@ -135,6 +135,7 @@ type testProvider struct {
 	// the client authenticates as at the token endpoint; introspections counts them.
 	introspect     func(form url.Values) map[string]interface{}
 	introspections int
+	hideIntrospect bool // discovery announces no introspection_endpoint (Hydra), /introspect still answers
 }
 
 // tpBarrier holds requests until n have arrived (or a few seconds have passed).
@@ -306,7 +307,7 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	if tp.authSigningAlgs != nil {
 		doc["token_endpoint_auth_signing_alg_values_supported"] = tp.authSigningAlgs
 	}
-	if tp.introspect != nil {
+	if tp.introspect != nil && !tp.hideIntrospect {
 		doc["introspection_endpoint"] = tp.issuer + "/introspect"
 	}
 	json.NewEncoder(w).Encode(doc)

@@ -74,12 +74,22 @@ func parseProviderOptions(c *Config, s *settings) error {
 	if s.accessTokenClaims, err = parseBool("accessTokenClaims", c.AccessTokenClaims); err != nil {
 		return err
 	}
-	if c.JWKSURL != "" {
-		u, perr := url.Parse(c.JWKSURL)
-		if perr != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || strings.Contains(c.JWKSURL, "#") {
-			return fmt.Errorf("jwksURL must be an absolute http or https URL without a fragment, got %q", c.JWKSURL)
-		}
-		s.jwksURL = c.JWKSURL
+	if err = checkEndpointOption("jwksURL", c.JWKSURL); err != nil {
+		return err
+	}
+	s.jwksURL = c.JWKSURL
+	return nil
+}
+
+// checkEndpointOption checks an option that replaces an endpoint the provider
+// announces: empty, or an absolute http or https URL without a fragment.
+func checkEndpointOption(name, value string) error {
+	if value == "" {
+		return nil
+	}
+	u, err := url.Parse(value)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || strings.Contains(value, "#") {
+		return fmt.Errorf("%s must be an absolute http or https URL without a fragment, got %q", name, value)
 	}
 	return nil
 }

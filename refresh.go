@@ -182,9 +182,9 @@ func (m *middleware) refreshGrant(ctx context.Context, old *session) (*session, 
 	if tr.IDToken != "" {
 		// A refreshed ID token carries no nonce, or repeats the original one
 		// (OpenID Connect Core 12.2); every other check applies as at sign-in.
-		tok, verr := p.verifier.verify(ctx, tr.IDToken, "", tr.AccessToken)
+		tok, verr := verifyIDToken(ctx, p.idTokens, tr.IDToken, "", tr.AccessToken)
 		if original, _ := old.Claims["nonce"].(string); errors.Is(verr, errNonce) && original != "" {
-			tok, verr = p.verifier.verify(ctx, tr.IDToken, original, tr.AccessToken)
+			tok, verr = verifyIDToken(ctx, p.idTokens, tr.IDToken, original, tr.AccessToken)
 		}
 		if verr != nil {
 			return nil, fmt.Errorf("%w: %w", errRefresh, verr)

@@ -38,7 +38,7 @@ func (a *clientAuth) requestObject(params url.Values, aud string, now time.Time)
 	for name, values := range params {
 		claims[name] = requestClaim(name, values[0])
 	}
-	signed, err := a.signJWT(a.keyAlg, requestObjectType, claims)
+	signed, err := a.signer.sign(requestObjectType, claims)
 	if err != nil {
 		return nil, err
 	}

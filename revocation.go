@@ -60,6 +60,10 @@ type revocations struct {
 	jtiList []string
 	caches  []*viewCache // the view caches whose views a revocation removes
 	now     func() time.Time
+	// store shares the set with other replicas (store.go), under scope; nil: this
+	// process only.
+	store *revocationStore
+	scope string
 }
 
 func newRevocations() *revocations {
@@ -100,10 +104,58 @@ func (s *revocations) entryFor(kind, value string, before time.Time) revocation 
 	return revocation{kind: kind, value: value, before: before.Unix(), until: s.now().Add(ttl).Unix()}
 }
 
-// revoke adds the entries to the set and removes the cached views they end. (A
-// store shared by replicas would publish them here, and apply those it receives.)
+// revoke adds the entries to the set, removes the cached views they end, and with a
+// store, writes them there for the other replicas (what the set now holds for each
+// key: an entry merged with an older one keeps the later times).
 func (s *revocations) revoke(rs []revocation) {
 	s.apply(rs)
+	st, scope := s.storeOf()
+	if st == nil {
+		return
+	}
+	st.start()
+	s.mu.Lock()
+	merged := make([]revocation, 0, len(rs))
+	for _, r := range rs {
+		if e, ok := s.entries[r.key()]; ok {
+			merged = append(merged, e)
+		}
+	}
+	s.mu.Unlock()
+	st.publish(scope, merged)
+}
+
+// useStore makes the set shared through st, under scope; nil: this process only.
+func (s *revocations) useStore(st *revocationStore, scope string) {
+	s.mu.Lock()
+	old := s.store
+	s.store = st
+	s.scope = scope
+	s.mu.Unlock()
+	if old != nil && old != st {
+		old.detach(scope)
+	}
+}
+
+func (s *revocations) storeOf() (*revocationStore, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store, s.scope
+}
+
+// snapshot is every live entry of the set (what a store that lost them is given
+// back).
+func (s *revocations) snapshot() []revocation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().Unix()
+	rs := make([]revocation, 0, len(s.entries))
+	for _, k := range s.order {
+		if r, ok := s.entries[k]; ok && r.until > now {
+			rs = append(rs, r)
+		}
+	}
+	return rs
 }
 
 // apply adds the entries to the set and removes the cached views they end: first
@@ -163,8 +215,12 @@ func (s *revocations) trim(now int64) {
 }
 
 // revoked reports whether the set ends a session of sid and sub signed in at
-// issuedAt (Unix seconds).
+// issuedAt (Unix seconds). With a store, the first call starts it (store.start):
+// only a view being built asks, never the request path.
 func (s *revocations) revoked(sid, sub string, issuedAt int64) bool {
+	if st, _ := s.storeOf(); st != nil {
+		st.start()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.entries) == 0 {
@@ -200,10 +256,21 @@ func endsIdentity(r revocation, id *identity) bool {
 }
 
 // firstUse records a logout token's jti, kept until until (Unix seconds); false
-// when it was seen already. Past the bound the oldest go: a token that old is
-// refused by its iat anyway (maxLogoutTokenAge), and a replay ends nothing more,
-// since what it ends is set by its own iat.
+// when it was seen already, here or, with a store, by another replica. Past the
+// bound the oldest go: a token that old is refused by its iat anyway
+// (maxLogoutTokenAge), and a replay ends nothing more, since what it ends is set by
+// its own iat.
 func (s *revocations) firstUse(jti string, until int64) bool {
+	if !s.firstUseHere(jti, until) {
+		return false
+	}
+	if st, scope := s.storeOf(); st != nil {
+		return st.firstUse(scope, jti, until)
+	}
+	return true
+}
+
+func (s *revocations) firstUseHere(jti string, until int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now().Unix()

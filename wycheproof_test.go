@@ -221,9 +221,9 @@ func wycheproofCompact(c wycheproofCase) string {
 
 // wycheproofVerifier returns a verifier that allows every algorithm, with the given key
 // set document (none when nil) and client secret.
-func wycheproofVerifier(server *httptest.Server, path string, hasKeys bool, secret string) *idTokenVerifier {
+func wycheproofVerifier(server *httptest.Server, path string, hasKeys bool, secret string) *jwtVerifier {
 	now := func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }
-	v := &idTokenVerifier{algorithms: jwtAllAlgorithms, clientSecret: secret, now: now}
+	v := &jwtVerifier{algorithms: jwtAllAlgorithms, hmacSecret: secret, now: now}
 	if hasKeys {
 		v.keys = newKeySet(server.URL+path, server.Client(), now)
 	}
@@ -231,7 +231,7 @@ func wycheproofVerifier(server *httptest.Server, path string, hasKeys bool, secr
 }
 
 // wycheproofVerifyJWS runs the signature half of verify: the payloads are not ID tokens.
-func wycheproofVerifyJWS(v *idTokenVerifier, token string) error {
+func wycheproofVerifyJWS(v *jwtVerifier, token string) error {
 	parsed, err := parseJWS(token)
 	if err != nil {
 		return err

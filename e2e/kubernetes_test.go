@@ -93,9 +93,17 @@ stringData:
   tls.crt: %q
   tls.key: %q
 `, appPort, cert.CertPEM, cert.KeyPEM)))
+	// The revocation store of the Secret: a real Redis, which both Traefik processes
+	// subscribe to.
+	redis, err := harness.StartRedis(harness.RedisOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(redis.Close)
 	apply(t, k, example(t, "secret.yaml", map[string]string{
 		"replace-with-the-client-secret-from-the-provider":         harness.ClientSecret,
 		"replace-with-48-random-bytes-from-openssl-rand-base64-48": sessionSecret,
+		"redis://:replace-with-the-redis-password@redis.my-app.svc:6379/0": redis.URL(),
 	}))
 	apply(t, k, example(t, "middleware.yaml", map[string]string{
 		"issuer: https://id.example.org": "issuer: " + s.provider.Issuer,
@@ -155,6 +163,11 @@ stringData:
 	_, at2 := startOne()
 	openPage(t, ctx, at2("/admin/users"))
 	expectSignedInAt(t, ctx, at2("/admin/users"), s.provider)
+	// Both read revocationStore from the Secret: each subscribed to the store when it
+	// opened its first session.
+	if n := storeSubscribers(t, redis); n != 2 {
+		t.Errorf("the revocation store has %d subscribers, want 2 (one per Traefik process)", n)
+	}
 
 	// The Middleware changes: a new identity header reaches the app through both.
 	if got := readApp(t, ctx).All["X-User-Email"]; got != "" {
@@ -193,6 +206,22 @@ stringData:
 	signInAt(t, ctx, at2("/admin/users"), s.provider)
 	openPage(t, ctx, at("/account"))
 	expectSignedInAt(t, ctx, at("/account"), s.provider)
+}
+
+// storeSubscribers is the number of connections subscribed to ags's revocation
+// channel.
+func storeSubscribers(t *testing.T, r *harness.Redis) int64 {
+	t.Helper()
+	v, err := r.Do("PUBSUB", "NUMSUB", "ags:revocations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := v.([]any)
+	if len(reply) != 2 {
+		t.Fatalf("PUBSUB NUMSUB: %#v", v)
+	}
+	n, _ := reply[1].(int64)
+	return n
 }
 
 // waitFor opens u in the tab until ok says the page is as expected, or fails after d.

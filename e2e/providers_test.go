@@ -67,12 +67,28 @@ func closeHydras() {
 // starts that Traefik with ags configured by cfg (issuer and redirect URIs filled in).
 func hydraStack(t *testing.T, h *harness.Hydra, client map[string]any, cfg map[string]any) *harness.Traefik {
 	t.Helper()
-	port, err := harness.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	return hydraReplicas(t, h, 1, client, cfg)[0]
+}
+
+// hydraReplicas registers client at Hydra h for n Traefik processes on ports picked
+// now (each one's callback and sign-out view a redirect URI), and starts them with
+// the same ags configuration cfg (issuer and client ID filled in) in front of one app:
+// replicas of one deployment.
+func hydraReplicas(t *testing.T, h *harness.Hydra, n int, client map[string]any, cfg map[string]any) []*harness.Traefik {
+	t.Helper()
+	ports := make([]int, n)
+	var redirects, signOuts []string
+	for i := range ports {
+		port, err := harness.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = port
+		redirects = append(redirects, fmt.Sprintf("http://127.0.0.1:%d/oidc_callback", port))
+		signOuts = append(signOuts, fmt.Sprintf("http://127.0.0.1:%d/sign-out", port))
 	}
-	client["redirect_uris"] = []string{fmt.Sprintf("http://127.0.0.1:%d/oidc_callback", port)}
-	client["post_logout_redirect_uris"] = []string{fmt.Sprintf("http://127.0.0.1:%d/sign-out", port)}
+	client["redirect_uris"] = redirects
+	client["post_logout_redirect_uris"] = signOuts
 	client["grant_types"] = []string{"authorization_code", "refresh_token"}
 	client["response_types"] = []string{"code"}
 	client["scope"] = "openid profile email offline_access"
@@ -105,7 +121,11 @@ func hydraStack(t *testing.T, h *harness.Hydra, client map[string]any, cfg map[s
 			t.Logf("--- Hydra logged:\n%s", lastLines(h.Log(), 60))
 		}
 	})
-	return startTraefik(t, harness.TraefikConfig{Port: port}, agsDynamic(app, full))
+	trs := make([]*harness.Traefik, n)
+	for i, port := range ports {
+		trs[i] = startTraefik(t, harness.TraefikConfig{Port: port}, agsDynamic(app, full))
+	}
+	return trs
 }
 
 // hydraSignIn opens path through tr, signs in at Hydra's login app and expects the

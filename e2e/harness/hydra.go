@@ -35,7 +35,8 @@ type HydraOptions struct {
 // own login-and-consent app, which signs in HydraUsername with TestPassword through a
 // form with the same fields as the zitadel example's (username, password, a submit
 // button; #context shows the request's ui_locales and login_hint), grants every scope asked for with the claims email, email_verified and
-// preferred_username, and accepts every logout.
+// preferred_username, and accepts every logout; a logout that names no client (Hydra's
+// end-session endpoint without id_token_hint) ends at the app's /signed-out page.
 type Hydra struct {
 	Issuer  string // e.g. http://127.0.0.1:4444/
 	Admin   string // e.g. http://127.0.0.1:4445
@@ -73,6 +74,9 @@ func StartHydra(opts HydraOptions) (*Hydra, error) {
 	mux.HandleFunc("/login", h.login)
 	mux.HandleFunc("/consent", h.consent)
 	mux.HandleFunc("/logout", h.logout)
+	mux.HandleFunc("/signed-out", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<!doctype html><title>Signed out</title><h1>Signed out of Ory Hydra</h1>")
+	})
 	h.ui = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go h.ui.Serve(ln)
 
@@ -90,6 +94,7 @@ func StartHydra(opts HydraOptions) (*Hydra, error) {
 		"URLS_LOGIN="+h.UI+"/login",
 		"URLS_CONSENT="+h.UI+"/consent",
 		"URLS_LOGOUT="+h.UI+"/logout",
+		"URLS_POST_LOGOUT_REDIRECT="+h.UI+"/signed-out",
 		"SERVE_PUBLIC_HOST=127.0.0.1", fmt.Sprintf("SERVE_PUBLIC_PORT=%d", ports[0]),
 		"SERVE_ADMIN_HOST=127.0.0.1", fmt.Sprintf("SERVE_ADMIN_PORT=%d", ports[1]),
 		"OAUTH2_EXPOSE_INTERNAL_ERRORS=true",
