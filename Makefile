@@ -105,7 +105,7 @@ fetch:
 	(cd e2e && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
 	(cd bench && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
 	$(MAKE) --no-print-directory $(YAEGI) & pids="$$pids $$!"; \
-	for t in $(filter-out oidc-provider,$(TOOLS)); do TOOL_FETCH=1 sh tools/$$t/build.sh & pids="$$pids $$!"; done; \
+	for t in $(filter-out oidc-provider,$(TOOLS)); do TOOL_FETCH=1 sh tools/$$t/build.sh >/dev/null & pids="$$pids $$!"; done; \
 	sh tools/oidc-provider/install.sh >/dev/null & pids="$$pids $$!"; \
 	status=0; for p in $$pids; do wait $$p || status=1; done; exit $$status
 
