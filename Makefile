@@ -104,7 +104,7 @@ fetch:
 	( $(MAKE) --no-print-directory e2e-deps && $(WRK_INSTALL) ) & pids="$$pids $$!"; \
 	(cd e2e && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
 	(cd bench && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
-	$(MAKE) --no-print-directory $(YAEGI) & pids="$$pids $$!"; \
+	$(MAKE) --no-print-directory $(YAEGI) >/dev/null & pids="$$pids $$!"; \
 	for t in $(filter-out oidc-provider,$(TOOLS)); do TOOL_FETCH=1 sh tools/$$t/build.sh >/dev/null & pids="$$pids $$!"; done; \
 	sh tools/oidc-provider/install.sh >/dev/null & pids="$$pids $$!"; \
 	status=0; for p in $$pids; do wait $$p || status=1; done; exit $$status
