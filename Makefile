@@ -6,7 +6,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 YAEGI := $(GOBIN)/yaegi
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)
 
-.PHONY: help test test-total unit fmt-check vet race yaegi-test e2e e2e-deps tools browser demo bench bench-sweep bench-callgrind bench-steps bench-floor bench-smoke fuzz
+.PHONY: help test test-total unit fmt-check vet race yaegi-test e2e e2e-deps fetch tools browser demo bench bench-sweep bench-callgrind bench-steps bench-floor bench-smoke fuzz
 
 # Each go test run appends its counts here (e2e/cmd/testsummary); make test prints
 # the sum at the end. One file per working tree: several may run tests at once.
@@ -30,15 +30,28 @@ help:
 ## Kubernetes API and a real Docker daemon, and the benchmark harness once on a tiny
 ## load so that it cannot rot. Quiet: a line per stage (counts, wall time), the end of
 ## a failing stage's output, and last the total, "N passed, N failed, N skipped".
-## make test V=1 prints everything. Stops at the first stage that fails.
+## make test V=1 prints everything. Stops at the first stage that fails. What waits on
+## the network (make fetch: apt-get, module downloads, npm ci) runs beside the unit
+## stages, which use the cores; the tools stage waits for it (fetch-wait).
 test:
-	@$(call RUN_STAGES,$(UNIT_STAGES) && $(call STAGE,tools,e2e-deps tools) && $(call STAGE,e2e,e2e) && $(call STAGE,bench-smoke,bench-smoke))
+	@$(call RUN_STAGES,$(call BACKGROUND,fetch,fetch) && $(UNIT_STAGES) && $(call AWAIT,fetch) && \
+		$(call STAGE,tools,e2e-deps tools) && $(call STAGE,e2e,e2e) && $(call STAGE,bench-smoke,bench-smoke))
 
-UNIT_STAGES = $(call STAGE,unit,fmt-check vet race) && $(call STAGE,yaegi,yaegi-test)
-# RUN_STAGES runs the stages $(1) (joined by &&: the first failure stops them), then
-# prints the total; its status is the failed stage's.
-RUN_STAGES = rm -f $(COUNTS) $(COUNTS)-*.log; (cd e2e && $(GO) build -o $(TESTSUMMARY) ./cmd/testsummary) && \
-	{ $(1); status=$$?; $(TESTSUMMARY) -total -counts $(COUNTS); exit $$status; }
+UNIT_STAGES = $(call STAGE,unit,fmt-check race vet) && $(call STAGE,yaegi,yaegi-test)
+# RUN_STAGES runs the stages $(1) (joined by &&: the first failure stops them), waits
+# for a background stage still running (a failure before AWAIT), then prints the
+# total; its status is the failed stage's.
+RUN_STAGES = rm -f $(COUNTS) $(COUNTS)-*.log $(COUNTS)-*.line; (cd e2e && $(GO) build -o $(TESTSUMMARY) ./cmd/testsummary) && \
+	{ $(1); status=$$?; wait; $(TESTSUMMARY) -total -counts $(COUNTS); exit $$status; }
+# BACKGROUND starts `make $(2)` as stage $(1) beside the stages after it: its line
+# waits in $(COUNTS)-$(1).line for AWAIT, which waits for it, prints that line and
+# how long the wait took (a stage of its own, $(1)-wait, in the wall time), and fails
+# as it failed.
+BACKGROUND = { $(TESTSUMMARY) -counts $(COUNTS) -v=$(V) -stage $(1) -background -- \
+	$(MAKE) --no-print-directory $(2) >$(COUNTS)-$(1).line 2>&1 & bg_$(1)=$$!; }
+AWAIT = { waited=$$SECONDS; wait $$bg_$(1); bg_status=$$?; waited=$$((SECONDS - waited)); \
+	cat $(COUNTS)-$(1).line; printf 'stage\t$(1)-wait\t%d\n' $$waited >>$(COUNTS); \
+	printf '%-12s %s\n' $(1)-wait "$${waited}s after the stages before it"; [ $$bg_status = 0 ]; }
 
 ## test-total: the last line of the last make test, "N passed, N failed, N skipped"
 ## (.ci/run prints it again after make's own error line).
@@ -81,9 +94,24 @@ tool-oidc-provider:
 tool-%:
 	@sh tools/$*/build.sh >/dev/null
 
-## e2e-deps: Debian's chromium, etcd-server, docker.io and redis-server for the
+## fetch: what the later stages of make test wait on the network for, fetched at once
+## so that make test runs it beside its unit stages: Debian's packages (e2e-deps, then
+## wrk: one apt-get at a time), the Go modules of e2e/ and bench/, yaegi, the modules
+## of each tool's build (TOOL_FETCH=1 tools/NAME/build.sh: go list -deps of the build)
+## and panva's oidc-provider (npm ci). Seconds once all is there.
+fetch:
+	@pids=""; \
+	( $(MAKE) --no-print-directory e2e-deps && $(WRK_INSTALL) ) & pids="$$pids $$!"; \
+	(cd e2e && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
+	(cd bench && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
+	$(MAKE) --no-print-directory $(YAEGI) >/dev/null & pids="$$pids $$!"; \
+	for t in $(filter-out oidc-provider,$(TOOLS)); do TOOL_FETCH=1 sh tools/$$t/build.sh >/dev/null & pids="$$pids $$!"; done; \
+	sh tools/oidc-provider/install.sh >/dev/null & pids="$$pids $$!"; \
+	status=0; for p in $$pids; do wait $$p || status=1; done; exit $$status
+
+## e2e-deps: Debian's chromium, etcd-server, docker.io, redis-server and jq for the
 ## end-to-end tests, installed when missing (apt-get, as root; README, "Without root").
-E2E_PACKAGES := chromium:chromium etcd:etcd-server dockerd:docker.io gcc:gcc redis-server:redis-server
+E2E_PACKAGES := chromium:chromium etcd:etcd-server dockerd:docker.io gcc:gcc redis-server:redis-server jq:jq
 e2e-deps:
 	@missing=""; for p in $(E2E_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \

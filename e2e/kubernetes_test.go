@@ -101,8 +101,8 @@ stringData:
 	}
 	t.Cleanup(redis.Close)
 	apply(t, k, example(t, "secret.yaml", map[string]string{
-		"replace-with-the-client-secret-from-the-provider":         harness.ClientSecret,
-		"replace-with-48-random-bytes-from-openssl-rand-base64-48": sessionSecret,
+		"replace-with-the-client-secret-from-the-provider":                 harness.ClientSecret,
+		"replace-with-48-random-bytes-from-openssl-rand-base64-48":         sessionSecret,
 		"redis://:replace-with-the-redis-password@redis.my-app.svc:6379/0": redis.URL(),
 	}))
 	apply(t, k, example(t, "middleware.yaml", map[string]string{

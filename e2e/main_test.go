@@ -23,11 +23,38 @@ const sessionSecret = "e2e-session-secret-0123456789abcdef-0123456789"
 // protectedPaths is the plugin's authenticatedPaths: /protected, /protected/ and below.
 var protectedPaths = []string{"/protected(/.*)?"}
 
+// TestMain runs the tests, then scans every log that a Traefik of the run wrote (ags
+// writes its lines there) for the secrets the harness configured or saw: a line that
+// holds one, or harness.LeakWindow characters of one, fails the run (SPEC 8).
 func TestMain(m *testing.M) {
+	if err := harness.CollectLogs(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	harness.Secret("sessionSecret", sessionSecret) // also in Docker labels and Kubernetes objects
+	harness.Secret("clientSecret", harness.ClientSecret)
 	code := m.Run()
 	shared.close()
 	closeHydras()
+	if scanLogs() && code == 0 {
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// scanLogs prints the secret scan's summary and its leaks (file, line, kind; never
+// the secret) and reports whether there were any.
+func scanLogs() bool {
+	leaks, summary, err := harness.ScanCollectedLogs()
+	fmt.Fprintln(os.Stderr, "e2e: "+summary)
+	for _, l := range leaks {
+		fmt.Fprintln(os.Stderr, "e2e: a log holds a secret: "+l.String())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return true
+	}
+	return len(leaks) > 0
 }
 
 // stack is a provider, an app and a Traefik with ags in front of the app.

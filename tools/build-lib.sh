@@ -9,7 +9,8 @@
 #                            200 packages compiled), errors passed through, the
 #                            binary renamed into place at the end (atomic: a caller
 #                            at the same time sees no file or a whole binary);
-# and prints "$bin", the only line on stdout.
+# and prints "$bin", the only line on stdout. With TOOL_FETCH=1, tool_build only
+# downloads the modules the build needs and exits (make fetch).
 tool_setup() { # name module
 	name=$1
 	version=$(awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$dir/go.mod")
@@ -24,6 +25,12 @@ tool_setup() { # name module
 tool_build() { # what note go-build-arguments...
 	what=$1 note=$2
 	shift 2
+	# TOOL_FETCH=1: only download the modules that the build needs (go list -deps
+	# of the same arguments), as make test's fetch does beside its unit stages.
+	if [ -n "${TOOL_FETCH:-}" ]; then
+		(cd "$dir" && go list -deps "$@" >/dev/null)
+		exit $?
+	fi
 	mkdir -p "$out"
 	tmp="$out/$name.tmp.$$"
 	status="$out/status.$$"

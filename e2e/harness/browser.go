@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 )
 
@@ -116,8 +118,16 @@ func (b *Browser) NewTab() (context.Context, context.CancelFunc, error) {
 	return ctx, cancel, nil
 }
 
-// Close ends the browser and removes its profile.
+// Close ends the browser and removes its profile. The cookies it holds are
+// registered as secrets first (Secret), by name.
 func (b *Browser) Close() {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	if res, err := chromedp.CallBrowser(ctx, storage.GetCookies, storage.GetCookiesParams{}); err == nil {
+		for _, c := range res.Cookies {
+			learnCookie(c.Name, c.Value)
+		}
+	}
+	cancel()
 	b.cancel()
 	b.allocCancel()
 	os.RemoveAll(b.dir)
@@ -207,7 +217,10 @@ func RecordNavigations(ctx context.Context) (*Navigations, error) {
 	n := &Navigations{}
 	err := chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
+		case *network.EventResponseReceivedExtraInfo:
+			learnSetCookies(ev.Headers)
 		case *network.EventRequestWillBeSent:
+			learnURL(ev.Request.URL)
 			if ev.Type != network.ResourceTypeDocument || ev.RedirectResponse == nil {
 				return
 			}
@@ -220,6 +233,20 @@ func RecordNavigations(ctx context.Context) (*Navigations, error) {
 		}
 	})
 	return n, err
+}
+
+// learnSetCookies registers the cookies of a response's Set-Cookie headers (as
+// Chromium reports them: one string, a line per cookie).
+func learnSetCookies(headers network.Headers) {
+	h := http.Header{}
+	for k, v := range headers {
+		if s, ok := v.(string); ok && strings.EqualFold(k, "set-cookie") {
+			h["Set-Cookie"] = strings.Split(s, "\n")
+		}
+	}
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		learnCookie(c.Name, c.Value)
+	}
 }
 
 func (n *Navigations) add(h Hop) {

@@ -46,11 +46,12 @@ type Client struct {
 	HTTP *http.Client
 }
 
-// NewClient returns a client with an empty cookie jar.
+// NewClient returns a client with an empty cookie jar. The cookies it receives are
+// registered as secrets (Secret), by name.
 func NewClient() *Client {
 	jar, _ := cookiejar.New(nil)
 	return &Client{HTTP: &http.Client{
-		Jar:           jar,
+		Jar:           secretJar{jar},
 		Timeout:       15 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -79,9 +80,11 @@ func (c *Client) ResolveTo127(roots *x509.CertPool, hosts ...string) {
 }
 
 // Do sends req and follows up to 20 redirects (303 and 302 after a POST become GETs).
+// The codes and tokens it sends or is redirected with are registered as secrets.
 func (c *Client) Do(req *http.Request) (*Page, error) {
 	var hops []Hop
 	for i := 0; ; i++ {
+		learnRequest(req)
 		resp, err := c.HTTP.Do(req)
 		if err != nil {
 			return &Page{Hops: hops}, fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
@@ -92,6 +95,7 @@ func (c *Client) Do(req *http.Request) (*Page, error) {
 			return &Page{Hops: hops}, err
 		}
 		loc := resp.Header.Get("Location")
+		learnURL(loc)
 		hops = append(hops, Hop{Method: req.Method, URL: req.URL.String(), Status: resp.StatusCode, Location: loc})
 		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" {
 			return &Page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header, Body: string(body), Hops: hops}, nil
@@ -124,6 +128,7 @@ func (c *Client) Get(u string) (*Page, error) {
 
 // PostForm posts values to u, as a browser submits a form, and follows redirects.
 func (c *Client) PostForm(u string, values url.Values) (*Page, error) {
+	learnValues(values)
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(values.Encode()))
 	if err != nil {
 		return nil, err

@@ -76,6 +76,7 @@ func (d *Dynamic) render(gen int) ([]byte, error) {
 		"priority":    1 << 30,
 	}
 	for name, m := range d.Middlewares {
+		registerOptionSecrets(m.Config)
 		middlewares[name] = map[string]any{"plugin": map[string]any{m.Plugin: m.Config}}
 	}
 	doc := map[string]any{"http": map[string]any{
@@ -209,4 +210,47 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// staticFlags reads the static configuration file that staticConfig wrote and returns
+// it as Traefik's command-line flags: --a.b.c=value for each leaf, a list of values
+// joined by commas.
+func staticFlags(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var flags []string
+	var walk func(prefix string, v any) error
+	walk = func(prefix string, v any) error {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				if err := walk(prefix+"."+k, sub); err != nil {
+					return err
+				}
+			}
+		case []any:
+			parts := make([]string, len(v))
+			for i, e := range v {
+				if _, nested := e.(map[string]any); nested {
+					return fmt.Errorf("static option %s: a list of objects has no flag form here", prefix)
+				}
+				parts[i] = fmt.Sprint(e)
+			}
+			flags = append(flags, "--"+prefix[1:]+"="+strings.Join(parts, ","))
+		default:
+			flags = append(flags, "--"+prefix[1:]+"="+fmt.Sprint(v))
+		}
+		return nil
+	}
+	if err := walk("", doc); err != nil {
+		return nil, err
+	}
+	sort.Strings(flags)
+	return flags, nil
 }

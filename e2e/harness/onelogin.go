@@ -208,7 +208,7 @@ func NewOneLogin(port int) (*OneLogin, error) {
 	mux.HandleFunc("POST /userinfo", o.userinfo)
 	mux.HandleFunc("GET /logout", o.logout)
 	mux.HandleFunc("GET /signed-out", o.signedOut)
-	o.handler = mux
+	o.handler = tokenTap(mux)
 	return o, nil
 }
 

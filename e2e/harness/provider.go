@@ -104,13 +104,13 @@ func NewProvider(port int) (*Provider, error) {
 	mux.HandleFunc("/login/username", p.loginPage(router))
 	mux.HandleFunc("GET /login/cancel", p.cancel)
 	mux.Handle("/", router)
-	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.handler = tokenTap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := p.override(r.URL.Path); h != nil {
 			h.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 	return p, nil
 }
 

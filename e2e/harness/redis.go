@@ -70,6 +70,7 @@ func StartRedis(opts RedisOptions) (*Redis, error) {
 		return nil, err
 	}
 	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), Password: randomHex(16), TLS: opts.TLS, bin: bin}
+	Secret("redis password", r.Password)
 	if r.dir, err = os.MkdirTemp("", "ags-e2e-redis-*"); err != nil {
 		return nil, err
 	}

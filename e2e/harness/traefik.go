@@ -48,6 +48,10 @@ type TraefikConfig struct {
 	// entry points, the Docker or Kubernetes provider. With a nil Dynamic there is no
 	// file provider, and Start waits only for Traefik's ping on AdminPort.
 	Static func(static map[string]any)
+	// CommandLine passes the static configuration as command-line flags
+	// (--log.format=json) instead of a file, as a Helm chart runs Traefik: a plugin
+	// sees Traefik's command line (os.Args), never its configuration file.
+	CommandLine bool
 }
 
 // Traefik is a Traefik process listening on 127.0.0.1:Port (entry point "web"), with
@@ -145,6 +149,7 @@ func (t *Traefik) setup(dyn *Dynamic) error {
 	if err := os.WriteFile(filepath.Join(t.Dir, "traefik.yml"), static, 0o644); err != nil {
 		return err
 	}
+	registerConfigSecrets(t.cfg.Env)
 	return t.writeDynamic(dyn)
 }
 
@@ -165,7 +170,15 @@ func (t *Traefik) Start() error {
 		return err
 	}
 	fmt.Fprintf(logf, "=== harness: starting %s at %s\n", t.bin, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(t.bin, "--configFile="+filepath.Join(t.Dir, "traefik.yml"))
+	args := []string{"--configFile=" + filepath.Join(t.Dir, "traefik.yml")}
+	if t.cfg.CommandLine {
+		if args, err = staticFlags(filepath.Join(t.Dir, "traefik.yml")); err != nil {
+			logf.Close()
+			t.mu.Unlock()
+			return err
+		}
+	}
+	cmd := exec.Command(t.bin, args...)
 	cmd.Dir = t.Dir // local plugins are read from ./plugins-local
 	cmd.Env = append(cleanEnv(), t.cfg.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -174,6 +187,7 @@ func (t *Traefik) Start() error {
 		t.mu.Unlock()
 		return err
 	}
+	trackLog(t, t.LogPath)
 	done := make(chan struct{})
 	t.cmd, t.done, t.exitErr = cmd, done, nil
 	go func() {
@@ -411,10 +425,15 @@ func (t *Traefik) LogSince(off int64) string {
 	return log[off:]
 }
 
-// Close stops Traefik and removes its folder, unless AGS_E2E_KEEP is set.
+// Close stops Traefik and removes its folder, unless AGS_E2E_KEEP is set; after
+// CollectLogs, its log is kept for the secret scan.
 func (t *Traefik) Close() {
 	t.Stop()
-	if os.Getenv("AGS_E2E_KEEP") == "" {
-		os.RemoveAll(t.Dir)
+	trackLog(t, "")
+	if os.Getenv("AGS_E2E_KEEP") != "" {
+		keepLog(t.LogPath, "")
+		return
 	}
+	t.LogPath = keepLog(t.LogPath, fmt.Sprintf("traefik-%d.log", t.Port))
+	os.RemoveAll(t.Dir)
 }

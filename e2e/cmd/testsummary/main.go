@@ -38,12 +38,13 @@ func main() {
 	total := flag.Bool("total", false, "print the sum of the counts in -counts and exit")
 	stage := flag.String("stage", "", "run the command after -- as this stage of make test")
 	verbose := flag.Bool("v", false, "print everything: each test's output, each stage's output as it comes")
+	background := flag.Bool("background", false, "with -stage: the stage runs beside the next ones; its time is reported but not added to the wall time")
 	flag.Parse()
 	if *total {
 		os.Exit(printTotal(*file))
 	}
 	if *stage != "" {
-		os.Exit(runStage(*stage, *file, *verbose, flag.Args()))
+		os.Exit(runStage(*stage, *file, *verbose, *background, flag.Args()))
 	}
 	c, err := summarize(os.Stdin, os.Stdout, *verbose)
 	if err != nil {
@@ -120,6 +121,7 @@ func printTotal(file string) int {
 	}
 	var all counts
 	var took time.Duration
+	var beside []string
 	fmt.Println("== test counts (a subtest counts as a test)")
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var name string
@@ -129,11 +131,19 @@ func printTotal(file string) int {
 			took += time.Duration(seconds * float64(time.Second))
 			continue
 		}
+		if _, err := fmt.Sscanf(line, "background\t%s\t%g", &name, &seconds); err == nil {
+			beside = append(beside, fmt.Sprintf("  %-12s %s, beside the stages after it", name,
+				time.Duration(seconds*float64(time.Second)).Round(time.Second)))
+			continue
+		}
 		if _, err := fmt.Sscanf(line, "%s\t%d\t%d\t%d", &name, &c.pass, &c.fail, &c.skip); err != nil {
 			continue
 		}
 		fmt.Printf("  %-12s %6d passed %4d failed %4d skipped\n", name, c.pass, c.fail, c.skip)
 		all.pass, all.fail, all.skip = all.pass+c.pass, all.fail+c.fail, all.skip+c.skip
+	}
+	for _, l := range beside {
+		fmt.Println(l)
 	}
 	if took > 0 {
 		fmt.Printf("  %-12s %s\n", "wall time", took.Round(time.Second))

@@ -20,8 +20,10 @@ const failureLines = 400
 // kept in counts-NAME.log: quiet on success, one line with the counts its go test
 // runs appended to the counts file and its wall time; on failure the end of its
 // output. With verbose the output is printed as it comes too. It returns the
-// command's exit status, and records the wall time for the total.
-func runStage(name, countsFile string, verbose bool, args []string) int {
+// command's exit status, and records the wall time for the total. A background stage
+// runs beside the next ones (make test's fetch): its time is recorded apart, since
+// the wall time of the stages after it already holds it.
+func runStage(name, countsFile string, verbose, background bool, args []string) int {
 	if len(args) == 0 || countsFile == "" {
 		fmt.Fprintln(os.Stderr, "testsummary: -stage needs -counts and a command after --")
 		return 2
@@ -52,8 +54,12 @@ func runStage(name, countsFile string, verbose bool, args []string) int {
 		fmt.Fprintf(logFile, "testsummary: %v\n", runErr)
 		status = 2
 	}
-	c := stageCounts(countsFile, before)
-	appendLine(countsFile, fmt.Sprintf("stage\t%s\t%.1f\n", name, took.Seconds()))
+	c, tests := stageCounts(countsFile, before)
+	kind := "stage"
+	if background {
+		kind = "background"
+	}
+	appendLine(countsFile, fmt.Sprintf("%s\t%s\t%.1f\n", kind, name, took.Seconds()))
 	if status != 0 && !verbose {
 		printTail(logPath, failureLines)
 	}
@@ -61,7 +67,15 @@ func runStage(name, countsFile string, verbose bool, args []string) int {
 	if status != 0 {
 		word = fmt.Sprintf("FAILED (exit status %d; whole output in %s)", status, logPath)
 	}
-	fmt.Printf("%-12s %s: %d passed, %d failed, %d skipped, in %s\n", name, word, c.pass, c.fail, c.skip, took.Round(time.Second))
+	counted := fmt.Sprintf(": %d passed, %d failed, %d skipped,", c.pass, c.fail, c.skip)
+	if !tests {
+		counted = ","
+	}
+	where := ""
+	if background {
+		where = ", beside the stages after it"
+	}
+	fmt.Printf("%-12s %s%s in %s%s\n", name, word, counted, took.Round(time.Second), where)
 	return status
 }
 
@@ -74,9 +88,11 @@ func countLines(file string) int {
 	return bytes.Count(data, []byte("\n"))
 }
 
-// stageCounts sums the counts lines appended after the first skip lines.
-func stageCounts(file string, skip int) counts {
+// stageCounts sums the counts lines appended after the first skip lines, and says
+// whether there was any (a stage that runs no go test has none).
+func stageCounts(file string, skip int) (counts, bool) {
 	var all counts
+	any := false
 	data, _ := os.ReadFile(file)
 	lines := strings.Split(string(data), "\n")
 	for i := skip; i < len(lines); i++ {
@@ -87,9 +103,10 @@ func stageCounts(file string, skip int) counts {
 		}
 		if _, err := fmt.Sscanf(lines[i], "%s\t%d\t%d\t%d", &name, &c.pass, &c.fail, &c.skip); err == nil {
 			all.pass, all.fail, all.skip = all.pass+c.pass, all.fail+c.fail, all.skip+c.skip
+			any = true
 		}
 	}
-	return all
+	return all, any
 }
 
 func appendLine(file, line string) {
