@@ -456,6 +456,6 @@ func TestHydraBackChannelLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectLogoutRefused(t, "a logout token for another client", p)
-		expectLogged(t, tr, off, `wrong audience: aud does not contain "ags-e2e-another-client"`)
+		expectLogged(t, tr, off, `wrong audience: aud holds none of ["ags-e2e-another-client"]`)
 	})
 }
