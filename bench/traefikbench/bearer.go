@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -48,21 +49,38 @@ func bearerConfig(agsCfg map[string]any) map[string]any {
 }
 
 // makeTokens signs one access token for the one-token route and n more for the
-// many-tokens route, whose Authorization headers and wrk script it writes into dir.
+// many-tokens route (on every core: an RSA signature takes a millisecond or more),
+// whose Authorization headers and wrk script it writes into dir.
 func makeTokens(p *harness.Provider, dir, app string, n int) (string, *sessionSet, error) {
 	started := time.Now()
-	headers := make([]string, 0, n+1)
-	for i := 0; i <= n; i++ {
-		now := time.Now()
-		tok, err := p.SignAccessToken(map[string]any{
-			"iss": p.Issuer, "aud": []string{bearerAudience}, "sub": "service-" + strconv.Itoa(i),
-			"client_id": "traefikbench", "scope": "reports:read", "jti": "traefikbench-" + strconv.Itoa(i),
-			"iat": now.Unix(), "exp": now.Add(tokenTTL).Unix(),
-		})
-		if err != nil {
-			return "", nil, fmt.Errorf("signing access tokens: %w", err)
+	headers := make([]string, n+1)
+	errs := make(chan error, runtime.NumCPU())
+	for w := 0; w < cap(errs); w++ {
+		go func(w int) {
+			for i := w; i <= n; i += cap(errs) {
+				now := time.Now()
+				tok, err := p.SignAccessToken(map[string]any{
+					"iss": p.Issuer, "aud": []string{bearerAudience}, "sub": "service-" + strconv.Itoa(i),
+					"client_id": "traefikbench", "scope": "reports:read", "jti": "traefikbench-" + strconv.Itoa(i),
+					"iat": now.Unix(), "exp": now.Add(tokenTTL).Unix(),
+				})
+				if err != nil {
+					errs <- fmt.Errorf("signing access tokens: %w", err)
+					return
+				}
+				headers[i] = "Bearer " + tok
+			}
+			errs <- nil
+		}(w)
+	}
+	var err error
+	for w := 0; w < cap(errs); w++ {
+		if e := <-errs; e != nil {
+			err = e
 		}
-		headers = append(headers, "Bearer "+tok)
+	}
+	if err != nil {
+		return "", nil, err
 	}
 	set := &sessionSet{headers: headers[1:]}
 	if err := set.write(dir, "tokens", app, "Authorization"); err != nil {
