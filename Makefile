@@ -120,7 +120,7 @@ demo: tool-traefik
 ## Traefik's CPU per request, req/s, p50, p99, RSS over 200,000 signed-in requests and
 ## over the many-sessions runs; the many-sessions route under a configuration reload
 ## every second, after a flood of 200,000 forged cookies, and after 200,000 requests of
-## one session with a new invented cookie each (issue 23). About 10 to 11 minutes (the
+## one session with a new invented cookie each (issue 23). About 12 to 13 minutes (the
 ## reloads and the floods add 3 to 4). BENCH_FLAGS adds flags (they win), e.g.
 ## make bench BENCH_FLAGS='-out bench/result.md'; AGS_PLUGIN_DIR=/other/checkout
 ## measures another plugin tree.
@@ -141,8 +141,9 @@ bench-sweep:
 ## bench-callgrind: instructions per request on the hot path (a hit, an open path, a
 ## cache miss, a new session, a known and a new bearer token, a hit with
 ## sessionIdleTimeout and with revocation on), counted by valgrind
-## (bench/callgrind/run.sh): repeatable on a busy machine. About N minutes; GOGC=off
-## counts without the collector, ROWS='bearer' picks groups of rows (run.sh says which).
+## (bench/callgrind/run.sh): repeatable on a busy machine. 24 minutes at a load
+## average of 15; GOGC=off counts without the collector, ROWS='bearer' picks groups of
+## rows (run.sh says which).
 VALGRIND_INSTALL = command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 bench-callgrind:
 	@$(VALGRIND_INSTALL)

@@ -11,7 +11,8 @@
 # path, signed in), which always run: miss (a new Cookie header, a new session),
 # bearer (issue 27: a known and a new access token, and their floor), options (signed
 # in with sessionIdleTimeout, issue 26, and with revocation on, issue 28). All by
-# default, about six minutes; ROWS=bearer about three.
+# default: 24 minutes at a load average of 15 on the 2-core machine, a third of it
+# each for the new-session and the new-token rows.
 #
 #   bench/callgrind/run.sh [plugin folder]     (default: the repository root)
 #   ROWS='bearer options' bench/callgrind/run.sh
