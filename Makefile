@@ -143,11 +143,12 @@ demo: tool-traefik
 	@cd e2e && exec "$$($(GO) env GOCACHE)/ags-demo/demo" -port $(DEMO_PORT) -provider-port $(DEMO_PROVIDER_PORT) -app-port $(DEMO_APP_PORT)
 
 ## bench: what ags costs inside a real Traefik v3.6.12 (bench/README.md): bare, an
-## empty Yaegi plugin, ags open, signed in, 5,000 users in turn, app cookie churn;
+## empty Yaegi plugin, ags open, signed in, 5,000 users in turn, app cookie churn, a
+## known bearer token and 5,000 tokens in turn (issue 27);
 ## Traefik's CPU per request, req/s, p50, p99, RSS over 200,000 signed-in requests and
 ## over the many-sessions runs; the many-sessions route under a configuration reload
 ## every second, after a flood of 200,000 forged cookies, and after 200,000 requests of
-## one session with a new invented cookie each (issue 23). About 10 to 11 minutes (the
+## one session with a new invented cookie each (issue 23). About 12 to 13 minutes (the
 ## reloads and the floods add 3 to 4). BENCH_FLAGS adds flags (they win), e.g.
 ## make bench BENCH_FLAGS='-out bench/result.md'; AGS_PLUGIN_DIR=/other/checkout
 ## measures another plugin tree.
@@ -166,8 +167,11 @@ bench-sweep:
 	cd bench && $(GO) run ./traefikbench -sweep-only -sweep $(SWEEP) -rounds 3 -duration 3s -svg $(SWEEP_SVG) $(BENCH_FLAGS)
 
 ## bench-callgrind: instructions per request on the hot path (a hit, an open path, a
-## cache miss, a new session), counted by valgrind (bench/callgrind/run.sh): repeatable
-## on a busy machine. About four minutes; GOGC=off counts without the collector.
+## cache miss, a new session, a known and a new bearer token, a hit with
+## sessionIdleTimeout and with revocation on), counted by valgrind
+## (bench/callgrind/run.sh): repeatable on a busy machine. 24 minutes at a load
+## average of 15; GOGC=off counts without the collector, ROWS='bearer' picks groups of
+## rows (run.sh says which).
 VALGRIND_INSTALL = command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 bench-callgrind:
 	@$(VALGRIND_INSTALL)
@@ -186,7 +190,8 @@ bench-floor: $(YAEGI)
 	bench/callgrind/steps.sh BenchmarkMissFloorKnownSession BenchmarkMissKnownSession \
 		BenchmarkMissSealOnly BenchmarkMissFloorNewSession BenchmarkMissNewSession
 
-## bench-smoke: the same harness on a tiny load (the many-sessions route with 20 users,
+## bench-smoke: the same harness on a tiny load (the many-sessions route with 20 users
+## and the many-tokens route with 20 tokens,
 ## under reloads, after a flood of 200 forged cookies and after 200 requests of one
 ## session with invented cookies, a sweep of 2 and 20, its plot),
 ## and the in-process hot path once, to catch breakage (no timing checks).
@@ -196,7 +201,7 @@ bench-smoke: tool-traefik
 	cd bench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 \
 		-sessions 20 -reload 1s -flood 200 -session-flood 200 -sweep 2,20 -svg $(COUNTS)-sweep.svg >/dev/null && rm $(COUNTS)-sweep.svg
 	cd bench && $(GO) run ./hotpath -n 200 -rounds 1 >/dev/null && $(GO) run ./hotpath -only 'ags signed in, yaegi' -n 200 \
-		&& $(GO) run ./hotpath -only 'ags new session, yaegi' -n 20
+		&& $(GO) run ./hotpath -only 'ags new session, yaegi' -n 20 && $(GO) run ./hotpath -only 'ags bearer token miss, yaegi' -n 20
 
 ## fuzz: every fuzz target (each func Fuzz* of the tests) for FUZZTIME, one after
 ## the other; a failing input lands in testdata/fuzz, which `make test` replays.

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -87,7 +88,13 @@ func newProvider(keyFile string) *provider {
 }
 
 func (p *provider) sign(claims map[string]interface{}) string {
-	header, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": "k1", "typ": "JWT"})
+	return p.signTyp("JWT", claims)
+}
+
+// signTyp signs claims with typ in the header: "JWT" for an ID token, "at+jwt" for an
+// RFC 9068 access token.
+func (p *provider) signTyp(typ string, claims map[string]interface{}) string {
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": "k1", "typ": typ})
 	payload, _ := json.Marshal(claims)
 	input := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload)
 	sum := sha256.Sum256([]byte(input))
@@ -96,6 +103,21 @@ func (p *provider) sign(claims map[string]interface{}) string {
 		panic(err)
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// benchAudience is the bench API's resource identifier: the bearer rows'
+// bearerAudiences, and the aud of the access tokens the provider makes for them.
+const benchAudience = "https://api.bench.example"
+
+// accessToken is a client-credentials access token (RFC 9068) for benchAudience,
+// valid for an hour, numbered by jti so that each is a token of its own.
+func (p *provider) accessToken(jti int) string {
+	now := time.Now()
+	return p.signTyp("at+jwt", map[string]interface{}{
+		"iss": p.srv.URL, "aud": []string{benchAudience}, "sub": "service-7", "client_id": "bench-cli",
+		"scope": "reports:read reports:write", "jti": "bench-" + strconv.Itoa(jti),
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
 }
 
 func loadKey(file string) (*rsa.PrivateKey, error) {

@@ -154,15 +154,18 @@ const (
 	routeEmpty
 	routeOpen
 	routeSignedIn
-	routeMany  // signed in, -sessions users in turn
-	routeChurn // signed in, one session, an app cookie new on every request
+	routeMany   // signed in, -sessions users in turn
+	routeChurn  // signed in, one session, an app cookie new on every request
+	routeToken  // ags with bearerTokens, one known access token (bearer.go)
+	routeTokens // the same, -sessions tokens in turn
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"bare", "empty plugin", "ags open path", "ags signed in", "ags many sessions", "ags app cookie churn"}
+var routeNames = [numRoutes]string{"bare", "empty plugin", "ags open path", "ags signed in", "ags many sessions", "ags app cookie churn",
+	"ags bearer token", "ags bearer tokens"}
 
 // routePaths are the paths wrk asks for; the backend counts by their prefix.
-var routePaths = [numRoutes]string{"/bare/", "/empty/", "/open/", "/protected/", "/many/", "/churn/"}
+var routePaths = [numRoutes]string{"/bare/", "/empty/", "/open/", "/protected/", "/many/", "/churn/", "/token/", "/tokens/"}
 
 // authenticatedPaths is ags's option: the signed-in routes.
 var authenticatedPaths = []string{"/protected(/.*)?", "/many(/.*)?", "/churn(/.*)?"}
@@ -234,13 +237,17 @@ func run(ctx context.Context, s settings) error {
 			"ags-many": {Rule: "PathPrefix(`/many`)", Middlewares: []string{"ags"}, Backend: be.URL},
 			// a middleware of its own: its own cache (churnCfg)
 			"ags-churn": {Rule: "PathPrefix(`/churn`)", Middlewares: []string{"ags-churn"}, Backend: be.URL},
+			// API clients (issue 27): a middleware with bearerTokens, two routers
+			"ags-token":  {Rule: "PathPrefix(`/token/`)", Middlewares: []string{"ags-bearer"}, Backend: be.URL},
+			"ags-tokens": {Rule: "PathPrefix(`/tokens/`)", Middlewares: []string{"ags-bearer"}, Backend: be.URL},
 			// also the callback, for the sign-in
 			"ags": {Rule: "PathPrefix(`/`)", Middlewares: []string{"ags"}, Backend: be.URL},
 		},
 		Middlewares: map[string]harness.Middleware{
-			"ags":       {Plugin: "ags", Config: agsCfg},
-			"ags-churn": {Plugin: "ags", Config: churnCfg},
-			"empty":     {Plugin: "empty", Config: map[string]any{"header": emptyHeader}},
+			"ags":        {Plugin: "ags", Config: agsCfg},
+			"ags-churn":  {Plugin: "ags", Config: churnCfg},
+			"ags-bearer": {Plugin: "ags", Config: bearerConfig(agsCfg)},
+			"empty":      {Plugin: "empty", Config: map[string]any{"header": emptyHeader}},
 		},
 	})
 	if err != nil {
@@ -286,6 +293,13 @@ func run(ctx context.Context, s settings) error {
 	}
 	r.sessions = b.sessions
 	fmt.Fprintf(os.Stderr, "traefikbench: %d sessions in %s: %s\n", most, b.sessions.took.Round(time.Millisecond), b.sessions.signIns)
+	if !s.sweepOnly {
+		if b.token, b.tokens, err = makeTokens(p, work, tr.URL(""), s.sessions); err != nil {
+			return err
+		}
+		r.tokens, r.tokenBytes = b.tokens, len(b.token)
+		fmt.Fprintf(os.Stderr, "traefikbench: %d access tokens signed in %s\n", 1+s.sessions, b.tokens.took.Round(time.Millisecond))
+	}
 
 	if !s.sweepOnly {
 		if err := b.routeRounds(r); err != nil {
@@ -330,13 +344,16 @@ func (b *bencher) routeRounds(r *report) error {
 	var err error
 	if s.warmup > 0 {
 		for route := 0; route < numRoutes; route++ {
-			if route == routeMany {
-				continue // warmed below, until every session has been asked for
+			if route == routeMany || route == routeTokens {
+				continue // warmed below, until every session (token) has been asked for
 			}
 			if _, err := b.run(route, s.connections, s.warmup); err != nil {
 				return fmt.Errorf("warm-up: %w", err)
 			}
 		}
+	}
+	if err := b.warmTokens(r); err != nil {
+		return err
 	}
 	if r.manyBefore, err = readRSS(b.pid); err != nil {
 		return err
@@ -418,10 +435,16 @@ func (b *bencher) routeRounds(r *report) error {
 // their first requests. It returns the requests it made.
 func (b *bencher) warmMany(n int, d time.Duration) (int64, error) {
 	b.many = n
+	return b.warm(routeMany, n, d)
+}
+
+// warm runs route, whose load goes through n sessions or tokens in turn, as
+// warmMany does.
+func (b *bencher) warm(route, n int, d time.Duration) (int64, error) {
 	d = max(d, time.Second)
 	var done int64
 	for done < int64(n) || done == 0 {
-		res, err := b.run(routeMany, b.s.connections, d)
+		res, err := b.run(route, b.s.connections, d)
 		if err != nil {
 			return done, err
 		}
@@ -451,6 +474,9 @@ type bencher struct {
 	// among them (each run's values must be new)
 	churnScript string
 	churnRuns   int
+	// the bearer routes' loads: one known token, and -sessions tokens in turn
+	token  string
+	tokens *sessionSet
 }
 
 // run loads one route for d with c connections and returns what wrk and /proc saw.
@@ -476,8 +502,11 @@ func (b *bencher) runLoad(route, c int, d time.Duration, load wrkLoad) (result, 
 		return result{}, err
 	}
 	res := result{route: route, conns: c, wrk: w, cpu: cpu1 - cpu0}
-	if route == routeMany {
+	switch route {
+	case routeMany:
 		res.sessions = b.many
+	case routeTokens:
+		res.sessions = len(b.tokens.headers)
 	}
 	after := b.be.counts(route)
 	if err := checkRun(route, w, before, after); err != nil {
@@ -496,6 +525,10 @@ func (b *bencher) load(route int) wrkLoad {
 		return b.sessions.load(url, b.many)
 	case routeChurn:
 		return b.churnLoad(url, 0)
+	case routeToken:
+		return tokenLoad(url, b.token)
+	case routeTokens:
+		return b.tokens.load(url, len(b.tokens.headers))
 	}
 	headers := []string{"Cookie: " + b.cookies[route]}
 	for _, kv := range browserHeaders {
@@ -544,7 +577,7 @@ func checkRun(route int, w wrkResult, before, after counts) error {
 }
 
 func signedIn(route int) bool {
-	return route == routeSignedIn || route == routeMany || route == routeChurn
+	return route == routeSignedIn || route == routeMany || route == routeChurn || route == routeToken || route == routeTokens
 }
 
 // rssPhase replays signed-in requests, in wrk runs of whole seconds, until at

@@ -27,8 +27,11 @@ func (r result) name() string {
 	if r.label != "" {
 		return r.label
 	}
-	if r.route == routeMany {
+	switch r.route {
+	case routeMany:
 		return fmt.Sprintf("ags %d sessions", r.sessions)
+	case routeTokens:
+		return fmt.Sprintf("ags %d bearer tokens", r.sessions)
 	}
 	return routeNames[r.route]
 }
@@ -58,6 +61,12 @@ type report struct {
 	reloads                        []reloadRun         // -reload: the many-sessions runs under reloads
 	flood                          *floodResult        // -flood
 	sessionFlood                   *sessionFloodResult // -session-flood
+	// the bearer routes: the many-tokens route's tokens, the one token's length,
+	// Traefik's RSS before and after the tokens' warm-up and its requests
+	tokens                    *sessionSet
+	tokenBytes                int
+	tokensBefore, tokensAfter memory
+	tokensWarm                int64
 }
 
 // readManyRSS reads Traefik's RSS after a many-sessions run and keeps the highest.
@@ -245,6 +254,7 @@ func (r *report) markdown() string {
 	}
 
 	r.manyMarkdown(&b, rounds)
+	r.tokenMarkdown(&b, rounds)
 	r.reloadMarkdown(&b, rounds)
 	r.floodMarkdown(&b)
 	r.sessionFloodMarkdown(&b)

@@ -39,7 +39,7 @@ func TestPassLoadWrk(t *testing.T) {
 	if err := os.WriteFile(set.file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(set.script, []byte(luaScript(set.file, srv.URL)), 0o644); err != nil {
+	if err := os.WriteFile(set.script, []byte(luaScript(set.file, srv.URL, "Cookie")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

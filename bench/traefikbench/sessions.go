@@ -25,7 +25,8 @@ var browserHeaders = [][2]string{
 }
 
 // sessionSet is the many-sessions route's users: one Cookie header per session, in
-// a file that the wrk script reads.
+// a file that the wrk script reads (or the many-tokens route's Authorization
+// headers, bearer.go).
 type sessionSet struct {
 	headers []string // Cookie header values: the session between cookieBefore and cookieAfter
 	file    string   // the same, one a line
@@ -83,15 +84,21 @@ func makeSessions(ctx context.Context, root, pluginSrc, dir string, p *harness.P
 	if len(set.headers) != n {
 		return nil, fmt.Errorf("bench/sessions made %d sessions, want %d", len(set.headers), n)
 	}
-	set.file = filepath.Join(dir, "cookies.txt")
-	if err := os.WriteFile(set.file, []byte(strings.Join(set.headers, "\n")+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	set.script = filepath.Join(dir, "sessions.lua")
-	if err := os.WriteFile(set.script, []byte(luaScript(set.file, app)), 0o644); err != nil {
+	if err := set.write(dir, "cookies", app, "Cookie"); err != nil {
 		return nil, err
 	}
 	return set, nil
+}
+
+// write puts the set's header values, one a line, into dir/name.txt and the wrk
+// script that sends them as header into dir/name.lua.
+func (s *sessionSet) write(dir, name, app, header string) error {
+	s.file = filepath.Join(dir, name+".txt")
+	if err := os.WriteFile(s.file, []byte(strings.Join(s.headers, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	s.script = filepath.Join(dir, name+".lua")
+	return os.WriteFile(s.script, []byte(luaScript(s.file, app, header)), 0o644)
 }
 
 // load is the wrk load of the first n sessions, in turn, on url.
@@ -108,14 +115,15 @@ func (s *sessionSet) passLoad(url string, n, first, perThread int) wrkLoad {
 }
 
 // luaScript is a wrk script whose request function sends the next of the first N
-// sessions (N: the script's first argument) with every request; each wrk thread
+// lines of the file (N: the script's first argument) as header (Cookie: the
+// sessions; Authorization: bearer tokens) with every request; each wrk thread
 // starts at another place in the list. With two more arguments, first and limit,
 // each thread stops after limit answers, thread t starting at session first + t *
 // limit (from 0): a pass over the sessions (passLoad; a connection of a thread
 // may have sent one more request when its thread stops). A script's requests carry
 // no -H header, so it sets them all: Host (as wrk sends it without a script), the
-// Cookie header and the browser's headers of the other routes.
-func luaScript(cookieFile, app string) string {
+// Cookie header (or header) and the browser's headers of the other routes.
+func luaScript(cookieFile, app, header string) string {
 	return fmt.Sprintf(`-- written by traefikbench: one session after the other, per request
 local file, host = %q, %q
 `+luaThreadID+luaStopAfter+`
@@ -127,11 +135,11 @@ function init(args)
     if #requests == n then break end
     requests[#requests + 1] = wrk.format("GET", nil, {
       ["Host"] = host,
-      ["Cookie"] = line,
+      [%q] = line,
 %s    })
   end
   if #requests < n then
-    error(string.format("%%d sessions in %%s, want %%d", #requests, file, n))
+    error(string.format("%%d lines in %%s, want %%d", #requests, file, n))
   end
   local first, limit = tonumber(args[2]), tonumber(args[3])
   if limit then
@@ -149,7 +157,7 @@ function request()
   i = i %% #requests + 1
   return requests[i]
 end
-`, cookieFile, luaHost(app), luaHeaders("      "))
+`, cookieFile, luaHost(app), header, luaHeaders("      "))
 }
 
 // luaThreadID gives each wrk thread a number of its own, as id.

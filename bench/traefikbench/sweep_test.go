@@ -36,7 +36,7 @@ func TestParseSweep(t *testing.T) {
 }
 
 func TestLuaScript(t *testing.T) {
-	got := luaScript("/tmp/x/cookies.txt", "http://127.0.0.1:4000")
+	got := luaScript("/tmp/x/cookies.txt", "http://127.0.0.1:4000", "Cookie")
 	// every header that the -H routes send, and Host as wrk sends it without a script
 	for _, want := range []string{
 		`local file, host = "/tmp/x/cookies.txt", "127.0.0.1:4000"`,

@@ -184,6 +184,18 @@ func (p *Provider) Discovery() (map[string]any, error) {
 	return doc, nil
 }
 
+// SignAccessToken signs claims as a JWT access token of RFC 9068 (typ at+jwt) with
+// the provider's own signing key, the one its jwks_uri announces: the example
+// provider writes no JWT access tokens of its own, and a resource server (ags's
+// bearerTokens) checks such a token against the key set alone.
+func (p *Provider) SignAccessToken(claims map[string]any) (string, error) {
+	key, err := p.store.SigningKey(context.Background())
+	if err != nil {
+		return "", err
+	}
+	return signCompact(string(key.SignatureAlgorithm()), map[string]any{"kid": key.ID(), "typ": "at+jwt"}, claims, key.Key())
+}
+
 // SetEmailVerified sets the email_verified claim the provider gives the test user
 // from the next sign-in on. (The example storage leaves a false one out, so the
 // provider then states it explicitly, in the ID token and at userinfo.)
