@@ -128,7 +128,7 @@ func TestAttackIDTokens(t *testing.T) {
 		{name: "audience list with the client, azp another", reason: "wrong authorized party", token: sign(k.rs, map[string]interface{}{"aud": []string{tpClientID, "another-client"}, "azp": "another-client"})},
 		{name: "azp mismatch", reason: "wrong authorized party", token: sign(k.rs, map[string]interface{}{"azp": "another-client"})},
 		{name: "audience list with the client, azp the client", token: sign(k.rs, map[string]interface{}{"aud": []string{tpClientID, "api"}, "azp": tpClientID}), accept: true},
-		{name: "sub missing", reason: "missing subject", token: sign(k.rs, map[string]interface{}{"sub": nil})},
+		{name: "sub missing", reason: "subject rejected: sub missing", token: sign(k.rs, map[string]interface{}{"sub": nil})},
 		{name: "iat missing", reason: "bad issued-at time", token: sign(k.rs, map[string]interface{}{"iat": nil})},
 		{name: "iat an hour ahead", reason: "bad issued-at time", token: func(t *testing.T, c map[string]interface{}) string {
 			return k.rs.sign(t, nil, jwtWith(c, map[string]interface{}{"iat": time.Now().Add(time.Hour).Unix()}))

@@ -155,7 +155,7 @@ func TestBearerTokens(t *testing.T) {
 			return bearerAt(t, tp, jwtWith(bearerClaims(tp), map[string]interface{}{"iat": tp.now().Add(5 * time.Minute).Unix()}))
 		}, reason: "bad issued-at time"},
 		{name: "another issuer", token: with(map[string]interface{}{"iss": "https://evil.example"}), reason: "wrong issuer"},
-		{name: "no sub", token: with(map[string]interface{}{"sub": nil}), reason: "missing subject"},
+		{name: "no sub", token: with(map[string]interface{}{"sub": nil}), reason: "subject rejected: sub missing"},
 		{name: "token in the query too", token: with(nil), query: "?access_token=x", reason: "a token in the query"},
 		{name: "a 17 KB token", token: with(map[string]interface{}{"padding": strings.Repeat("p", 17<<10)}), reason: "longer than"},
 		{name: "two tokens in one header", token: with(nil), auth: func(tok string) []string { return []string{"Bearer " + tok + " " + tok} }, reason: "not one token"},

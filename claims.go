@@ -20,7 +20,7 @@ var (
 	errExpired         = errors.New("token expired")
 	errIssuedAt        = errors.New("bad issued-at time")
 	errNotYetValid     = errors.New("token not yet valid")
-	errSubject         = errors.New("missing subject")
+	errSubject         = errors.New("subject rejected")
 	errNonce           = errors.New("nonce mismatch")
 	errAccessTokenHash = errors.New("access token hash mismatch")
 )

@@ -126,7 +126,7 @@ func (v *jwtVerifier) verifySignature(ctx context.Context, t *jws) error {
 		return fmt.Errorf("%w: no algorithm is allowed", errAlgorithmNotAllowed)
 	}
 	if !listContains(v.algorithms, alg) || !supportedAlgorithm(alg) {
-		return fmt.Errorf("%w: %q", errAlgorithmNotAllowed, jwsTruncate(alg))
+		return fmt.Errorf("%w: %q, want %s", errAlgorithmNotAllowed, jwsTruncate(alg), strings.Join(v.algorithms, " or "))
 	}
 	if isHMACAlgorithm(alg) {
 		if v.hmacSecret == "" {
@@ -235,7 +235,7 @@ func hasSubject(v *jwtVerifier, t *verifiedJWT) error {
 func subjectIs(sub string) jwtCheck {
 	return func(v *jwtVerifier, t *verifiedJWT) error {
 		if !sameString(t.claims["sub"], sub) {
-			return fmt.Errorf("%w: its sub is not the id token's", errSubject)
+			return fmt.Errorf("%w: sub is not the ID token's", errSubject)
 		}
 		return nil
 	}
