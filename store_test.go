@@ -55,6 +55,22 @@ func copyJar(b, b2 *flowBrowser) {
 	}
 }
 
+// signedInOnBoth builds replicas A and B of c, signs a browser in through A, and
+// gives its cookies to a browser on B, which must be signed in too.
+func signedInOnBoth(t *testing.T, c *Config) (a, b *middleware, onA, onB *flowBrowser, appB *flowBackend) {
+	t.Helper()
+	a, _ = replica(t, c)
+	b, appB = replica(t, c)
+	onA = newFlowBrowser(t, a)
+	onA.signIn("/private")
+	onB = newFlowBrowser(t, b)
+	copyJar(onA, onB)
+	if rec := onB.get("/private"); rec.Code != http.StatusOK {
+		t.Fatalf("B before: got %d, want 200", rec.Code)
+	}
+	return a, b, onA, onB, appB
+}
+
 // refusedWithin polls b's request to target until it is sent to sign in, and
 // fails the test if that takes over d.
 func refusedWithin(t *testing.T, b *flowBrowser, target string, d time.Duration, what string) {
@@ -87,15 +103,7 @@ func TestStoreSharesRevocations(t *testing.T) {
 				if !store {
 					c.RevocationStore = ""
 				}
-				a, _ := replica(t, c)
-				b, appB := replica(t, c)
-				onA := newFlowBrowser(t, a)
-				onA.signIn("/private")
-				onB := newFlowBrowser(t, b)
-				copyJar(onA, onB)
-				if rec := onB.get("/private"); rec.Code != http.StatusOK {
-					t.Fatalf("B before: got %d, want 200", rec.Code)
-				}
+				a, _, onA, onB, appB := signedInOnBoth(t, c)
 				if how == "sign-out" {
 					onA.get("/sign-out")
 				} else if rec := postLogout(a, tpSign(tp.key, tp.kid, logoutClaims(tp, "sid-shared", "user-42"))); rec.Code != http.StatusOK {
@@ -136,15 +144,7 @@ func TestStoreTLS(t *testing.T) {
 		if withCA {
 			c.RevocationStoreCAFile = caFile
 		}
-		a, _ := replica(t, c)
-		b, _ := replica(t, c)
-		onA := newFlowBrowser(t, a)
-		onA.signIn("/private")
-		onB := newFlowBrowser(t, b)
-		copyJar(onA, onB)
-		if rec := onB.get("/private"); rec.Code != http.StatusOK {
-			t.Fatalf("CA %t: B before: got %d", withCA, rec.Code)
-		}
+		_, b, onA, onB, _ := signedInOnBoth(t, c)
 		onA.get("/sign-out")
 		if withCA {
 			refusedWithin(t, onB, "/private", 3*time.Second, "B over TLS")
@@ -189,18 +189,10 @@ func TestStoreOutage(t *testing.T) {
 	tp.sid = "sid-outage"
 	f := newFakeStore(t, "pw")
 	c := storeConfig(tp, f)
-	a, _ := replica(t, c)
+	a, _, onA, onB, _ := signedInOnBoth(t, c) // B's first request started its subscription
 	log := a.log.out.(*flowLog)
-	b, _ := replica(t, c)
-	onA := newFlowBrowser(t, a)
-	onA.signIn("/private")
-	onB := newFlowBrowser(t, b)
-	copyJar(onA, onB)
 	thief := newFlowBrowser(t, a)
 	copyJar(onA, thief)
-	if rec := onB.get("/private"); rec.Code != http.StatusOK { // starts B's subscription
-		t.Fatalf("B before: %d", rec.Code)
-	}
 	f.stop()
 	for i := 0; i < 20; i++ {
 		if rec := onB.get("/private"); rec.Code != http.StatusOK {
