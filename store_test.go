@@ -380,3 +380,30 @@ func TestStoreBrokenReplies(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRESPReply: any bytes from a store are a reply or an error, never a panic,
+// and never more than the bounds allow.
+func FuzzRESPReply(f *testing.F) {
+	for _, seed := range []string{"+OK\r\n", ":1\r\n", "$3\r\nabc\r\n", "$-1\r\n", "*2\r\n$1\r\na\r\n*1\r\n:2\r\n",
+		"-ERR x\r\n", "*3\r\n$7\r\nmessage\r\n$15\r\nags:revocations\r\n$4\r\nx y \r\n", "*-1\r\n", "$99999999999\r\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		client, server := net.Pipe()
+		go func() {
+			server.Write(data)
+			server.Close()
+		}()
+		c := &respConn{conn: client, r: bufio.NewReaderSize(client, respMaxLine), w: bufio.NewWriter(client), timeout: time.Second}
+		defer client.Close()
+		for i := 0; i < 4; i++ {
+			v, err := c.read(0)
+			if err != nil {
+				return
+			}
+			if a := respArray(v); len(a) > respMaxArray {
+				t.Fatalf("an array of %d elements", len(a))
+			}
+		}
+	})
+}
