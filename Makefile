@@ -84,7 +84,7 @@ yaegi-test: $(YAEGI)
 
 ## tools: the programs the end-to-end tests run, each built once into Go's build cache
 ## by tools/NAME/build.sh, before the tests and not inside their timeout. A fresh
-## machine builds them in about 25 minutes on 2 cores (README, "Running the tests");
+## machine builds them in about 16 minutes on 2 cores (README, "Running the tests");
 ## later runs take a second. One more: add its folder's name to TOOLS. oidc-provider
 ## is Node packages, not a build: tools/oidc-provider/install.sh (npm ci, seconds).
 TOOLS := traefik hydra kube-apiserver oidc-provider
