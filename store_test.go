@@ -35,8 +35,11 @@ func replica(t *testing.T, c *Config) (*middleware, *flowBackend) {
 	sharedStores.order = nil
 	sharedStores.mu.Unlock()
 	m, app := newFlow(t, c)
-	if st, _ := m.revs.storeOf(); st != nil {
+	if st, scope := m.revs.storeOf(); st != nil {
 		st.timeout, st.pingEvery, st.minBackoff, st.maxBackoff = time.Second, 100*time.Millisecond, 10*time.Millisecond, 50*time.Millisecond
+		// The store's subscription ends once no client uses it: not retrying a
+		// stopped fake for the rest of the run.
+		t.Cleanup(func() { st.detach(scope) })
 	}
 	return m, app
 }
