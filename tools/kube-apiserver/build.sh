@@ -16,7 +16,7 @@ if [ ! -x "$bin" ]; then
 	# -N -l: compiled without optimisation or inlining, which takes 5m25s on 2 cores
 	# from an empty cache where the optimised build took 7m24s with its shared
 	# dependencies already compiled (issue 29: the first run). The tests ask little
-	# of the API server: TestKubernetes takes the same 17 s either way.
+	# of the API server: TestKubernetes took 16.7 s with it, 14.5 s optimised.
 	tool_build "kube-apiserver $version" "about 10 minutes of CPU the first time" -trimpath \
 		-gcflags "all=-N -l" \
 		-ldflags "-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
