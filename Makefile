@@ -30,27 +30,32 @@ help:
 ## Kubernetes API and a real Docker daemon, and the benchmark harness once on a tiny
 ## load so that it cannot rot. Quiet: a line per stage (counts, wall time), the end of
 ## a failing stage's output, and last the total, "N passed, N failed, N skipped".
-## make test V=1 prints everything. Stops at the first stage that fails. What waits on
-## the network (make fetch: apt-get, module downloads, npm ci) runs beside the unit
-## stages, which use the cores; the tools stage waits for it (fetch-wait).
+## make test V=1 prints everything. Stops at the first stage that fails. Stages run
+## two at a time where the two cores allow it: what waits on the network (make fetch:
+## apt-get, module downloads, npm ci) beside the unit stages, the unit tests (-race,
+## one core) beside the Yaegi run (one core), and the benchmark smoke beside the
+## end-to-end tests; the tools stage waits for fetch.
 test:
 	@$(call RUN_STAGES,$(call BACKGROUND,fetch,fetch) && $(UNIT_STAGES) && $(call AWAIT,fetch) && \
-		$(call STAGE,tools,e2e-deps tools) && $(call STAGE,e2e,e2e) && $(call STAGE,bench-smoke,bench-smoke))
+		$(call STAGE,tools,e2e-deps tools) && $(call BACKGROUND,bench-smoke,bench-smoke) && \
+		$(call STAGE,e2e,e2e) && $(call AWAIT,bench-smoke))
 
-UNIT_STAGES = $(call STAGE,unit,fmt-check race vet) && $(call STAGE,yaegi,yaegi-test)
-# RUN_STAGES runs the stages $(1) (joined by &&: the first failure stops them), waits
-# for a background stage still running (a failure before AWAIT), then prints the
-# total; its status is the failed stage's.
+UNIT_STAGES = $(call BACKGROUND,yaegi,yaegi-test) && $(call STAGE,unit,fmt-check race vet) && $(call AWAIT,yaegi)
+# RUN_STAGES marks the beginning (the total's wall time runs from it), runs the
+# stages $(1) (joined by &&: the first failure stops them), waits for the background
+# stages still running (after a failure before their AWAIT) and prints their lines,
+# then prints the total; its status is the failed stage's.
 RUN_STAGES = rm -f $(COUNTS) $(COUNTS)-*.log $(COUNTS)-*.line; (cd e2e && $(GO) build -o $(TESTSUMMARY) ./cmd/testsummary) && \
-	{ $(1); status=$$?; wait; $(TESTSUMMARY) -total -counts $(COUNTS); exit $$status; }
+	$(TESTSUMMARY) -begin -counts $(COUNTS) && \
+	{ $(1); status=$$?; wait; cat $(COUNTS)-*.line 2>/dev/null; $(TESTSUMMARY) -total -counts $(COUNTS); exit $$status; }
 # BACKGROUND starts `make $(2)` as stage $(1) beside the stages after it: its line
 # waits in $(COUNTS)-$(1).line for AWAIT, which waits for it, prints that line and
-# how long the wait took (a stage of its own, $(1)-wait, in the wall time), and fails
-# as it failed.
+# how long the wait took ($(1)-wait), and fails as it failed. With V=1 the
+# background stage's output comes with its line, at AWAIT.
 BACKGROUND = { $(TESTSUMMARY) -counts $(COUNTS) -v=$(V) -stage $(1) -background -- \
-	$(MAKE) --no-print-directory $(2) >$(COUNTS)-$(1).line 2>&1 & bg_$(1)=$$!; }
-AWAIT = { waited=$$SECONDS; wait $$bg_$(1); bg_status=$$?; waited=$$((SECONDS - waited)); \
-	cat $(COUNTS)-$(1).line; printf 'stage\t$(1)-wait\t%d\n' $$waited >>$(COUNTS); \
+	$(MAKE) --no-print-directory $(2) >$(COUNTS)-$(1).line 2>&1 & bg_$(subst -,_,$(1))=$$!; }
+AWAIT = { waited=$$SECONDS; wait $$bg_$(subst -,_,$(1)); bg_status=$$?; waited=$$((SECONDS - waited)); \
+	cat $(COUNTS)-$(1).line; rm -f $(COUNTS)-$(1).line; \
 	printf '%-12s %s\n' $(1)-wait "$${waited}s after the stages before it"; [ $$bg_status = 0 ]; }
 
 ## test-total: the last line of the last make test, "N passed, N failed, N skipped"
@@ -96,15 +101,16 @@ tool-%:
 
 ## fetch: what the later stages of make test wait on the network for, fetched at once
 ## so that make test runs it beside its unit stages: Debian's packages (e2e-deps, then
-## wrk: one apt-get at a time), the Go modules of e2e/ and bench/, yaegi, the modules
-## of each tool's build (TOOL_FETCH=1 tools/NAME/build.sh: go list -deps of the build)
-## and panva's oidc-provider (npm ci). Seconds once all is there.
+## wrk: one apt-get at a time), the Go modules of e2e/ and bench/, the modules
+## of each tool's build (TOOL_FETCH=1 tools/NAME/build.sh: go list -deps of the build),
+## yaegi's module (the yaegi stage builds it) and panva's oidc-provider (npm ci).
+## Seconds once all is there.
 fetch:
 	@pids=""; \
 	( $(MAKE) --no-print-directory e2e-deps && $(WRK_INSTALL) ) & pids="$$pids $$!"; \
 	(cd e2e && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
 	(cd bench && $(GO) list -deps -test ./... >/dev/null) & pids="$$pids $$!"; \
-	$(MAKE) --no-print-directory $(YAEGI) >/dev/null & pids="$$pids $$!"; \
+	$(GO) mod download github.com/traefik/yaegi@$(YAEGI_VERSION) & pids="$$pids $$!"; \
 	for t in $(filter-out oidc-provider,$(TOOLS)); do TOOL_FETCH=1 sh tools/$$t/build.sh >/dev/null & pids="$$pids $$!"; done; \
 	sh tools/oidc-provider/install.sh >/dev/null & pids="$$pids $$!"; \
 	status=0; for p in $$pids; do wait $$p || status=1; done; exit $$status
@@ -127,8 +133,11 @@ browser: e2e-deps
 ## zitadel/oidc example provider, Ory Hydra v2.3.0 (cgo for its SQLite: gcc), panva's
 ## oidc-provider (Node.js 20.18 or later, npm),
 ## headless Chromium, kube-apiserver v1.34.4 with etcd, and dockerd. The programs are built first (make tools); the timeout is the tests'.
+## The tests run beside each other (t.Parallel), E2E_PARALLEL at a time: most of a
+## test is waiting on processes, so 4 keep both cores busy (e2e/README.md).
+E2E_PARALLEL ?= 4
 e2e: e2e-deps tools
-	set -o pipefail; (cd e2e && $(GO) test -count=1 -timeout 30m -json ./...) | $(call SUMMARY,e2e)
+	set -o pipefail; (cd e2e && $(GO) test -count=1 -timeout 30m -parallel $(E2E_PARALLEL) -json ./...) | $(call SUMMARY,e2e)
 
 ## demo: the OpenID provider with a demo user, an app and Traefik v3.6.12 with ags from
 ## this working tree, on 127.0.0.1; prints the address, user and password; Ctrl-C
@@ -191,15 +200,16 @@ bench-floor: $(YAEGI)
 		BenchmarkMissSealOnly BenchmarkMissFloorNewSession BenchmarkMissNewSession
 
 ## bench-smoke: the same harness on a tiny load (the many-sessions route with 20 users
-## and the many-tokens route with 20 tokens,
-## under reloads, after a flood of 200 forged cookies and after 200 requests of one
-## session with invented cookies, a sweep of 2 and 20, its plot),
+## and the many-tokens route with 20 tokens, under a reload every 200 ms (make test
+## runs it beside the end-to-end tests: a reload takes Traefik longer then, and one
+## must land within the 1 s run), after a flood of 200 forged cookies and after 200
+## requests of one session with invented cookies, a sweep of 2 and 20, its plot),
 ## and the in-process hot path once, to catch breakage (no timing checks).
 bench-smoke: tool-traefik
 	@$(WRK_INSTALL)
 	set -o pipefail; (cd bench && $(GO) vet ./traefikbench ./sessions && $(GO) test -count=1 -json ./traefikbench ./sessions) | $(call SUMMARY,bench)
 	cd bench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 \
-		-sessions 20 -reload 1s -flood 200 -session-flood 200 -sweep 2,20 -svg $(COUNTS)-sweep.svg >/dev/null && rm $(COUNTS)-sweep.svg
+		-sessions 20 -reload 200ms -flood 200 -session-flood 200 -sweep 2,20 -svg $(COUNTS)-sweep.svg >/dev/null && rm $(COUNTS)-sweep.svg
 	cd bench && $(GO) run ./hotpath -n 200 -rounds 1 >/dev/null && $(GO) run ./hotpath -only 'ags signed in, yaegi' -n 200 \
 		&& $(GO) run ./hotpath -only 'ags new session, yaegi' -n 20 && $(GO) run ./hotpath -only 'ags bearer token miss, yaegi' -n 20
 

@@ -77,6 +77,7 @@ func (s *authHostStack) callbackHop(hs []harness.Hop) (harness.Hop, bool) {
 // grafana without the provider; signed out from grafana, back on grafana's sign-out
 // view through the one registered post-logout address, and signed out on wiki too.
 func TestAuthHostAcrossHosts(t *testing.T) {
+	t.Parallel()
 	s := startAuthHostStack(t, nil)
 	c := s.client()
 	want := s.url("wiki.example.org", "/protected/x?q=1&r=a%2Fb")
@@ -135,6 +136,7 @@ func TestAuthHostAcrossHosts(t *testing.T) {
 // callback on authHost never sends the browser off example.org (a Host that is not a
 // plain host under it ends on authHost's "/"); Traefik may refuse the request first.
 func TestAuthHostCorpus(t *testing.T) {
+	t.Parallel()
 	s := startAuthHostStack(t, map[string]any{"authenticatedPaths": []string{".*"}})
 	lines := corpusLines(t)
 	started := time.Now()
@@ -242,6 +244,7 @@ func corpusLines(t *testing.T) []string {
 // Signed in on wiki, ci is signed in, sign-out from grafana ends on grafana's sign-out
 // view, and wiki asks for a sign-in again.
 func TestAuthHostInChromium(t *testing.T) {
+	t.Parallel()
 	s := startAuthHostStack(t, nil)
 	b := requireBrowserWith(t, harness.BrowserOptions{Hosts: append([]string{ahAuthHost}, ahAppHosts...)})
 	ctx, nav := tab(t, b.Tab(), "main")

@@ -370,6 +370,7 @@ func backChannelOptions(more map[string]any) map[string]any {
 // to ags; ags answers 200 and the next request with the old cookie starts a
 // sign-in. A replay of that token, and a token for another client, get 400.
 func TestHydraBackChannelLogout(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	relay := startLogoutRelay(t)
 	tr := hydraStack(t, h, hydraBackChannelClient(relay), backChannelOptions(nil))

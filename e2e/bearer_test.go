@@ -183,6 +183,7 @@ func tampered(t *testing.T, token string) string {
 // with the client as the user, its client ID and its scope, and no redirect; the
 // second request (the token cached) gets the same identity.
 func TestBearerJWTClientCredentials(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	tr := bearerStack(t, h, nil)
 	id := apiClient(t, h, "jwt")
@@ -211,6 +212,7 @@ func TestBearerJWTClientCredentials(t *testing.T) {
 // in the query string, and a bad token sent with a valid session cookie (the token
 // wins); a valid token with that cookie gives the token's identity, not the session's.
 func TestBearerRefusals(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	tr := bearerStack(t, h, nil)
 	id := apiClient(t, h, "jwt")
@@ -267,6 +269,7 @@ func TestBearerRefusals(t *testing.T) {
 // later Hydra does, the option is still what is used). ags posts with the client's
 // own credentials, which Hydra's admin API ignores.
 func TestBearerIntrospection(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	resp, err := http.Get(h.URL("/.well-known/openid-configuration"))
 	if err != nil {
@@ -298,6 +301,7 @@ func TestBearerIntrospection(t *testing.T) {
 // TestBearerBrowserSignIn: with bearerTokens on, a browser still signs in at Hydra on
 // the same routes, and a service's token still passes beside it.
 func TestBearerBrowserSignIn(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	b := requireBrowser(t)
 	tr := bearerStack(t, h, nil)

@@ -18,6 +18,7 @@ import (
 // test user's name and password land it back on the page asked for, which shows the
 // identity; a reload stays signed in.
 func TestBrowserSignIn(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	b := requireBrowser(t)
 	ctx, _ := tab(t, b.Tab(), "main")
@@ -54,6 +55,7 @@ func TestBrowserSignIn(t *testing.T) {
 
 // Scenario 2: an open page works signed out and shows the identity when signed in.
 func TestBrowserOpenPage(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	b := requireBrowser(t)
 	ctx, _ := tab(t, b.Tab(), "main")
@@ -74,6 +76,7 @@ func TestBrowserOpenPage(t *testing.T) {
 // Scenario 3: sign out goes to the provider's end-session endpoint and back to the
 // app's sign-out view; the protected page then asks for a login again.
 func TestBrowserSignOut(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	b := requireBrowser(t)
 	ctx, nav := tab(t, b.Tab(), "main")
@@ -104,6 +107,7 @@ func TestBrowserSignOut(t *testing.T) {
 // Scenario 4: /toggle-feature/ags_client_active turns ags off for this browser (the
 // protected page is served with no identity and no login) and on again.
 func TestBrowserFeatureFlag(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	b := requireBrowser(t)
 	ctx, _ := tab(t, b.Tab(), "main")
@@ -134,6 +138,7 @@ func TestBrowserFeatureFlag(t *testing.T) {
 // Scenario 5: two tabs that start a login at the same time both end signed in, each on
 // the page it asked for.
 func TestBrowserTwoTabs(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	b := requireBrowser(t)
 	ctx1, _ := tab(t, b.Tab(), "one")
@@ -197,6 +202,7 @@ func TestBrowserTwoTabs(t *testing.T) {
 // error=access_denied, and ags shows a clear page with the provider's error code and
 // description. Neither creates a session.
 func TestBrowserProviderSaysNo(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	b := requireBrowser(t)
 	ctx, _ := tab(t, b.Tab(), "main")

@@ -15,6 +15,7 @@ import (
 // (Cookies are bound to the host, 127.0.0.1, not to the port: the browser sends the
 // same cookies to both.)
 func TestBrowserTwoTraefiks(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	dyn := agsDynamic(s.app, agsConfig(s.provider, map[string]any{"sessionSecret": sessionSecret}))
 	one := startTraefik(t, harness.TraefikConfig{}, dyn)
@@ -43,6 +44,7 @@ func TestBrowserTwoTraefiks(t *testing.T) {
 // generated per Traefik process), and the change adds an identity header, which shows
 // that the new configuration is in force.
 func TestBrowserConfigReload(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	noSecret := map[string]any{"sessionSecret": nil}
 	tr := startTraefik(t, harness.TraefikConfig{}, agsDynamic(s.app, agsConfig(s.provider, noSecret)))

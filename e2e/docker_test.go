@@ -26,6 +26,7 @@ const dockerSubnet = "10.211.53.0/24"
 // in at app.example.org (resolved to 127.0.0.1); a container started later with other
 // labels (a second router with its own ags options) is picked up without a restart.
 func TestDockerLabels(t *testing.T) {
+	t.Parallel()
 	requireCommand(t, "dockerd", "docker.io")
 	if os.Geteuid() != 0 {
 		msg := "dockerd needs root: run the test as root (README, \"Without root\")"
@@ -34,7 +35,9 @@ func TestDockerLabels(t *testing.T) {
 		}
 		t.Skip("skipped: " + msg)
 	}
-	s := sharedStack(t)
+	// A provider of its own: the test gives the user other claims midway, which the
+	// tests beside it on the shared provider must not see.
+	p := startProvider(t)
 	start := time.Now()
 
 	d, err := harness.StartDocker()
@@ -55,7 +58,7 @@ func TestDockerLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	labels := composeLabels(t, map[string]string{
-		"traefik.http.middlewares.sign-in.plugin.ags.issuer": s.provider.Issuer,
+		"traefik.http.middlewares.sign-in.plugin.ags.issuer": p.Issuer,
 		// The test user's address is at the example provider's domain.
 		"traefik.http.middlewares.sign-in.plugin.ags.allowedEmailDomains": "zitadel.ch",
 	})
@@ -83,7 +86,7 @@ func TestDockerLabels(t *testing.T) {
 	appURL := func(path string) string { return fmt.Sprintf("http://app.example.org:%d%s", tr.Port, path) }
 	c := harness.NewClient()
 	c.ResolveTo127(nil, "app.example.org", "other.example.org")
-	checkPaths(t, c, appURL, s.provider, harness.ExampleClientID, "/oidc_callback", []pathCase{
+	checkPaths(t, c, appURL, p, harness.ExampleClientID, "/oidc_callback", []pathCase{
 		{path: "/", open: true},
 		{path: "/open/", open: true},
 		{path: "/account", open: false},
@@ -94,9 +97,9 @@ func TestDockerLabels(t *testing.T) {
 
 	b := requireBrowserWith(t, harness.BrowserOptions{Hosts: []string{"app.example.org", "other.example.org"}})
 	ctx, _ := tab(t, b.Tab(), "main")
-	took := signInAt(t, ctx, appURL("/account"), s.provider)
+	took := signInAt(t, ctx, appURL("/account"), p)
 	t.Logf("sign-in through the labels' middleware in Chromium: %s", took)
-	v := expectSignedInAt(t, ctx, appURL("/account"), s.provider)
+	v := expectSignedInAt(t, ctx, appURL("/account"), p)
 	if got := v.All["X-User-Name"]; got != "Test User" {
 		t.Errorf("X-User-Name = %q, want %q (identityHeaders.name from the labels)", got, "Test User")
 	}
@@ -106,7 +109,7 @@ func TestDockerLabels(t *testing.T) {
 		"traefik.enable":                                                       "true",
 		"traefik.http.routers.other.rule":                                      "Host(`other.example.org`)",
 		"traefik.http.routers.other.middlewares":                               "other-sign-in",
-		"traefik.http.middlewares.other-sign-in.plugin.ags.issuer":             s.provider.Issuer,
+		"traefik.http.middlewares.other-sign-in.plugin.ags.issuer":             p.Issuer,
 		"traefik.http.middlewares.other-sign-in.plugin.ags.clientID":           harness.ExampleClientID,
 		"traefik.http.middlewares.other-sign-in.plugin.ags.authenticatedPaths": "/.*",
 		"traefik.http.middlewares.other-sign-in.plugin.ags.callbackPath":       "auth-callback",
@@ -123,23 +126,22 @@ func TestDockerLabels(t *testing.T) {
 	}
 	t.Logf("Traefik picked up the second container's labels in %s", time.Since(started).Round(time.Millisecond))
 	otherURL := func(path string) string { return fmt.Sprintf("http://other.example.org:%d%s", tr.Port, path) }
-	checkPaths(t, c, otherURL, s.provider, harness.ExampleClientID, "/auth-callback", []pathCase{
+	checkPaths(t, c, otherURL, p, harness.ExampleClientID, "/auth-callback", []pathCase{
 		{path: "/open/", open: false},
 		{path: "/", open: false},
 	})
 	// The first app's router and session are as they were.
 	openPage(t, ctx, appURL("/open/"))
-	expectSignedInAt(t, ctx, appURL("/open/"), s.provider)
+	expectSignedInAt(t, ctx, appURL("/open/"), p)
 	// The second app's rules took effect: a user in ops without the wiki-editor role is
 	// refused, every time; with the role (a new sign-in) they pass.
-	t.Cleanup(func() { s.provider.SetClaims(s.provider.Subject, nil) })
-	s.provider.SetClaims(s.provider.Subject, map[string]any{
+	p.SetClaims(p.Subject, map[string]any{
 		"groups": []string{"ops"}, "realm_access": map[string]any{"roles": []string{"reader"}}})
 	if status := openPage(t, ctx, otherURL("/open/")); status != 200 {
 		t.Fatalf("open the second app: the login page answered %d", status)
 	}
-	expectLoginPage(t, ctx, s.provider)
-	if status := submitLogin(t, ctx, s.provider, harness.TestPassword); status != 403 {
+	expectLoginPage(t, ctx, p)
+	if status := submitLogin(t, ctx, p, harness.TestPassword); status != 403 {
 		t.Fatalf("without the role: got %d at %s, want 403 (%q)", status, location(t, ctx), lastLines(pageText(t, ctx), 5))
 	}
 	if status := openPage(t, ctx, otherURL("/open/")); status != 403 {
@@ -148,10 +150,10 @@ func TestDockerLabels(t *testing.T) {
 	if text, err := harness.Text(ctx); err == nil && !strings.Contains(text, "Access denied") {
 		t.Errorf("the 403 page says %q, want Access denied", lastLines(text, 5))
 	}
-	s.provider.SetClaims(s.provider.Subject, map[string]any{
+	p.SetClaims(p.Subject, map[string]any{
 		"groups": []string{"ops"}, "realm_access": map[string]any{"roles": []string{"wiki-editor"}}})
 	openPage(t, ctx, otherURL("/sign-out"))
-	took = signInAt(t, ctx, otherURL("/open/"), s.provider)
+	took = signInAt(t, ctx, otherURL("/open/"), p)
 	t.Logf("sign-in through the second container's middleware: %s", took)
 }
 

@@ -147,6 +147,7 @@ func readEcho(t *testing.T, resp *http.Response) echoed {
 // flag cookie means nothing, no reading of a protected path passes signed out, and no
 // client (or earlier middleware) hands the app an identity or a path override.
 func TestStrictGate(t *testing.T) {
+	t.Parallel()
 	g := startGate(t)
 	login := g.provider.URL("/auth?")
 	for name, tr := range g.traefiks {
@@ -195,6 +196,7 @@ func TestStrictGate(t *testing.T) {
 // TestUnverifiedEmailThroughTraefik (issue 12): a provider that says email_verified
 // false signs the user in, but the app does not get the address.
 func TestUnverifiedEmailThroughTraefik(t *testing.T) {
+	t.Parallel()
 	g := startGate(t)
 	g.provider.SetEmailVerified(false)
 	tr := g.traefiks["sanitizePath on"]
@@ -225,6 +227,7 @@ func TestUnverifiedEmailThroughTraefik(t *testing.T) {
 // TestDeepLinkInChromium (issue 12): a protected URL whose query would make the
 // pending-login cookie larger than a browser keeps still signs in, on its path.
 func TestDeepLinkInChromium(t *testing.T) {
+	t.Parallel()
 	g := startGate(t)
 	tr := g.traefiks["sanitizePath on"]
 	browser := requireBrowser(t)
@@ -248,6 +251,7 @@ func TestDeepLinkInChromium(t *testing.T) {
 // has opened) keeps its user signed in, and the app gets its cookie without ags's;
 // the same header with the session tampered with never reaches the app.
 func TestAppCookieChangesThroughTraefik(t *testing.T) {
+	t.Parallel()
 	g := startGate(t)
 	tr := g.traefiks["sanitizePath on"]
 	c := harness.NewClient()

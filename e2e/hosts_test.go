@@ -27,6 +27,7 @@ import (
 // every other path, spellings that only look public included, sends the visitor to
 // sign in without reaching the app, with Traefik's path cleaning on and off.
 func TestHostsPublicPaths(t *testing.T) {
+	t.Parallel()
 	p, echo, dyn := startEchoStack(t, map[string]any{
 		"authenticatedPaths": []string{".*"},
 		"publicPaths":        []string{"healthz", "static/.*"},
@@ -112,6 +113,7 @@ func queryParam(t *testing.T, resp *http.Response, name string) string {
 // through the balancer completes; the control, an instance without it on the same
 // Traefik, sends http ones (today's behaviour), which https-only providers refuse.
 func TestHostsExternalURL(t *testing.T) {
+	t.Parallel()
 	p, echo, dyn := startEchoStack(t, nil)
 	const host = "app.example.org"
 	// Traefik is started first, for its port; the pinned instance, which needs the
@@ -187,6 +189,7 @@ func TestHostsExternalURL(t *testing.T) {
 // GET with both headers are protected as before. With it off (the control instance
 // on the same Traefik), the preflight gets 401 and the app is not reached.
 func TestHostsCORSPreflight(t *testing.T) {
+	t.Parallel()
 	p, echo, dyn := startEchoStack(t, nil)
 	dyn.Routes["api"] = harness.Route{Rule: "PathPrefix(`/api/`)", Middlewares: []string{"api"}, Backend: echo.srv.URL}
 	dyn.Middlewares["api"] = harness.Middleware{Plugin: "ags", Config: agsConfig(p, map[string]any{
@@ -243,6 +246,7 @@ func TestHostsCORSPreflight(t *testing.T) {
 // idle_test.go's clock: through Traefik it would take more than a minute (the least
 // renewal period) to see.
 func TestHostsIdleTimeoutOption(t *testing.T) {
+	t.Parallel()
 	p, echo, dyn := startEchoStack(t, map[string]any{"sessionIdleTimeout": "2m"})
 	tr := startTraefik(t, harness.TraefikConfig{}, dyn)
 	c := signInClient(t, tr, p.Username, "/protected/x")
@@ -299,6 +303,7 @@ func startCORSAPI(t *testing.T, host string) *corsAPI {
 // call, and the call reaches it with the identity; with it off (the control, /off/ on
 // the same host), the preflight gets 401 and fetch fails without a request.
 func TestHostsCORSPreflightInChromium(t *testing.T) {
+	t.Parallel()
 	p := startProvider(t)
 	const spaHost, apiHost = "spa.example.org", "api.example.org"
 	api := startCORSAPI(t, spaHost)

@@ -27,6 +27,7 @@ import (
 // session; a change of the Middleware and then of the Secret reach ags without a
 // restart of Traefik.
 func TestKubernetes(t *testing.T) {
+	t.Parallel()
 	requireCommand(t, "etcd", "etcd-server")
 	s := sharedStack(t)
 	start := time.Now()

@@ -20,6 +20,7 @@ import (
 // time, message and middleware name, and ags's event, sub, rule and reason. The
 // lines, as jq prints them, go to the test's log and to a file, to be quoted.
 func TestJSONLogLines(t *testing.T) {
+	t.Parallel()
 	jq, err := exec.LookPath("jq")
 	if err != nil {
 		t.Fatalf("no jq on PATH: install Debian's jq (apt-get install -y jq), or run make e2e-deps as root")

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	harness.Secret("clientSecret", harness.ClientSecret)
 	code := m.Run()
 	shared.close()
-	closeHydras()
+	harness.CloseSharedBrowser()
 	if scanLogs() && code == 0 {
 		code = 1
 	}
@@ -190,14 +190,17 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// requireBrowser starts a headless Chromium for the test. Without one, the test fails
-// when the CI environment variable is set and is skipped otherwise.
+// requireBrowser gives the test a headless Chromium's cookie jar of its own, a
+// browser context in the Chromium the tests share (harness.OpenBrowser), closed at
+// its end. Without a Chromium, the test fails when the CI environment variable is
+// set and is skipped otherwise.
 func requireBrowser(t *testing.T) *harness.Browser {
 	t.Helper()
 	return requireBrowserWith(t, harness.BrowserOptions{})
 }
 
-// requireBrowserWith is requireBrowser with options (host names, certificates).
+// requireBrowserWith is requireBrowser with options (host names, certificates):
+// those are flags of a Chromium process, so the test gets a process of its own.
 func requireBrowserWith(t *testing.T, opts harness.BrowserOptions) *harness.Browser {
 	t.Helper()
 	if _, err := harness.FindChromium(); err != nil {
@@ -206,7 +209,13 @@ func requireBrowserWith(t *testing.T, opts harness.BrowserOptions) *harness.Brow
 		}
 		t.Skipf("skipped: %v", err)
 	}
-	b, err := harness.StartBrowserWith(opts)
+	var b *harness.Browser
+	var err error
+	if len(opts.Hosts) == 0 && len(opts.TrustSPKI) == 0 {
+		b, err = harness.OpenBrowser() // a browser context in the shared Chromium
+	} else {
+		b, err = harness.StartBrowserWith(opts) // the options are a process's flags
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,6 +143,7 @@ func logReason(log, prefix string) string {
 // X-Auth-Request-Return-Code; no header, the app's or the browser's, carries the
 // coreIdentityJWT or any other JWT, and the request asked One Login for identity.
 func TestOneLoginIdentitySignIn(t *testing.T) {
+	t.Parallel()
 	s := startOneLoginRoutes(t, func(ol *harness.OneLogin) map[string]oneLoginRoute {
 		return map[string]oneLoginRoute{"identity": {rule: "PathPrefix(`/`)",
 			extra: identityOptions(ol, []string{"/apply(/.*)?"}, claimReturnCode)}}
@@ -179,6 +180,7 @@ func TestOneLoginIdentitySignIn(t *testing.T) {
 // that lives in the document (controller mismatch) or makes it be fetched again
 // (unknown kid) must meet a fresh cache, whatever case ran before.
 func TestOneLoginIdentityFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		fault harness.CoreIdentityFault
 		log   string // in ags's reason
@@ -285,6 +287,7 @@ func signInInstance(log string) string {
 // test fails, saying which instance finished the callback). Routing /oidc_callback
 // to the identity middleware instead makes it pass.
 func TestOneLoginIdentityStepUp(t *testing.T) {
+	t.Parallel()
 	const host = "service.example.gov.uk"
 	s := startOneLoginRoutes(t, func(ol *harness.OneLogin) map[string]oneLoginRoute {
 		identity := identityOptions(ol, []string{"/apply(/.*)?"})

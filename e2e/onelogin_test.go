@@ -190,6 +190,7 @@ func audIs(aud any, want string) bool {
 // and PKCE challenge; the code exchange authenticates with private_key_jwt for the
 // token URL; the app gets the One Login sub.
 func TestOneLoginSignIn(t *testing.T) {
+	t.Parallel()
 	s := startOneLoginStack(t, nil)
 	s.signIn(t, "/protected/account?x=1")
 
@@ -235,6 +236,7 @@ func TestOneLoginSignIn(t *testing.T) {
 // TestOneLoginSignInWithoutRequestObject: without requestObject, vtr travels in the
 // query as its JSON string and the sign-in works the same.
 func TestOneLoginSignInWithoutRequestObject(t *testing.T) {
+	t.Parallel()
 	s := startOneLoginStack(t, map[string]any{"requestObject": nil, "requestObjectAudience": nil})
 	s.signIn(t, "/protected/")
 
@@ -263,6 +265,7 @@ func TestOneLoginSignInWithoutRequestObject(t *testing.T) {
 // without it ags takes any algorithm the discovery lists (ES256 and RS256), and the
 // "other alg" token, RS256 with the provider's own published RSA key, signs in.
 func TestOneLoginBadIDTokens(t *testing.T) {
+	t.Parallel()
 	s := startOneLoginStack(t, map[string]any{"allowedAlgorithms": []string{"ES256"}})
 	const path = "/protected/account"
 	cases := []struct {

@@ -12,6 +12,7 @@ import (
 // works, the protected page answers 503 with a clear page within 10 seconds; once the
 // provider starts, a login works without restarting Traefik.
 func TestBrowserProviderDown(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	p, err := harness.NewProvider(0) // its port is known, nothing listens on it yet
 	if err != nil {

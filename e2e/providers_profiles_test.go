@@ -22,6 +22,7 @@ import (
 // signing in through Traefik, and a second instance with a rule the user fails where
 // the profile is about who may pass. Each subtest signs in with a client of its own.
 func TestProviderProfiles(t *testing.T) {
+	t.Parallel()
 	if _, err := harness.FindNode(); err != nil {
 		skipOrFailProfiles(t, err)
 	}

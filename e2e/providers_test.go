@@ -15,7 +15,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,36 +30,22 @@ import (
 
 const hydraSecret = "ags-e2e-hydra-client-secret"
 
-// hydras are the Hydra processes of the tests, one per ID-token algorithm ("" is
-// Hydra's own RS256), started on first use and stopped by TestMain's cleanup.
-var hydras = struct {
-	mu  sync.Mutex
-	all map[string]*harness.Hydra
-}{all: map[string]*harness.Hydra{}}
-
+// startedHydra starts a Hydra for t alone, with ID tokens signed with idTokenAlg (""
+// is Hydra's own RS256), stopped at the test's end. The tests run beside each other
+// (t.Parallel), and one Hydra is not for that: its SQLite refuses concurrent writes
+// ("Unable to serialize access due to a concurrent update"), and a test that revokes
+// every login session of the test user would end the others' sign-ins. A Hydra
+// starts in about half a second.
 func startedHydra(t *testing.T, idTokenAlg string) *harness.Hydra {
 	t.Helper()
-	hydras.mu.Lock()
-	defer hydras.mu.Unlock()
-	if h := hydras.all[idTokenAlg]; h != nil {
-		return h
-	}
 	start := time.Now()
 	h, err := harness.StartHydra(harness.HydraOptions{IDTokenAlg: idTokenAlg})
 	if err != nil {
 		t.Fatalf("start Hydra: %v", err)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: Hydra (ID tokens %q) ready in %s\n", idTokenAlg, time.Since(start).Round(time.Millisecond))
-	hydras.all[idTokenAlg] = h
+	t.Cleanup(h.Close)
+	t.Logf("Hydra (ID tokens %q) ready in %s", idTokenAlg, time.Since(start).Round(time.Millisecond))
 	return h
-}
-
-func closeHydras() {
-	hydras.mu.Lock()
-	defer hydras.mu.Unlock()
-	for _, h := range hydras.all {
-		h.Close()
-	}
 }
 
 // hydraStack registers client at Hydra h for a Traefik on a port picked now, and
@@ -160,6 +145,7 @@ func hydraSignIn(t *testing.T, ctx context.Context, tr *harness.Traefik, h *harn
 // TestHydraClientSecretBasic signs in at Hydra with a client_secret_basic client
 // (authParams reach Hydra's login request), then signs out through Hydra's end-session endpoint and its logout app.
 func TestHydraClientSecretBasic(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	b := requireBrowser(t)
 	tr := hydraStack(t, h, map[string]any{
@@ -204,6 +190,7 @@ func TestHydraClientSecretBasic(t *testing.T) {
 // TestHydraES256IDToken: Hydra signs ID tokens with an ES256 key set made through its
 // admin API; ags verifies them.
 func TestHydraES256IDToken(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "ES256")
 	b := requireBrowser(t)
 	tr := hydraStack(t, h, map[string]any{
@@ -229,6 +216,7 @@ func TestHydraES256IDToken(t *testing.T) {
 // go-jose computes: ags's default kid must match it). The code exchange and, once
 // the access token has expired, a refresh are each authenticated by a new assertion.
 func TestHydraPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	b := requireBrowser(t)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -274,6 +262,7 @@ func TestHydraPrivateKeyJWT(t *testing.T) {
 // assertion (aud the issuer, as ZITADEL wants) for a client whose storage says
 // private_key_jwt, with kid set by clientKeyID.
 func TestZitadelPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
 	p, err := harness.StartProvider()
 	if err != nil {
 		t.Fatal(err)
@@ -339,6 +328,7 @@ func privatePEM(t *testing.T, key crypto.PrivateKey) string {
 // is served (not sent to Hydra with the spent token), and the grant lives on through
 // later renewals.
 func TestHydraRenewalOncePerSession(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	tr := hydraStack(t, h, map[string]any{
 		"client_secret":              hydraSecret,

@@ -111,6 +111,7 @@ func getEchoed(t *testing.T, c *harness.Client, tr *harness.Traefik, target stri
 // TestReviewThroughTraefik runs findings 1 to 6 and RFC 9207's check on one review
 // stack; 7 and 8 need a Traefik of their own.
 func TestReviewThroughTraefik(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	s := startReview(t)
 	t.Logf("review stack (provider, app, two Traefiks) ready in %s", time.Since(start).Round(time.Millisecond))
@@ -211,6 +212,7 @@ func reviewHeadersThroughTraefik(t *testing.T, s *reviewStack) {
 // that router's paths answer 404; the other routers work. (A disabled router's paths
 // go to any other router that matches them: here none does.)
 func TestReviewHeaderCollision(t *testing.T) {
+	t.Parallel()
 	p, echo, dyn := startEchoStack(t, nil)
 	dyn.Routes["app"] = harness.Route{Rule: "PathPrefix(`/protected`) || Path(`/oidc_callback`)", Middlewares: []string{"ags"}, Backend: echo.srv.URL}
 	tr := startTraefik(t, harness.TraefikConfig{}, dyn)
@@ -261,6 +263,7 @@ func TestReviewHeaderCollision(t *testing.T) {
 // answers 503) makes the callback answer 503, the provider unavailable, not 401, the
 // page of a forged token; an instance whose key set can be had signs in.
 func TestReviewKeySetOutage(t *testing.T) {
+	t.Parallel()
 	p, echo, dyn := startEchoStack(t, nil)
 	// The control: a second instance, with a key set of its own, on /b/.
 	dyn.Routes["b"] = harness.Route{Rule: "PathPrefix(`/b/`) || Path(`/oidc_callback_b`)", Middlewares: []string{"b"}, Backend: echo.srv.URL}

@@ -93,6 +93,7 @@ func revokedAcrossReplicas(t *testing.T, h *harness.Hydra, relay *logoutRelay, a
 // reaches replica A, ends through replica B, and so does one signed out through A.
 // The password in the URL, from revocationStorePasswordFile, and over TLS.
 func TestHydraRevocationStore(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 
 	t.Run("PasswordInURL", func(t *testing.T) {
@@ -178,6 +179,7 @@ func signedInLoad(trs []*harness.Traefik, s *hydraSession, stop chan struct{}) c
 // revocations made through A meanwhile (Hydra's logout token, ags's sign-out) apply
 // on A at once, and B learns them once the store is back.
 func TestHydraRevocationStoreOutage(t *testing.T) {
+	t.Parallel()
 	h := startedHydra(t, "")
 	relay := startLogoutRelay(t)
 	r, a, b := storeReplicas(t, h, relay, harness.RedisOptions{}, passwordInURL)

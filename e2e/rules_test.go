@@ -13,6 +13,7 @@ import (
 // staff) passes on both; the second (staff only) passes on the wiki and gets 403 on
 // the admin pages, every time, with no redirect back to the provider.
 func TestAccessRulesThroughTraefik(t *testing.T) {
+	t.Parallel()
 	p := startProvider(t)
 	p.SetClaims(p.Subject, map[string]any{"groups": []string{"admins", "staff"}})
 	p.SetClaims(p.Subject2, map[string]any{"groups": []string{"staff"}})

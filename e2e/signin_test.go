@@ -15,6 +15,7 @@ import (
 // the provider, the client fills the provider's login form, the callback sends it back
 // to the protected page, where the app receives the identity headers.
 func TestSignInThroughTraefik(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	tr, p := s.traefik, s.provider
 	c := harness.NewClient()
@@ -100,6 +101,7 @@ func TestSignInThroughTraefik(t *testing.T) {
 // client sends never reach the app, and a request that is not a browser navigation to
 // a protected path gets 401 and no redirect.
 func TestIdentityHeadersWithoutSession(t *testing.T) {
+	t.Parallel()
 	s := sharedStack(t)
 	c := harness.NewClient()
 	req, _ := http.NewRequest(http.MethodGet, s.traefik.URL("/open/"), nil)

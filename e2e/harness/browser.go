@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
@@ -33,12 +34,15 @@ func FindChromium() (string, error) {
 	return "", ErrNoChromium
 }
 
-// Browser is a headless Chromium with a fresh profile: its own cookie jar.
+// Browser is a headless Chromium's cookie jar: a process of its own with a fresh
+// profile (StartBrowserWith), or a browser context, Chromium's incognito-like
+// profile, in the process that a test binary's browsers share (OpenBrowser).
 type Browser struct {
-	ctx         context.Context // the first tab; its parent is the allocator
+	ctx         context.Context // the first tab; its parent is the allocator, or the shared process's tab
 	cancel      context.CancelFunc
-	allocCancel context.CancelFunc
+	allocCancel context.CancelFunc // nil for a browser context in the shared process
 	dir         string
+	contextID   cdp.BrowserContextID // "" for a process of its own
 }
 
 // BrowserOptions says how to run Chromium.
@@ -118,19 +122,64 @@ func (b *Browser) NewTab() (context.Context, context.CancelFunc, error) {
 	return ctx, cancel, nil
 }
 
-// Close ends the browser and removes its profile. The cookies it holds are
-// registered as secrets first (Secret), by name.
+// Close ends the browser (a process of its own, with its profile; or the browser
+// context in the shared process). The cookies it holds are registered as secrets
+// first (Secret), by name.
 func (b *Browser) Close() {
 	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
-	if res, err := chromedp.CallBrowser(ctx, storage.GetCookies, storage.GetCookiesParams{}); err == nil {
+	if res, err := chromedp.CallBrowser(ctx, storage.GetCookies, storage.GetCookiesParams{BrowserContextID: b.contextID}); err == nil {
 		for _, c := range res.Cookies {
 			learnCookie(c.Name, c.Value)
 		}
 	}
 	cancel()
 	b.cancel()
-	b.allocCancel()
-	os.RemoveAll(b.dir)
+	if b.allocCancel != nil {
+		b.allocCancel()
+		os.RemoveAll(b.dir)
+	}
+}
+
+// sharedBrowser is the Chromium process of OpenBrowser, started at its first call.
+var sharedBrowser struct {
+	mu sync.Mutex
+	b  *Browser
+}
+
+// OpenBrowser returns a browser with cookies of its own, a browser context in a
+// Chromium process that the callers share: starting a Chromium costs about a second
+// of CPU (measured: 5 processes, 4.9 s), a browser context a few milliseconds, and
+// make test's end-to-end tests used about 40 browsers, several at a time. The
+// options of StartBrowserWith are the process's flags: a test that needs them starts
+// a process of its own. CloseSharedBrowser ends the process.
+func OpenBrowser() (*Browser, error) {
+	sharedBrowser.mu.Lock()
+	if sharedBrowser.b == nil {
+		b, err := StartBrowser()
+		if err != nil {
+			sharedBrowser.mu.Unlock()
+			return nil, err
+		}
+		sharedBrowser.b = b
+	}
+	parent := sharedBrowser.b
+	sharedBrowser.mu.Unlock()
+	ctx, cancel := chromedp.NewContext(parent.ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		return nil, fmt.Errorf("open a browser context in the shared Chromium: %w", err)
+	}
+	return &Browser{ctx: ctx, cancel: cancel, contextID: chromedp.FromContext(ctx).BrowserContextID}, nil
+}
+
+// CloseSharedBrowser ends OpenBrowser's Chromium process, if it started one.
+func CloseSharedBrowser() {
+	sharedBrowser.mu.Lock()
+	defer sharedBrowser.mu.Unlock()
+	if sharedBrowser.b != nil {
+		sharedBrowser.b.Close()
+		sharedBrowser.b = nil
+	}
 }
 
 // Open navigates ctx's tab to u and returns the response of the final document.

@@ -2,6 +2,8 @@ package harness
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -12,7 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // The user of Hydra's login app.
@@ -128,6 +133,9 @@ func StartHydra(opts HydraOptions) (*Hydra, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = h.putKeys(opts.IDTokenAlg == "")
+	}
 	if err == nil && opts.IDTokenAlg != "" {
 		err = h.adminJSON(http.MethodPost, "/admin/keys/hydra.openid.id-token",
 			map[string]string{"alg": opts.IDTokenAlg, "use": "sig", "kid": "ags-e2e-" + strings.ToLower(opts.IDTokenAlg)}, nil)
@@ -137,6 +145,38 @@ func StartHydra(opts HydraOptions) (*Hydra, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// hydraKey is the RSA key that signs the ID tokens (RS256) and JWT access tokens of
+// every Hydra the harness starts, made once per test binary and given to each
+// through the admin API (PUT /admin/keys/{set}, as a deployment brings its own
+// keys). Hydra would otherwise make an RSA 4096 key for each set at the first
+// request that needs it: seconds of CPU per Hydra, and with the tests running beside
+// each other one took long enough that ags's discovery request timed out.
+var hydraKey struct {
+	once sync.Once
+	key  *rsa.PrivateKey
+	err  error
+}
+
+// putKeys sets Hydra's access-token key set, and its ID-token set when idToken, to
+// hydraKey.
+func (h *Hydra) putKeys(idToken bool) error {
+	hydraKey.once.Do(func() { hydraKey.key, hydraKey.err = rsa.GenerateKey(rand.Reader, 2048) })
+	if hydraKey.err != nil {
+		return hydraKey.err
+	}
+	sets := []string{"hydra.jwt.access-token"}
+	if idToken {
+		sets = append(sets, "hydra.openid.id-token")
+	}
+	for _, set := range sets {
+		jwk := jose.JSONWebKey{Key: hydraKey.key, KeyID: "ags-e2e-" + set, Algorithm: "RS256", Use: "sig"}
+		if err := h.adminJSON(http.MethodPut, "/admin/keys/"+set, map[string]any{"keys": []any{jwk}}, nil); err != nil {
+			return fmt.Errorf("put Hydra's key set %s: %w", set, err)
+		}
+	}
+	return nil
 }
 
 // URL returns Hydra's public address followed by path (which starts with "/").

@@ -4,7 +4,11 @@
 // skipped. With -total it prints the sum of the lines in that file instead, which is
 // how `make test` ends: its last line is "N passed, N failed, N skipped". With -stage
 // it runs a command as one stage of `make test` (stage.go): quiet unless it fails.
+// Stages may run at the same time: a counts line names the stage it was made in
+// ($TESTSUMMARY_STAGE, which -stage sets), and -begin marks when make test began, so
+// that the total's wall time is the run's, not the sum of its stages.
 //
+//	testsummary -begin -counts /tmp/counts
 //	go test -json ./... | go run ./cmd/testsummary -name unit -counts /tmp/counts
 //	testsummary -counts /tmp/counts -stage e2e -- make e2e
 //	go run ./cmd/testsummary -total -counts /tmp/counts
@@ -38,8 +42,13 @@ func main() {
 	total := flag.Bool("total", false, "print the sum of the counts in -counts and exit")
 	stage := flag.String("stage", "", "run the command after -- as this stage of make test")
 	verbose := flag.Bool("v", false, "print everything: each test's output, each stage's output as it comes")
-	background := flag.Bool("background", false, "with -stage: the stage runs beside the next ones; its time is reported but not added to the wall time")
+	background := flag.Bool("background", false, "with -stage: the stage runs beside the next ones")
+	begin := flag.Bool("begin", false, "record in -counts that make test begins now (the total's wall time runs from here)")
 	flag.Parse()
+	if *begin {
+		appendLine(*file, fmt.Sprintf("begin\t%d\n", time.Now().UnixMilli()))
+		return
+	}
 	if *total {
 		os.Exit(printTotal(*file))
 	}
@@ -51,7 +60,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "testsummary: %v\n", err)
 		os.Exit(1)
 	}
-	line := fmt.Sprintf("%s\t%d\t%d\t%d\n", *name, c.pass, c.fail, c.skip)
+	// The fifth field is the stage this run belongs to (stageCounts).
+	line := fmt.Sprintf("%s\t%d\t%d\t%d\t%s\n", *name, c.pass, c.fail, c.skip, os.Getenv(stageEnv))
 	fmt.Printf("%s: %d tests passed, %d failed, %d skipped\n", *name, c.pass, c.fail, c.skip)
 	if *file != "" {
 		f, err := os.OpenFile(*file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -121,12 +131,16 @@ func printTotal(file string) int {
 	}
 	var all counts
 	var took time.Duration
+	var began int64
 	var beside []string
 	fmt.Println("== test counts (a subtest counts as a test)")
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var name string
 		var c counts
 		var seconds float64
+		if _, err := fmt.Sscanf(line, "begin\t%d", &began); err == nil {
+			continue
+		}
 		if _, err := fmt.Sscanf(line, "stage\t%s\t%g", &name, &seconds); err == nil {
 			took += time.Duration(seconds * float64(time.Second))
 			continue
@@ -144,6 +158,11 @@ func printTotal(file string) int {
 	}
 	for _, l := range beside {
 		fmt.Println(l)
+	}
+	// The wall time is the run's, from -begin, when make test marked it: stages
+	// that ran at the same time would count twice in the sum.
+	if began > 0 {
+		took = time.Since(time.UnixMilli(began))
 	}
 	if took > 0 {
 		fmt.Printf("  %-12s %s\n", "wall time", took.Round(time.Second))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,9 +19,11 @@ const failureLines = 400
 // kept in counts-NAME.log: quiet on success, one line with the counts its go test
 // runs appended to the counts file and its wall time; on failure the end of its
 // output. With verbose the output is printed as it comes too. It returns the
-// command's exit status, and records the wall time for the total. A background stage
-// runs beside the next ones (make test's fetch): its time is recorded apart, since
-// the wall time of the stages after it already holds it.
+// command's exit status, and records the stage's wall time. A background stage runs
+// beside the next ones (make test's fetch, yaegi, bench-smoke): the Makefile keeps
+// its line until it waits for it. The counts are those of the go test runs the
+// command made, which name the stage ($TESTSUMMARY_STAGE): another stage may append
+// its own meanwhile.
 func runStage(name, countsFile string, verbose, background bool, args []string) int {
 	if len(args) == 0 || countsFile == "" {
 		fmt.Fprintln(os.Stderr, "testsummary: -stage needs -counts and a command after --")
@@ -35,12 +36,12 @@ func runStage(name, countsFile string, verbose, background bool, args []string) 
 		return 2
 	}
 	defer logFile.Close()
-	before := countLines(countsFile)
 	var out io.Writer = logFile
 	if verbose {
 		out = io.MultiWriter(logFile, os.Stdout)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), stageEnv+"="+name)
 	cmd.Stdout, cmd.Stderr = out, out
 	began := time.Now()
 	runErr := cmd.Run()
@@ -54,7 +55,7 @@ func runStage(name, countsFile string, verbose, background bool, args []string) 
 		fmt.Fprintf(logFile, "testsummary: %v\n", runErr)
 		status = 2
 	}
-	c, tests := stageCounts(countsFile, before)
+	c, tests := stageCounts(countsFile, name)
 	kind := "stage"
 	if background {
 		kind = "background"
@@ -79,29 +80,23 @@ func runStage(name, countsFile string, verbose, background bool, args []string) 
 	return status
 }
 
-// countLines is how many lines the counts file holds now.
-func countLines(file string) int {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	return bytes.Count(data, []byte("\n"))
-}
+// stageEnv names the stage that a counts line was made in: -stage sets it for its
+// command, and the go test runs inside append it to their line.
+const stageEnv = "TESTSUMMARY_STAGE"
 
-// stageCounts sums the counts lines appended after the first skip lines, and says
+// stageCounts sums the counts lines that stage's go test runs appended, and says
 // whether there was any (a stage that runs no go test has none).
-func stageCounts(file string, skip int) (counts, bool) {
+func stageCounts(file, stage string) (counts, bool) {
 	var all counts
 	any := false
 	data, _ := os.ReadFile(file)
-	lines := strings.Split(string(data), "\n")
-	for i := skip; i < len(lines); i++ {
-		var name string
-		var c counts
-		if strings.HasPrefix(lines[i], "stage\t") {
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 5 || f[4] != stage {
 			continue
 		}
-		if _, err := fmt.Sscanf(lines[i], "%s\t%d\t%d\t%d", &name, &c.pass, &c.fail, &c.skip); err == nil {
+		var c counts
+		if _, err := fmt.Sscanf(strings.Join(f[1:4], " "), "%d %d %d", &c.pass, &c.fail, &c.skip); err == nil {
 			all.pass, all.fail, all.skip = all.pass+c.pass, all.fail+c.fail, all.skip+c.skip
 			any = true
 		}
