@@ -12,24 +12,64 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
 // PluginModule is the module path of the ags plugin.
 const PluginModule = "github.com/ags-client/ags"
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on, for a server to
+// listen on shortly. It comes from the 12,000 ports below the kernel's ephemeral
+// range (ip_local_port_range, 32768 and up by default), where the kernel puts no
+// outgoing connection and no listen on port 0, and a process never hands out one port
+// twice; each process starts at a random place, so that the test binaries and the
+// benchmark running at the same time rarely meet. With the tests running beside each
+// other, a port the kernel had handed out (a listen on port 0, closed again) was
+// taken by an outgoing connection before Traefik bound it: "address already in use".
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.low == 0 {
+		ports.low, ports.high = portRange()
+		ports.next = ports.low + mrand.IntN(ports.high-ports.low)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	for range ports.high - ports.low {
+		p := ports.next
+		if ports.next++; ports.next >= ports.high {
+			ports.next = ports.low
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue // in use
+		}
+		ln.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port in %d-%d", ports.low, ports.high-1)
+}
+
+// ports are FreePort's: [low, high) and the next to try.
+var ports struct {
+	mu              sync.Mutex
+	low, high, next int
+}
+
+// portRange is the 12,000 ports below the ephemeral range (at least from 1024).
+func portRange() (low, high int) {
+	high = 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if _, err := fmt.Sscanf(string(data), "%d %d", &lo, &hi); err == nil && lo > 2024 {
+			high = lo
+		}
+	}
+	return max(1024, high-12000), high
 }
 
 // RepoRoot returns the folder of the plugin's go.mod (module github.com/ags-client/ags),
