@@ -138,7 +138,7 @@ func (b *bencher) reloadRun(kind int) (reloadRun, error) {
 	stop, out, errs := make(chan struct{}), make(chan []reload, 1), make(chan error, 1)
 	before := b.be.counts(routeMany)
 	go b.reloader(kind, stop, out, errs)
-	res, runErr := b.run(routeMany, b.s.connections, b.s.duration)
+	res, runErr := b.run(routeMany, b.s.connections, b.s.reloadDuration)
 	ended := time.Now()
 	close(stop)
 	reloads := <-out

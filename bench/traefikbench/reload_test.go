@@ -165,7 +165,7 @@ func TestReloadMarkdown(t *testing.T) {
 }
 
 func TestSettingsCheck(t *testing.T) {
-	ok := settings{rounds: 1, connections: 8, threads: 1, sessions: 50, parallel: 2, duration: 5 * time.Second, c1Duration: 5 * time.Second}
+	ok := settings{rounds: 1, connections: 8, threads: 1, sessions: 50, parallel: 2, duration: 5 * time.Second, c1Duration: 5 * time.Second, reloadDuration: 5 * time.Second}
 	for _, tc := range []struct {
 		name    string
 		edit    func(*settings)
@@ -174,8 +174,10 @@ func TestSettingsCheck(t *testing.T) {
 		{name: "no reload, no flood", edit: func(*settings) {}},
 		{name: "reload 1s, flood", edit: func(s *settings) { s.reload, s.flood = time.Second, 200000 }},
 		{name: "reload as long as a run", edit: func(s *settings) { s.reload = 5 * time.Second }},
-		{name: "reload longer than a run", edit: func(s *settings) { s.reload = 6 * time.Second }, wantErr: "-reload must be between 0 and -duration"},
-		{name: "negative reload", edit: func(s *settings) { s.reload = -time.Second }, wantErr: "-reload must be between 0 and -duration"},
+		{name: "reload longer than a run", edit: func(s *settings) { s.reload = 6 * time.Second }, wantErr: "-reload must be between 0 and -reload-duration"},
+		{name: "reload longer than a run, a longer run under reloads", edit: func(s *settings) { s.reload, s.reloadDuration = 6*time.Second, 6*time.Second }},
+		{name: "reload run in part seconds", edit: func(s *settings) { s.reloadDuration = 2500 * time.Millisecond }, wantErr: "-reload-duration must be whole seconds"},
+		{name: "negative reload", edit: func(s *settings) { s.reload = -time.Second }, wantErr: "-reload must be between 0 and -reload-duration"},
 		{name: "negative flood", edit: func(s *settings) { s.flood = -1 }, wantErr: "-flood must be 0 or more"},
 		{name: "flood with the sweep alone", edit: func(s *settings) { s.sweepOnly, s.sweep, s.flood = true, []int{1}, 10 }, wantErr: "not -sweep-only"},
 		{name: "session flood", edit: func(s *settings) { s.sessionFlood = 200000 }},
