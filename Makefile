@@ -203,7 +203,7 @@ bench-floor: $(YAEGI)
 		BenchmarkMissSealOnly BenchmarkMissFloorNewSession BenchmarkMissNewSession
 
 ## bench-smoke: the same harness on a tiny load (the many-sessions route with 20 users
-## and the many-tokens route with 20 tokens, under a reload every 200 ms for 3 s
+## and the many-tokens route with 20 tokens, under a reload every 200 ms for 4 s
 ## (make test runs it beside the end-to-end tests, where Traefik took over a second
 ## to apply a reload and none landed in a 1 s run), after a flood of 200 forged
 ## cookies and after 200 requests of one session with invented cookies, a sweep of 2
@@ -213,7 +213,7 @@ bench-smoke: tool-traefik
 	@$(WRK_INSTALL)
 	set -o pipefail; (cd bench && $(GO) vet ./traefikbench ./sessions && $(GO) test -count=1 -json ./traefikbench ./sessions) | $(call SUMMARY,bench)
 	cd bench && $(GO) run ./traefikbench -rounds 1 -duration 1s -warmup 0s -c1-rounds 1 -rss-requests 2000 \
-		-sessions 20 -reload 200ms -reload-duration 3s -flood 200 -session-flood 200 -sweep 2,20 -svg $(COUNTS)-sweep.svg >/dev/null && rm $(COUNTS)-sweep.svg
+		-sessions 20 -reload 200ms -reload-duration 4s -flood 200 -session-flood 200 -sweep 2,20 -svg $(COUNTS)-sweep.svg >/dev/null && rm $(COUNTS)-sweep.svg
 	cd bench && $(GO) run ./hotpath -n 200 -rounds 1 >/dev/null && $(GO) run ./hotpath -only 'ags signed in, yaegi' -n 200 \
 		&& $(GO) run ./hotpath -only 'ags new session, yaegi' -n 20 && $(GO) run ./hotpath -only 'ags bearer token miss, yaegi' -n 20
 
