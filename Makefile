@@ -90,11 +90,11 @@ yaegi-test: $(YAEGI)
 
 ## tools: the programs the end-to-end tests run, each built once into Go's build cache
 ## by tools/NAME/build.sh, before the tests and not inside their timeout. A fresh
-## machine builds them in about 16 minutes on 2 cores (README, "Running the tests");
+## machine builds them in about 17 minutes on 2 cores (README, "Two commands");
 ## later runs take a second. One more: add its folder's name to TOOLS. oidc-provider
 ## is Node packages, not a build: tools/oidc-provider/install.sh (npm ci, seconds).
 ## One build after another: at the same time (make -j) they took 17m43s from an empty
-## cache, 2 minutes more than one after another, since each compiled the modules they
+## cache, against 16m47s one after another, since each compiled the modules they
 ## share instead of finding them in the build cache (issue 29).
 TOOLS := traefik hydra kube-apiserver oidc-provider
 tools: $(addprefix tool-,$(TOOLS))
